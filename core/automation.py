@@ -1,0 +1,510 @@
+"""One automation: lifecycle, trigger handling, pending list, send decisions.
+
+Theory of operation. Every method takes the current instant `now` and the
+subscriber store it should read; nothing reads a clock. Methods change this
+object's state, append rows to `events` and return what the caller must do
+(a `SendBatch` to hand to a transport). A refused command raises
+`NotAllowed`/`ConfigError` before anything changes.
+
+Time-driven rules (scheduled start, `end_at`, `not_opened` deadlines,
+anniversaries) happen in `tick(now)`; `next_wakeup()` says when that is next
+needed, so a virtual clock can jump straight there.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from core.columns import Column
+from core.config import AutomationConfig
+from core.errors import ConfigError, NotAllowed
+from core.events import EventLog
+from core.instants import Instant, from_local, to_local, zone
+from core.lifecycle import Command, State, has_statistics, transition
+from core.pending import EntryState, PendingList, PendingPage, Selection, Why
+from core.stats import Stats, conservation_violations
+from core.subscribers import Status, SubscriberStore
+from core.timing import _parse_hhmm
+from core.triggers import EMAIL_KINDS, NO_DUPLICATES, WATCH_KINDS, Kind, RateLimit, Signal
+
+_DROP_BY_STATUS = {Status.UNSUBSCRIBED: "unsubscribed", Status.AUTO_DELETED: "auto_deleted",
+                   Status.DELETED: "deleted"}
+
+
+@dataclass(frozen=True, slots=True)
+class SendBatch:
+    """Sends the automation decided to make now (S1 passed): hand to a transport."""
+
+    automation: str
+    decided_at: Instant
+    entries: np.ndarray[Any, Any]
+    subscribers: np.ndarray[Any, Any]
+    due: np.ndarray[Any, Any]
+    occurrence: np.ndarray[Any, Any]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+@dataclass(slots=True)
+class _Series:
+    """A subscriber's repeat series (R1, R2): occurrence n is anchor + n periods."""
+
+    anchor: Instant
+    entry: int = -1  # the pending repeat entry, or -1
+
+
+@dataclass(order=True, slots=True)
+class _Watch:
+    deadline: Instant
+    seq: int
+    subscriber: int = field(compare=False)
+    send_id: str = field(compare=False)
+    trigger: int = field(compare=False)
+
+
+class Automation:
+    def __init__(self, config: AutomationConfig) -> None:
+        self.config = config
+        self.state = State.DRAFT
+        self.deleted = False
+        self.start_at: Instant | None = None
+        self.end_at: Instant | None = None
+        self.pending = PendingList()
+        self.stats = Stats()
+        self.events = EventLog()
+        self.running_spans: list[list[float]] = []  # [start, end]; end inf while running
+        self.overrides: dict[int, dict[str, Any]] = {}  # entry -> api field overrides (T2 api)
+        self._last_accepted = Column(np.float64, fill=np.nan)
+        self._fired: set[tuple[int, str]] = set()  # (subscriber, source occurrence) for NO_DUPLICATES
+        self._combined: dict[int, int] = {}  # T4 all: subscriber -> bitmask of satisfied triggers
+        self._series: dict[int, _Series] = {}
+        self._watches: list[_Watch] = []
+        self._watched: dict[tuple[int, str, int], _Watch] = {}
+        self._seq = 0
+        self._api = RateLimit(config.api_limit)
+        self._next_anniversary: Instant | None = None
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    @property
+    def tz(self) -> Any:
+        return zone(self.config.timezone)
+
+    # -- lifecycle (L1-L10) ------------------------------------------------
+    def _move(self, command: Command, now: Instant) -> None:
+        if self.deleted:
+            raise NotAllowed(f"cannot {command.value}: the automation was deleted",
+                             state="deleted", command=command.value)
+        new = transition(self.state, command)
+        old, self.state = self.state, new
+        if new is not old:
+            self.events.add(now, "state", reason=new.value)
+        if new is State.RUNNING and old is not State.RUNNING:
+            self.running_spans.append([now, math.inf])
+            self._arm_anniversary(now)
+        elif old is State.RUNNING and new is not State.RUNNING:
+            self.running_spans[-1][1] = now
+
+    def _check_ready(self, command: Command) -> None:
+        transition(self.state, command)  # refuse illegal moves before anything else (L9)
+        missing = self.config.missing_steps()
+        if missing:
+            raise NotAllowed(f"cannot {command.value}: complete these steps first: "
+                             f"{', '.join(missing)}", state=self.state.value, command=command.value)
+
+    def _check_end_at(self, begins: Instant, end_at: Instant | None) -> None:
+        if end_at is not None and not end_at > begins:
+            raise ConfigError("end_at", "must lie after the start time")
+
+    def start(self, now: Instant, end_at: Instant | None = None) -> None:
+        self._check_ready(Command.START)
+        self._check_end_at(now, end_at)
+        self.end_at = end_at
+        self._move(Command.START, now)
+
+    def schedule(self, now: Instant, at: Instant, end_at: Instant | None = None) -> None:
+        self._check_ready(Command.SCHEDULE)
+        if not at > now:
+            raise ConfigError("schedule.at", "must lie in the future")
+        self._check_end_at(at, end_at)
+        self.start_at, self.end_at = at, end_at
+        self._move(Command.SCHEDULE, now)
+
+    def cancel_schedule(self, now: Instant) -> None:
+        self._move(Command.CANCEL_SCHEDULE, now)
+        self.start_at = self.end_at = None
+
+    def pause(self, now: Instant) -> None:
+        self._move(Command.PAUSE, now)
+
+    def resume(self, now: Instant) -> None:
+        self._move(Command.RESUME, now)
+        # S2: whatever came due while paused is dropped, even if nobody polled.
+        self._drop(self.pending.take_due(now, inclusive=False), now, "paused", continue_series=True)
+
+    def end(self, now: Instant, *, reason: str = "ended") -> None:
+        self._move(Command.END if reason == "ended" else Command.REACH_END, now)
+        self._purge(now)
+
+    def edit(self, now: Instant, **changes: Any) -> None:
+        """L6: settings change only while draft or paused."""
+        if self.deleted or transition(self.state, Command.EDIT) is not self.state:
+            raise NotAllowed("cannot edit", state=self.state.value, command="edit")
+        config = self.config.edited(changes)
+        self.config = config
+        self._api = RateLimit(config.api_limit)
+
+    def delete(self, now: Instant) -> None:
+        """L7: refused while running; anything still pending is cancelled."""
+        self._move(Command.DELETE, now)
+        self.deleted = True
+        ids = self.pending.remove(self.pending.pending_ids(), EntryState.CANCELLED)
+        self.stats.cancelled += len(ids)
+        self.events.add_batch(now, "cancelled", self.pending.subscriber[ids], ids, "deleted")
+
+    def _purge(self, now: Instant) -> None:
+        """S3: ending removes every pending entry at once (reason `ended`)."""
+        ids = self.pending.pending_ids()
+        self.pending.remove(ids, EntryState.DROPPED)
+        self.stats.dropped["ended"] += len(ids)
+        self.events.add_batch(now, "dropped", self.pending.subscriber[ids], ids, "ended",
+                              self.pending.due[ids])
+        self._series.clear()
+        self._watches.clear()
+        self._watched.clear()
+
+    @property
+    def has_statistics(self) -> bool:
+        return has_statistics(self.state)  # L10
+
+    def was_running(self, t: Instant) -> bool:
+        return any(s <= t < e for s, e in reversed(self.running_spans))
+
+    # -- time-driven rules -------------------------------------------------
+    def next_wakeup(self) -> Instant | None:
+        """The earliest instant `tick` or `due` has work to do."""
+        times = [self.pending.next_due()]
+        if self.state is State.SCHEDULED:
+            times.append(self.start_at)
+        if self.state in (State.RUNNING, State.PAUSED):
+            times.append(self.end_at)
+            times.append(self._watches[0].deadline if self._watches else None)
+            times.append(self._next_anniversary)
+        return min((t for t in times if t is not None), default=None)
+
+    def tick(self, now: Instant, store: SubscriberStore) -> None:
+        """Apply every time-driven rule up to `now`, in time order."""
+        if self.state is State.SCHEDULED and self.start_at is not None and now >= self.start_at:
+            self._move(Command.REACH_START, self.start_at)
+        while self._watches and self._watches[0].deadline <= now and (
+                self.end_at is None or self._watches[0].deadline < self.end_at):
+            w = heapq.heappop(self._watches)
+            if self._watched.pop((w.subscriber, w.send_id, w.trigger), None) is None:
+                continue  # the subscriber opened/clicked in time
+            kind = self.config.triggers[w.trigger].kind
+            self.observe(Signal(kind, w.subscriber, w.deadline, send_id=w.send_id), store)
+        while self._next_anniversary is not None and self._next_anniversary <= now and (
+                self.end_at is None or self._next_anniversary < self.end_at):
+            self._fire_anniversaries(self._next_anniversary, store)
+        if self.end_at is not None and now >= self.end_at and self.state in (State.RUNNING, State.PAUSED):
+            self.due(self.end_at, store)  # what came due before end_at still goes out
+            self.end(self.end_at, reason="end_at")
+
+    def _arm_anniversary(self, now: Instant) -> None:
+        trigger = next((t for t in self.config.triggers if t.kind is Kind.ANNIVERSARY), None)
+        if trigger is None or self._next_anniversary is not None:
+            return
+        minute = _parse_hhmm(trigger.at, "trigger.at")
+        local = to_local(now, self.tz)
+        first = datetime.combine(local.date(), datetime.min.time()) + timedelta(minutes=minute)
+        t = from_local(first, self.tz)
+        self._next_anniversary = t if t >= now else from_local(first + timedelta(days=1), self.tz)
+
+    def _fire_anniversaries(self, at: Instant, store: SubscriberStore) -> None:
+        index, trigger = next((i, t) for i, t in enumerate(self.config.triggers)
+                              if t.kind is Kind.ANNIVERSARY)
+        day = to_local(at, self.tz).date()
+        target = day - timedelta(days=trigger.offset_days)
+        wanted = {target.strftime("%m-%d")}
+        if target.month == 2 and target.day == 28 and not _leap(target.year):
+            wanted.add("02-29")  # Feb 29 anniversaries fall on Feb 28 in other years
+        values = store.fields.get(trigger.field, [])
+        for sid, value in enumerate(values):
+            if value is not None and str(value)[5:10] in wanted:
+                self.observe(Signal(Kind.ANNIVERSARY, sid, at, send_id=str(target.year)), store)
+        local = to_local(at, self.tz).replace(tzinfo=None)
+        self._next_anniversary = from_local(local + timedelta(days=1), self.tz)
+
+    # -- triggers (T1-T6) --------------------------------------------------
+    def observe(self, signal: Signal, store: SubscriberStore) -> str:
+        """Offer one signal to this automation; returns what became of it.
+
+        'unmatched' (not for this automation), 'partial' (T4 all, not complete
+        yet), 'accepted', or 'ignored:<reason>'.
+        """
+        self._unwatch(signal)
+        source_ok = signal.sent_at is not None and self.was_running(signal.sent_at)  # T3
+        if (signal.kind is Kind.EMAIL_SENT and source_ok and self.state is State.RUNNING
+                and not self.deleted):
+            self._watch(signal)
+        matched = [i for i, t in enumerate(self.config.triggers) if t.matches(signal)]
+        if not matched or self.deleted:
+            return "unmatched"
+        now, sid = signal.at, signal.subscriber
+        if self.state is not State.RUNNING:
+            return self._ignore(signal, "not_running")
+        if signal.kind in EMAIL_KINDS and signal.kind not in WATCH_KINDS and not source_ok:
+            return self._ignore(signal, "not_running")  # T3: sent before this automation ran
+        if signal.kind is Kind.API and not self._api.allow(now):
+            return self._ignore(signal, "rate_limited")
+        if sid < 0 or sid >= len(store):
+            return self._ignore(signal, "unknown_subscriber")
+        if store.status[sid] != Status.SUBSCRIBED:
+            return self._ignore(signal, "not_subscribed")
+        if self.config.combine == "all" and len(self.config.triggers) > 1:
+            full = (1 << len(self.config.triggers)) - 1
+            mask = self._combined.get(sid, 0)
+            for i in matched:
+                mask |= 1 << i
+            if mask != full:
+                self._combined[sid] = mask
+                self.stats.partial += 1
+                self.events.add(now, "partial", sid)
+                return "partial"
+            self._combined.pop(sid, None)
+        once_key = (sid, signal.send_id) if signal.kind in NO_DUPLICATES else None
+        if once_key is not None and once_key in self._fired:
+            return self._ignore(signal, "duplicate")
+        last = self._last_accepted[sid] if sid < len(self._last_accepted) else math.nan
+        if once_key is None and not math.isnan(last):
+            dup = self.config.duplicates
+            if not dup.allow or (dup.cooldown and now - last < dup.cooldown):
+                return self._ignore(signal, "duplicate")
+        if self.config.filter is not None and not self.config.filter.passes(store, sid):
+            return self._ignore(signal, "filtered")
+        self._accept(signal, once_key)
+        return "accepted"
+
+    def _ignore(self, signal: Signal, reason: str) -> str:
+        self.stats.ignored[reason] += 1
+        self.events.add(signal.at, "ignored", signal.subscriber, reason=reason)
+        return "ignored:" + reason
+
+    def _accept(self, signal: Signal, once_key: tuple[int, str] | None) -> None:
+        now, sid = signal.at, signal.subscriber
+        if once_key is not None:
+            self._fired.add(once_key)
+        while len(self._last_accepted) <= sid:
+            self._last_accepted.extend(np.full(max(sid + 1 - len(self._last_accepted), 1024), np.nan))
+        self._last_accepted[sid] = now
+        self.stats.accepted += 1
+        self.events.add(now, "triggered", sid)
+        series = self._series.get(sid)
+        if series is not None and series.entry >= 0 and self.config.repeat is not None:
+            series.anchor = now  # R2: the next repeat counts from the latest trigger
+            self.pending.reschedule(series.entry, self._when(self.config.repeat.occurrence(now, 1, self.tz)))
+            self.pending.occurrence[series.entry] = 1
+            self.events.add(now, "requeued", sid, series.entry, "retrigger",
+                            float(self.pending.due[series.entry]))
+        nominal = self.config.delay.after(now, self.tz)
+        due = self._when(nominal)
+        why = Why.IMMEDIATE if due == now else (Why.WINDOW if due != nominal else Why.DELAY)
+        entry = self._queue(sid, due, why, 0, now)
+        if signal.overrides:
+            self.overrides[entry] = dict(signal.overrides)
+
+    def _when(self, nominal: Instant) -> Instant:
+        window = self.config.window
+        return nominal if window is None else window.next_open(nominal)
+
+    def _queue(self, sid: int, due: Instant, why: Why, occurrence: int, now: Instant) -> int:
+        entry = self.pending.add(sid, due, why, occurrence)
+        self.stats.queued += 1
+        if why is Why.REPEAT:
+            self.stats.queued_repeat += 1
+        self.events.add(now, "queued", sid, entry, why.label, due)
+        return entry
+
+    def _watch(self, signal: Signal) -> None:
+        for i, t in enumerate(self.config.triggers):
+            if t.kind in WATCH_KINDS and t.email == signal.email:
+                self._seq += 1
+                w = _Watch(signal.at + t.within, self._seq, signal.subscriber, signal.send_id, i)
+                heapq.heappush(self._watches, w)
+                self._watched[(signal.subscriber, signal.send_id, i)] = w
+
+    def _unwatch(self, signal: Signal) -> None:
+        """An open/click cancels the matching not_opened/not_clicked deadline."""
+        if not self._watched or signal.kind not in (Kind.OPENED, Kind.CLICKED):
+            return
+        for i, t in enumerate(self.config.triggers):
+            if WATCH_KINDS.get(t.kind) is signal.kind and (not t.link or t.link == signal.link):
+                self._watched.pop((signal.subscriber, signal.send_id, i), None)
+
+    # -- send time (S1-S3, R1) ---------------------------------------------
+    def due(self, now: Instant, store: SubscriberStore) -> SendBatch:
+        """Take every entry due at `now` and decide it (S1); returns what to send."""
+        ids = self.pending.take_due(now)
+        if len(ids) == 0:
+            return self._batch(now, ids)
+        if self.state is not State.RUNNING:
+            reason = "paused" if self.state is State.PAUSED else "ended"
+            self._drop(ids, now, reason, continue_series=reason == "paused")
+            return self._batch(now, ids[:0])
+        window = self.config.window
+        if window is not None and not window.is_open(now):  # edited while paused: wait (W1)
+            later = window.next_open(now)
+            self.pending.put_back(ids, later, Why.WINDOW)
+            self.events.add_batch(now, "requeued", self.pending.subscriber[ids], ids, "window", later)
+            return self._batch(now, ids[:0])
+        return self._decide(ids, now, store)
+
+    def _decide(self, ids: np.ndarray[Any, Any], now: Instant, store: SubscriberStore) -> SendBatch:
+        subs = self.pending.subscriber[ids]
+        status = store.status.view[subs]
+        for st, reason in _DROP_BY_STATUS.items():
+            hit = status == st
+            if hit.any():
+                self._drop(ids[hit], now, reason, continue_series=False)
+        keep = status == Status.SUBSCRIBED
+        ids, subs = ids[keep], subs[keep]
+        if self.config.filter is not None and len(ids):
+            ok = self.config.filter.passes_many(store, subs)
+            if not ok.all():
+                self._drop(ids[~ok], now, "filtered", continue_series=True)
+                ids, subs = ids[ok], subs[ok]
+        self.stats.in_flight += len(ids)
+        self.events.add_batch(now, "in_flight", subs, ids, due=self.pending.due[ids])
+        if self.config.repeat is not None:
+            self._continue_series(ids, now)
+        return self._batch(now, ids)
+
+    def _batch(self, now: Instant, ids: np.ndarray[Any, Any]) -> SendBatch:
+        return SendBatch(self.id, now, ids, self.pending.subscriber[ids], self.pending.due[ids],
+                         self.pending.occurrence[ids])
+
+    def _drop(self, ids: np.ndarray[Any, Any], now: Instant, reason: str, *, continue_series: bool) -> None:
+        if len(ids) == 0:
+            return
+        self.pending.state[ids] = EntryState.DROPPED
+        self.stats.dropped[reason] += len(ids)
+        self.events.add_batch(now, "dropped", self.pending.subscriber[ids], ids, reason,
+                              self.pending.due[ids])
+        if self.config.repeat is None:
+            return
+        if continue_series and self.state is not State.ENDED:
+            self._continue_series(ids, now)
+        else:
+            for sid in self.pending.subscriber[ids].tolist():
+                self._series.pop(sid, None)
+
+    def _continue_series(self, ids: np.ndarray[Any, Any], now: Instant) -> None:
+        """R1: after an occurrence, queue the next one of that subscriber's series."""
+        repeat = self.config.repeat
+        assert repeat is not None
+        for e in ids.tolist():
+            sid = int(self.pending.subscriber[e])
+            series = self._series.get(sid)
+            if series is None:
+                series = self._series[sid] = _Series(anchor=float(self.pending.due[e]))
+            elif series.entry not in (-1, e):
+                continue  # a retrigger's own send; the series entry was already moved (R2)
+            n = int(self.pending.occurrence[e]) + 1
+            series.entry = self._queue(sid, self._when(repeat.occurrence(series.anchor, n, self.tz)),
+                                       Why.REPEAT, n, now)
+
+    # -- outcomes and engagement (ST1, U2) --------------------------------
+    def record_outcomes(self, entries: np.ndarray[Any, Any], now: Instant | np.ndarray[Any, Any],
+                        failure: np.ndarray[Any, Any] | None = None,
+                        store: SubscriberStore | None = None) -> int:
+        """Record transport outcomes; `failure` holds 0 ok, 1 soft, 2 hard.
+
+        Only entries in flight count: a repeated outcome for the same entry is
+        ignored (nothing counted twice, ST2). Returns how many were counted.
+        """
+        entries = np.asarray(entries, np.int64)
+        fresh = self.pending.state[entries] == EntryState.IN_FLIGHT
+        failure = np.zeros(len(entries), np.int8) if failure is None else np.asarray(failure, np.int8)
+        at = np.broadcast_to(np.asarray(now, np.float64), (len(entries),))
+        entries, failure, at = entries[fresh], failure[fresh], at[fresh]
+        subs = self.pending.subscriber[entries]
+        ok = failure == 0
+        self.pending.state[entries[ok]] = EntryState.SENT
+        self.pending.state[entries[~ok]] = EntryState.FAILED
+        self.stats.sent += int(ok.sum())
+        self.stats.in_flight -= len(entries)
+        self.events.add_batch(at[ok], "sent", subs[ok], entries[ok], due=self.pending.due[entries[ok]])
+        for code, label in ((1, "soft"), (2, "hard")):
+            hit = failure == code
+            n = int(hit.sum())
+            if n:
+                self.stats.failed[label] += n
+                self.events.add_batch(at[hit], "failed", subs[hit], entries[hit], label)
+                if code == 2 and store is not None:
+                    for sid in subs[hit].tolist():
+                        store.bounce(sid, hard=True)
+        for e in entries.tolist():
+            self.overrides.pop(e, None)
+        return len(entries)
+
+    def record_engagement(self, entry: int, kind: str, now: Instant) -> None:
+        """An open or click of one of this automation's sends (ST1 uniques per send)."""
+        bit = 1 if kind == "opened" else 2
+        if self.pending.state[entry] != EntryState.SENT:
+            return
+        first = not (self.pending.flags[entry] & bit)
+        self.pending.flags[entry] |= bit
+        if kind == "opened":
+            self.stats.opens_total += 1
+            self.stats.opens_unique += first
+        else:
+            self.stats.clicks_total += 1
+            self.stats.clicks_unique += first
+        self.events.add(now, kind, int(self.pending.subscriber[entry]), entry)
+
+    # -- the operator's pending list (P3-P6) ------------------------------
+    def query(self, store: SubscriberStore, **kwargs: Any) -> PendingPage:
+        return self.pending.query(store, **kwargs)
+
+    def send_now(self, selection: Selection, store: SubscriberStore, now: Instant) -> SendBatch:
+        """P5: send the selection at once; S1 status and filter checks still apply."""
+        if self.state is not State.RUNNING:
+            raise NotAllowed(f"cannot send now while {self.state.value}: "
+                             + ("resume it first" if self.state is State.PAUSED else "start it first"),
+                             state=self.state.value, command="send_now")
+        ids = self.pending.remove(self.pending.resolve(selection, store), EntryState.IN_FLIGHT)
+        self.events.add_batch(now, "requeued", self.pending.subscriber[ids], ids, "send_now", now)
+        return self._decide(ids, now, store)
+
+    def delete_pending(self, selection: Selection, store: SubscriberStore, now: Instant) -> int:
+        """P6: the selection leaves the list; its sends (and repeats) are cancelled."""
+        ids = self.pending.remove(self.pending.resolve(selection, store), EntryState.CANCELLED)
+        self.stats.cancelled += len(ids)
+        subs = self.pending.subscriber[ids]
+        self.events.add_batch(now, "cancelled", subs, ids, "operator", self.pending.due[ids])
+        for sid in subs.tolist():
+            self._series.pop(sid, None)
+        return len(ids)
+
+    # -- statistics (ST1, ST2) ---------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        data = {"state": self.state.value, **self.stats.as_dict(len(self.pending))}
+        data["has_statistics"] = self.has_statistics
+        return data
+
+    def violations(self, *, finished: bool = True) -> list[str]:
+        return conservation_violations(self.stats, len(self.pending), finished=finished)
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+

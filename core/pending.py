@@ -1,0 +1,300 @@
+"""The pending list (P1-P7): every queued send not yet sent, at scale.
+
+Layout, chosen for a million entries of one automation:
+
+- entries are rows of numpy columns indexed by a dense entry id (about 30
+  bytes an entry), never Python objects;
+- a `SortedList` of int keys ``due_ms << 32 | entry`` orders the pending ones
+  by due time with ties in entry (= insertion) order. Taking what is due is a
+  prefix slice (O(k log n)); page 1 is the first 20 keys;
+- `per_subscriber` counts pending entries by subscriber, so the number of
+  entries hidden by P2 costs O(hidden subscribers), not O(entries);
+- searches, deep pages and bulk selections work on whole columns at once and
+  are cached until the list or the store changes.
+
+The list does not decide anything about sending; the automation does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+import numpy as np
+from sortedcontainers import SortedList
+
+from core.columns import Column
+from core.errors import ConfigError
+from core.instants import Instant
+from core.subscribers import Status, SubscriberStore
+
+PAGE_SIZE = 20
+_LOW = (1 << 32) - 1
+_FAST_PAGE_LIMIT = 50 * PAGE_SIZE  # pages deeper than this use the column path
+
+
+class EntryState(IntEnum):
+    PENDING = 0
+    IN_FLIGHT = 1
+    SENT = 2
+    FAILED = 3
+    DROPPED = 4
+    CANCELLED = 5
+
+
+class Why(IntEnum):
+    """P1: why an entry waits."""
+
+    IMMEDIATE = 0
+    DELAY = 1
+    WINDOW = 2
+    REPEAT = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+def _due_ms(due: float) -> int:
+    return math.ceil(due * 1000)  # never taken before its due time
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRow:
+    entry: int
+    subscriber: int
+    email: str
+    due: Instant
+    why: str
+    occurrence: int
+
+
+@dataclass(frozen=True, slots=True)
+class PendingPage:
+    rows: tuple[PendingRow, ...]
+    page: int
+    pages: int
+    total: int
+    sort: str
+    search: str | None
+    field: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """P4: explicit entries, or every entry matching a search (all pages)."""
+
+    entries: frozenset[int] = frozenset()
+    all_pages: bool = False
+    search: str | None = None
+    field: str | None = None
+
+    def with_entry(self, entry: int) -> Selection:
+        return Selection(self.entries | {entry}, self.all_pages, self.search, self.field)
+
+    def with_page(self, page: PendingPage) -> Selection:
+        return Selection(self.entries | {r.entry for r in page.rows}, self.all_pages,
+                         self.search, self.field)
+
+    @classmethod
+    def every_page(cls, search: str | None = None, field: str | None = None) -> Selection:
+        return cls(frozenset(), True, search, field)
+
+    def cleared(self) -> Selection:
+        return Selection()
+
+
+class PendingList:
+    def __init__(self) -> None:
+        self._index: SortedList = SortedList()
+        self.subscriber = Column(np.int32)
+        self.due = Column(np.float64)
+        self.why = Column(np.int8)
+        self.occurrence = Column(np.int32)
+        self.state = Column(np.int8)
+        self.flags = Column(np.int8)  # bit 1 opened, bit 2 clicked (ST1 uniques)
+        self.per_subscriber = Column(np.int32)
+        self.version = 0
+        self._cache: dict[tuple[Any, ...], Any] = {}
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    @property
+    def entries_ever(self) -> int:
+        return len(self.state)
+
+    # -- adding and taking -------------------------------------------------
+    def _count(self, subscribers: np.ndarray[Any, Any], delta: int) -> None:
+        if len(subscribers) == 0:
+            return
+        top = int(subscribers.max()) + 1
+        while len(self.per_subscriber) < top:
+            self.per_subscriber.extend(np.zeros(top - len(self.per_subscriber), np.int32))
+        counts = np.bincount(subscribers, minlength=top).astype(np.int32)
+        self.per_subscriber[:top] += delta * counts
+
+    def add(self, subscriber: int, due: Instant, why: Why, occurrence: int = 0) -> int:
+        entry = self.state.append(EntryState.PENDING)
+        self.subscriber.append(subscriber)
+        self.due.append(due)
+        self.why.append(int(why))
+        self.occurrence.append(occurrence)
+        self.flags.append(0)
+        self._index.add((_due_ms(due) << 32) | entry)
+        self._count(np.array([subscriber], np.int64), +1)
+        self.version += 1
+        return entry
+
+    def add_many(self, subscribers: np.ndarray[Any, Any], due: np.ndarray[Any, Any], why: Why,
+                 occurrence: np.ndarray[Any, Any] | int = 0) -> np.ndarray[Any, Any]:
+        n = len(subscribers)
+        start, end = self.state.extend(np.full(n, EntryState.PENDING, np.int8))
+        self.subscriber.extend(subscribers)
+        self.due.extend(due)
+        self.why.extend(np.full(n, int(why), np.int8))
+        self.occurrence.extend(np.broadcast_to(np.asarray(occurrence, np.int32), (n,)))
+        self.flags.extend(np.zeros(n, np.int8))
+        ids = np.arange(start, end, dtype=np.int64)
+        ms = np.ceil(np.asarray(due, np.float64) * 1000).astype(np.int64)
+        self._index.update([(d << 32) | e for d, e in zip(ms.tolist(), ids.tolist(), strict=True)])
+        self._count(np.asarray(subscribers, np.int64), +1)
+        self.version += 1
+        return ids
+
+    def next_due(self) -> Instant | None:
+        if not self._index:
+            return None
+        return float(self.due[self._index[0] & _LOW])
+
+    def take_due(self, now: Instant, *, inclusive: bool = True) -> np.ndarray[Any, Any]:
+        """Remove and return the pending entries due by `now` (or before it), in due order.
+
+        Taken entries become IN_FLIGHT: the caller decides each one.
+        """
+        limit = math.floor(now * 1000) + 1 if inclusive else math.ceil(now * 1000)
+        k = self._index.bisect_left(limit << 32)
+        if k == 0:
+            return np.zeros(0, np.int64)
+        keys = self._index[:k]
+        del self._index[:k]
+        ids = np.fromiter((key & _LOW for key in keys), np.int64, count=k)
+        self._left(ids, EntryState.IN_FLIGHT)
+        return ids
+
+    def put_back(self, ids: np.ndarray[Any, Any], due: Instant, why: Why) -> None:
+        """Return taken (in-flight) entries to the list, due at `due`."""
+        self.state[ids] = EntryState.PENDING
+        self.due[ids] = due
+        self.why[ids] = int(why)
+        ms = _due_ms(due)
+        self._index.update([(ms << 32) | e for e in ids.tolist()])
+        self._count(self.subscriber[ids].astype(np.int64), +1)
+        self.version += 1
+
+    def _left(self, ids: np.ndarray[Any, Any], state: EntryState) -> None:
+        self.state[ids] = state
+        self._count(self.subscriber[ids].astype(np.int64), -1)
+        self.version += 1
+
+    def reschedule(self, entry: int, due: Instant, why: Why | None = None) -> None:
+        """Move a pending entry to a new due time (R2)."""
+        if self.state[entry] != EntryState.PENDING:
+            raise ConfigError("entry", f"entry {entry} is not pending")
+        self._index.remove((_due_ms(float(self.due[entry])) << 32) | entry)
+        self.due[entry] = due
+        if why is not None:
+            self.why[entry] = int(why)
+        self._index.add((_due_ms(due) << 32) | entry)
+        self.version += 1
+
+    def remove(self, ids: Iterable[int] | np.ndarray[Any, Any], state: EntryState) -> np.ndarray[Any, Any]:
+        """Take the still-pending entries among `ids` out of the list; returns them."""
+        ids = np.unique(np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, np.int64))
+        ids = ids[self.state[ids] == EntryState.PENDING] if len(ids) else ids
+        if len(ids) == 0:
+            return ids
+        if len(ids) * 8 > len(self._index):  # many: rebuild the index from the columns
+            self._left(ids, state)
+            keep = np.flatnonzero(self.state.view == EntryState.PENDING)
+            ms = np.ceil(self.due[keep] * 1000).astype(np.int64)
+            self._index = SortedList([(d << 32) | e for d, e in zip(ms.tolist(), keep.tolist(), strict=True)])
+        else:
+            for e in ids.tolist():
+                self._index.remove((_due_ms(float(self.due[e])) << 32) | e)
+            self._left(ids, state)
+        return ids
+
+    def pending_ids(self) -> np.ndarray[Any, Any]:
+        """Every pending entry in due order (ties by entry)."""
+        return np.fromiter((key & _LOW for key in self._index), np.int64, count=len(self._index))
+
+    # -- the operator's view (P2-P4) ---------------------------------------
+    def visible_count(self, store: SubscriberStore) -> int:
+        hidden = store.hidden_ids()
+        hidden = hidden[hidden < len(self.per_subscriber)]
+        return len(self._index) - int(self.per_subscriber[hidden].sum())
+
+    def matching(self, store: SubscriberStore, search: str | None = None, field: str | None = None,
+                 sort: str = "asc") -> np.ndarray[Any, Any]:
+        """Visible pending entries matching the search, sorted (cached)."""
+        key = ("match", self.version, store.version, search, field, sort)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        ids = np.flatnonzero(self.state.view == EntryState.PENDING)
+        ok = store.status.view == Status.SUBSCRIBED
+        if search:
+            ok = ok & store.search(search, field)
+        ids = ids[ok[self.subscriber[ids]]]
+        due = self.due[ids]
+        order = np.lexsort((ids, due if sort == "asc" else -due))
+        result = ids[order]
+        self._cache = {key: result}
+        return result
+
+    def query(self, store: SubscriberStore, *, search: str | None = None, field: str | None = None,
+              sort: str = "asc", page: int = 1) -> PendingPage:
+        """P3: one page of 20, sorted by due time, optionally searched."""
+        if sort not in ("asc", "desc"):
+            raise ConfigError("sort", f"must be 'asc' or 'desc', got {sort!r}")
+        if page < 1:
+            raise ConfigError("page", f"pages start at 1, got {page}")
+        lo = (page - 1) * PAGE_SIZE
+        if search or lo + PAGE_SIZE > _FAST_PAGE_LIMIT:
+            ids = self.matching(store, search, field, sort)
+            total, chosen = len(ids), ids[lo : lo + PAGE_SIZE].tolist()
+        else:
+            total, chosen = self.visible_count(store), self._walk(store, lo + PAGE_SIZE, sort)[lo:]
+        rows = tuple(PendingRow(e, int(self.subscriber[e]), store.emails[int(self.subscriber[e])],
+                                float(self.due[e]), Why(int(self.why[e])).label,
+                                int(self.occurrence[e])) for e in chosen)
+        return PendingPage(rows, page, max(1, -(-total // PAGE_SIZE)), total, sort, search, field)
+
+    def _walk(self, store: SubscriberStore, count: int, sort: str) -> list[int]:
+        """The first `count` visible entries by walking the index (shallow pages)."""
+        status = store.status.view
+        sub = self.subscriber.view
+        out: list[tuple[int, int]] = []
+        keys = self._index if sort == "asc" else reversed(self._index)
+        for key in keys:
+            if len(out) >= count and (sort == "asc" or key >> 32 != out[-1][0]):
+                break
+            e = key & _LOW
+            if status[sub[e]] == Status.SUBSCRIBED:
+                out.append((key >> 32, e))
+        if sort == "desc":  # ties stay in entry order, as in ascending order
+            out.sort(key=lambda de: (-de[0], de[1]))
+        return [e for _, e in out[:count]]
+
+    def resolve(self, selection: Selection, store: SubscriberStore) -> np.ndarray[Any, Any]:
+        """The pending, visible entries a selection stands for."""
+        if selection.all_pages:
+            return self.matching(store, selection.search, selection.field)
+        ids = np.fromiter(sorted(selection.entries), np.int64, count=len(selection.entries))
+        ids = ids[(ids >= 0) & (ids < self.entries_ever)]
+        ids = ids[self.state[ids] == EntryState.PENDING]
+        return ids[store.status.view[self.subscriber[ids]] == Status.SUBSCRIBED]

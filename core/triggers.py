@@ -1,0 +1,164 @@
+"""What starts a send (T2) and the settings around it (T4, T5, T6).
+
+A `Trigger` is configuration; a `Signal` is something that happened to one
+subscriber (added, opened an email, an API request...). The automation asks
+each trigger whether a signal satisfies it. Kinds whose source is a single
+occurrence (a send, a yearly date) cannot allow duplicates (T5); they fire at
+most once per source occurrence instead.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from core.errors import ConfigError
+from core.instants import Instant
+
+
+class Kind(str, Enum):
+    SUBSCRIBER_ADDED = "subscriber_added"
+    ANNIVERSARY = "anniversary"
+    FIELD_UPDATED = "field_updated"
+    GROUP_ADDED = "group_added"
+    EMAIL_SENT = "email_sent"
+    EMAIL_FAILED = "email_failed"
+    OPENED = "opened"
+    NOT_OPENED = "not_opened"
+    CLICKED = "clicked"
+    NOT_CLICKED = "not_clicked"
+    API = "api"
+
+
+# T5: one occurrence of the source per subscriber, so "allow duplicates" is meaningless.
+NO_DUPLICATES = frozenset({Kind.EMAIL_SENT, Kind.EMAIL_FAILED, Kind.NOT_OPENED,
+                           Kind.NOT_CLICKED, Kind.ANNIVERSARY})
+EMAIL_KINDS = frozenset({Kind.EMAIL_SENT, Kind.EMAIL_FAILED, Kind.OPENED, Kind.NOT_OPENED,
+                         Kind.CLICKED, Kind.NOT_CLICKED})
+WATCH_KINDS = {Kind.NOT_OPENED: Kind.OPENED, Kind.NOT_CLICKED: Kind.CLICKED}
+
+_OPTIONS: dict[Kind, tuple[set[str], set[str]]] = {  # kind -> (required, optional)
+    Kind.SUBSCRIBER_ADDED: (set(), {"include_admin"}),
+    Kind.ANNIVERSARY: ({"field"}, {"offset_days", "at"}),
+    Kind.FIELD_UPDATED: ({"field", "value"}, set()),
+    Kind.GROUP_ADDED: ({"group"}, set()),
+    Kind.EMAIL_SENT: ({"email"}, set()),
+    Kind.EMAIL_FAILED: ({"email"}, set()),
+    Kind.OPENED: ({"email"}, set()),
+    Kind.NOT_OPENED: ({"email", "within"}, set()),
+    Kind.CLICKED: ({"email"}, {"link"}),
+    Kind.NOT_CLICKED: ({"email", "within"}, {"link"}),
+    Kind.API: (set(), set()),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """One trigger of T2 with its options (validated)."""
+
+    kind: Kind
+    email: str = ""
+    link: str = ""
+    within: float = 0.0  # seconds, for not_opened / not_clicked
+    field: str = ""
+    value: Any = None
+    group: str = ""
+    include_admin: bool = False
+    offset_days: int = 0
+    at: str = "09:00"  # local time of day anniversaries fire
+
+    @classmethod
+    def of(cls, spec: Mapping[str, Any], where: str = "trigger") -> Trigger:
+        raw = spec.get("kind")
+        try:
+            kind = Kind(raw)
+        except ValueError:
+            raise ConfigError(f"{where}.kind", f"unknown trigger kind {raw!r} "
+                              f"(use one of {', '.join(k.value for k in Kind)})") from None
+        required, optional = _OPTIONS[kind]
+        given = set(spec) - {"kind"}
+        for name in sorted(required - given):
+            raise ConfigError(f"{where}.{name}", f"a {kind.value} trigger needs '{name}'")
+        for name in sorted(given - required - optional):
+            raise ConfigError(f"{where}.{name}", f"not an option of a {kind.value} trigger")
+        options = {k: spec[k] for k in given}
+        if "within" in options:
+            within = options["within"]
+            if not isinstance(within, (int, float)) or isinstance(within, bool) or within <= 0:
+                raise ConfigError(f"{where}.within", f"must be a positive duration, got {within!r}")
+            options["within"] = float(within)
+        if "offset_days" in options and not isinstance(options["offset_days"], int):
+            raise ConfigError(f"{where}.offset_days", "must be a whole number of days")
+        return cls(kind=kind, **options)
+
+    def matches(self, signal: Signal) -> bool:
+        """Does `signal` satisfy this trigger (ignoring lifecycle and duplicates)?"""
+        if self.kind in WATCH_KINDS or self.kind is Kind.ANNIVERSARY:
+            return signal.kind is self.kind  # produced by the automation's own watches
+        if signal.kind is not self.kind:
+            return False
+        k = self.kind
+        if k is Kind.SUBSCRIBER_ADDED:
+            return self.include_admin or signal.source != "admin"
+        if k is Kind.FIELD_UPDATED:
+            return signal.field == self.field and str(signal.value) == str(self.value)
+        if k is Kind.GROUP_ADDED:
+            return signal.group == self.group
+        if k in EMAIL_KINDS:
+            return signal.email == self.email and (not self.link or signal.link == self.link)
+        return True  # api
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """Something that happened to one subscriber at `at`.
+
+    Email kinds carry the source send: `email` (its name), `send_id` (unique
+    per send) and `sent_at` (when it was sent, for T3).
+    """
+
+    kind: Kind
+    subscriber: int
+    at: Instant
+    source: str = "form"
+    field: str = ""
+    value: Any = None
+    group: str = ""
+    email: str = ""
+    link: str = ""
+    send_id: str = ""
+    sent_at: Instant | None = None
+    overrides: Mapping[str, Any] | None = None
+    subscriber_email: str = ""  # api requests name a subscriber by email
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicates:
+    """T5: by default once per subscriber; optionally again after a cooldown."""
+
+    allow: bool = False
+    cooldown: float = 0.0  # seconds; 0 = none
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.cooldown, (int, float)) or self.cooldown < 0:
+            raise ConfigError("duplicates.cooldown", f"must be zero or positive, got {self.cooldown!r}")
+
+
+@dataclass(slots=True)
+class RateLimit:
+    """T6: at most `limit` accepted requests in any `per`-second window."""
+
+    limit: int = 3
+    per: float = 1.0
+    _recent: deque[Instant] = field(default_factory=deque)
+
+    def allow(self, now: Instant) -> bool:
+        while self._recent and self._recent[0] <= now - self.per:
+            self._recent.popleft()
+        if len(self._recent) >= self.limit:
+            return False
+        self._recent.append(now)
+        return True
