@@ -230,7 +230,7 @@ class Automation:
         self._next_anniversary = t if t >= now else from_local(first + timedelta(days=1), self.tz)
 
     def _fire_anniversaries(self, at: Instant, store: SubscriberStore) -> None:
-        index, trigger = next((i, t) for i, t in enumerate(self.config.triggers)
+        _index, trigger = next((i, t) for i, t in enumerate(self.config.triggers)
                               if t.kind is Kind.ANNIVERSARY)
         day = to_local(at, self.tz).date()
         target = day - timedelta(days=trigger.offset_days)

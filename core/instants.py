@@ -66,4 +66,5 @@ def wall_add(t: Instant, tz: ZoneInfo, *, days: int = 0, months: int = 0) -> Ins
     """`t` moved by calendar days and months on the wall clock of `tz`."""
     local = to_local(t, tz)
     d = add_months(local.date(), months) + timedelta(days=days)
-    return from_local(datetime.combine(d, time(local.hour, local.minute, local.second, local.microsecond)), tz)
+    wall = time(local.hour, local.minute, local.second, local.microsecond)
+    return from_local(datetime.combine(d, wall), tz)

@@ -9,12 +9,12 @@ Nothing here knows about time or I/O; the clock-driven commands
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from core.errors import NotAllowed
 
 
-class State(str, Enum):
+class State(StrEnum):
     DRAFT = "draft"
     SCHEDULED = "scheduled"
     RUNNING = "running"
@@ -22,7 +22,7 @@ class State(str, Enum):
     ENDED = "ended"
 
 
-class Command(str, Enum):
+class Command(StrEnum):
     START = "start"
     SCHEDULE = "schedule"
     CANCEL_SCHEDULE = "cancel_schedule"

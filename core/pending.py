@@ -36,6 +36,33 @@ _LOW = (1 << 32) - 1
 _FAST_PAGE_LIMIT = 50 * PAGE_SIZE  # pages deeper than this use the column path
 
 
+class _DueIndex(SortedList):  # type: ignore[misc]
+    """A SortedList that can drop its first k keys in O(k + sublists).
+
+    SortedList deletes a short slice one key at a time (O(k log n)); taking
+    what is due is always a prefix, so cut whole sublists instead. Relies on
+    sortedcontainers 2.x internals (pinned <3), checked by the pending tests.
+    """
+
+    def pop_prefix(self, k: int) -> list[int]:
+        lists, maxes = self._lists, self._maxes
+        taken: list[int] = []
+        while k > 0 and lists:
+            first = lists[0]
+            if len(first) <= k:
+                taken += first
+                k -= len(first)
+                del lists[0]
+                del maxes[0]
+            else:
+                taken += first[:k]
+                del first[:k]
+                k = 0
+        self._len -= len(taken)
+        del self._index[:]  # the positional tree is rebuilt on next use
+        return taken
+
+
 class EntryState(IntEnum):
     PENDING = 0
     IN_FLIGHT = 1
@@ -109,7 +136,7 @@ class Selection:
 
 class PendingList:
     def __init__(self) -> None:
-        self._index: SortedList = SortedList()
+        self._index = _DueIndex()
         self.subscriber = Column(np.int32)
         self.due = Column(np.float64)
         self.why = Column(np.int8)
@@ -132,10 +159,9 @@ class PendingList:
         if len(subscribers) == 0:
             return
         top = int(subscribers.max()) + 1
-        while len(self.per_subscriber) < top:
+        if len(self.per_subscriber) < top:
             self.per_subscriber.extend(np.zeros(top - len(self.per_subscriber), np.int32))
-        counts = np.bincount(subscribers, minlength=top).astype(np.int32)
-        self.per_subscriber[:top] += delta * counts
+        np.add.at(self.per_subscriber.view, subscribers, delta)  # O(k), repeats counted
 
     def add(self, subscriber: int, due: Instant, why: Why, occurrence: int = 0) -> int:
         entry = self.state.append(EntryState.PENDING)
@@ -179,8 +205,7 @@ class PendingList:
         k = self._index.bisect_left(limit << 32)
         if k == 0:
             return np.zeros(0, np.int64)
-        keys = self._index[:k]
-        del self._index[:k]
+        keys = self._index.pop_prefix(k)
         ids = np.fromiter((key & _LOW for key in keys), np.int64, count=k)
         self._left(ids, EntryState.IN_FLIGHT)
         return ids
@@ -221,7 +246,7 @@ class PendingList:
             self._left(ids, state)
             keep = np.flatnonzero(self.state.view == EntryState.PENDING)
             ms = np.ceil(self.due[keep] * 1000).astype(np.int64)
-            self._index = SortedList([(d << 32) | e for d, e in zip(ms.tolist(), keep.tolist(), strict=True)])
+            self._index = _DueIndex([(d << 32) | e for d, e in zip(ms.tolist(), keep.tolist(), strict=True)])
         else:
             for e in ids.tolist():
                 self._index.remove((_due_ms(float(self.due[e])) << 32) | e)
@@ -252,7 +277,7 @@ class PendingList:
         ids = ids[ok[self.subscriber[ids]]]
         due = self.due[ids]
         order = np.lexsort((ids, due if sort == "asc" else -due))
-        result = ids[order]
+        result: np.ndarray[Any, Any] = ids[order]
         self._cache = {key: result}
         return result
 
@@ -275,20 +300,30 @@ class PendingList:
         return PendingPage(rows, page, max(1, -(-total // PAGE_SIZE)), total, sort, search, field)
 
     def _walk(self, store: SubscriberStore, count: int, sort: str) -> list[int]:
-        """The first `count` visible entries by walking the index (shallow pages)."""
-        status = store.status.view
-        sub = self.subscriber.view
-        out: list[tuple[int, int]] = []
-        keys = self._index if sort == "asc" else reversed(self._index)
-        for key in keys:
-            if len(out) >= count and (sort == "asc" or key >> 32 != out[-1][0]):
-                break
-            e = key & _LOW
-            if status[sub[e]] == Status.SUBSCRIBED:
-                out.append((key >> 32, e))
-        if sort == "desc":  # ties stay in entry order, as in ascending order
-            out.sort(key=lambda de: (-de[0], de[1]))
-        return [e for _, e in out[:count]]
+        """The first `count` visible entries, walking the index in chunks (shallow pages)."""
+        status, sub = store.status.view, self.subscriber.view
+        n = len(self._index)
+        out_keys: list[int] = []
+        pos, chunk = 0, count + 16
+        while pos < n and len(out_keys) < count:
+            if sort == "asc":
+                keys = self._index[pos : pos + chunk]
+            else:
+                keys = self._index[max(0, n - pos - chunk) : n - pos][::-1]
+            ids = np.fromiter((k & _LOW for k in keys), np.int64, count=len(keys))
+            visible = status[sub[ids]] == 0
+            out_keys += [k for k, v in zip(keys, visible.tolist(), strict=True) if v]
+            pos += len(keys)
+            chunk *= 2
+        if sort == "desc" and out_keys:
+            # Ties keep entry order, as in ascending order: complete the last tie group.
+            last = out_keys[min(count, len(out_keys)) - 1] >> 32
+            lo = self._index.bisect_left(last << 32)
+            group = [k for k in self._index[lo : self._index.bisect_left((last + 1) << 32)]
+                     if status[sub[k & _LOW]] == 0]
+            out_keys = [k for k in out_keys if k >> 32 != last] + group
+            out_keys.sort(key=lambda k: (-(k >> 32), k & _LOW))
+        return [k & _LOW for k in out_keys[:count]]
 
     def resolve(self, selection: Selection, store: SubscriberStore) -> np.ndarray[Any, Any]:
         """The pending, visible entries a selection stands for."""
@@ -297,4 +332,5 @@ class PendingList:
         ids = np.fromiter(sorted(selection.entries), np.int64, count=len(selection.entries))
         ids = ids[(ids >= 0) & (ids < self.entries_ever)]
         ids = ids[self.state[ids] == EntryState.PENDING]
-        return ids[store.status.view[self.subscriber[ids]] == Status.SUBSCRIBED]
+        visible: np.ndarray[Any, Any] = ids[store.status.view[self.subscriber[ids]] == Status.SUBSCRIBED]
+        return visible

@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from core.errors import ConfigError
 from core.instants import Instant
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     SUBSCRIBER_ADDED = "subscriber_added"
     ANNIVERSARY = "anniversary"
     FIELD_UPDATED = "field_updated"
@@ -74,7 +74,7 @@ class Trigger:
     def of(cls, spec: Mapping[str, Any], where: str = "trigger") -> Trigger:
         raw = spec.get("kind")
         try:
-            kind = Kind(raw)
+            kind = Kind(str(raw))
         except ValueError:
             raise ConfigError(f"{where}.kind", f"unknown trigger kind {raw!r} "
                               f"(use one of {', '.join(k.value for k in Kind)})") from None

@@ -6,7 +6,7 @@ import pytest
 
 from core import ConfigError, Delay, Duplicates, Kind, Repeat, SendWindow, Signal, Trigger
 from core.instants import zone
-from tests.core.builders import added, at, config, local, running, run_until, store_with
+from tests.core.builders import added, at, config, local, run_until, running, store_with
 
 SEOUL = zone("Asia/Seoul")
 
@@ -55,7 +55,7 @@ def test_w1_due_outside_window_waits_for_the_opening() -> None:
 
 
 def test_w2_wraparound_window_product_example() -> None:
-    w = SendWindow.daily(list("mon tue wed thu fri sat sun".split()), "15:00", "09:00")
+    w = SendWindow.daily(["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "15:00", "09:00")
     assert local(w.next_open(at("2026-03-03 10:00"))) == "2026-03-03 15:00"
     assert w.is_open(at("2026-03-03 09:00"))
     assert w.is_open(at("2026-03-03 09:00:59"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core import ConfigError, Delay, Duplicates, Kind, Signal, Trigger, Workspace
-from tests.core.builders import added, at, config, deliver, local, running, run_until, store_with
+from tests.core.builders import added, at, config, deliver, local, run_until, running, store_with
 
 T0 = at("2026-03-02 08:00")
 
@@ -76,7 +76,7 @@ def test_t2_email_event_triggers(kind: Kind) -> None:
 def test_t2_clicked_optionally_on_one_link() -> None:
     store = store_with(1)
     a = running(T0, triggers=(Trigger(Kind.CLICKED, email="news", link="https://x/sale"),))
-    base = dict(email="news", send_id="n1", sent_at=T0 + 1)
+    base = {"email": "news", "send_id": "n1", "sent_at": T0 + 1}
     assert a.observe(Signal(Kind.CLICKED, 0, T0 + 2, link="https://x/other", **base), store) == "unmatched"
     assert a.observe(Signal(Kind.CLICKED, 0, T0 + 3, link="https://x/sale", **base), store) == "accepted"
 
