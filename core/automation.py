@@ -47,6 +47,7 @@ class SendBatch:
     subscribers: np.ndarray[Any, Any]
     due: np.ndarray[Any, Any]
     occurrence: np.ndarray[Any, Any]
+    overrides: dict[int, dict[str, Any]] = field(default_factory=dict)  # entry -> api fields (T2)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -351,9 +352,13 @@ class Automation:
                 self._watched.pop((signal.subscriber, signal.send_id, i), None)
 
     # -- send time (S1-S3, R1) ---------------------------------------------
-    def due(self, now: Instant, store: SubscriberStore) -> SendBatch:
-        """Take every entry due at `now` and decide it (S1); returns what to send."""
-        ids = self.pending.take_due(now)
+    def due(self, now: Instant, store: SubscriberStore, limit: int | None = None) -> SendBatch:
+        """Take the entries due at `now` (oldest first, at most `limit`) and decide them (S1).
+
+        Returns what to send. A limit models dispatch capacity: what is left
+        stays pending, overdue, in the operator's list.
+        """
+        ids = self.pending.take_due(now, limit=limit)
         if len(ids) == 0:
             return self._batch(now, ids)
         if self.state is not State.RUNNING:
@@ -389,8 +394,11 @@ class Automation:
         return self._batch(now, ids)
 
     def _batch(self, now: Instant, ids: np.ndarray[Any, Any]) -> SendBatch:
+        overrides = {}
+        if self.overrides and len(ids):
+            overrides = {e: self.overrides[e] for e in ids.tolist() if e in self.overrides}
         return SendBatch(self.id, now, ids, self.pending.subscriber[ids], self.pending.due[ids],
-                         self.pending.occurrence[ids])
+                         self.pending.occurrence[ids], overrides)
 
     def _drop(self, ids: np.ndarray[Any, Any], now: Instant, reason: str, *, continue_series: bool) -> None:
         if len(ids) == 0:

@@ -196,14 +196,21 @@ class PendingList:
             return None
         return float(self.due[self._index[0] & _LOW])
 
-    def take_due(self, now: Instant, *, inclusive: bool = True) -> np.ndarray[Any, Any]:
+    def due_count(self, now: Instant) -> int:
+        """How many pending entries are due by `now`."""
+        return int(self._index.bisect_left((math.floor(now * 1000) + 1) << 32))
+
+    def take_due(self, now: Instant, *, inclusive: bool = True,
+                 limit: int | None = None) -> np.ndarray[Any, Any]:
         """Remove and return the pending entries due by `now` (or before it), in due order.
 
         Taken entries become IN_FLIGHT: the caller decides each one.
         """
-        limit = math.floor(now * 1000) + 1 if inclusive else math.ceil(now * 1000)
-        k = self._index.bisect_left(limit << 32)
-        if k == 0:
+        cutoff = math.floor(now * 1000) + 1 if inclusive else math.ceil(now * 1000)
+        k = self._index.bisect_left(cutoff << 32)
+        if limit is not None:
+            k = min(k, limit)
+        if k <= 0:
             return np.zeros(0, np.int64)
         keys = self._index.pop_prefix(k)
         ids = np.fromiter((key & _LOW for key in keys), np.int64, count=k)

@@ -1,0 +1,55 @@
+"""The dispatcher actor: pushes decided sends through the transport.
+
+Capacity is the transport's rate; the conductor only asks automations for as
+many sends as that capacity allows, so nothing queues here. Outcomes and the
+behaviour model's reactions go back to the conductor as future events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pykka
+
+from core import SubscriberStore
+from sim.behaviour import Behaviour
+from sim.messages import Dispatch, Sent
+from sim.transport import OK, Transport, render
+
+
+class DispatcherActor(pykka.ThreadingActor):
+    def __init__(self, transport: Transport, behaviour: Behaviour, store: SubscriberStore,
+                 subjects: dict[str, tuple[str, str]], render_messages: bool) -> None:
+        super().__init__()
+        self.transport = transport
+        self.behaviour = behaviour
+        self.store = store  # read-only: recipients and merge fields
+        self.subjects = subjects  # automation -> (sender, subject template)
+        self.render_messages = render_messages
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Dispatch):
+            return tuple(self._send(b) for b in message.batches)
+        raise TypeError(f"unexpected message {type(message).__name__}")
+
+    def on_stop(self) -> None:
+        self.transport.close()
+
+    def _send(self, batch: Any) -> Sent:
+        sender, template = self.subjects[batch.automation]
+        recipients: list[str] = []
+        subjects: list[str] = []
+        if self.render_messages:
+            for entry, sid in zip(batch.entries.tolist(), batch.subscribers.tolist(), strict=True):
+                recipients.append(self.store.emails[sid])
+                fields = self.store.profile(sid) | batch.overrides.get(entry, {})  # api: this email only
+                subjects.append(render(template, fields))
+        out = self.transport.send(batch.decided_at, batch.automation, batch.entries, batch.occurrence,
+                                  recipients, subjects, sender)
+        delivered = np.flatnonzero(out.code == OK)
+        r = self.behaviour.react(out.done_at[delivered])
+        return Sent(batch.automation, batch.entries, batch.subscribers, batch.due, batch.occurrence,
+                    out.sent_at, out.done_at, out.code,
+                    delivered[r.open_index], r.open_at, delivered[r.click_index], r.click_at,
+                    r.click_link, delivered[r.unsubscribe_index], r.unsubscribe_at)

@@ -1,0 +1,366 @@
+"""The conductor: advances time in phases and moves work between actors.
+
+Theory of operation (bulk-synchronous, so the virtual clock is
+deterministic). The conductor is one simpy process. At each phase time t
+(the next instant anything can happen, rounded up to the dispatcher's tick):
+
+1. it releases everything due by t: scheduled actions and load arrivals, and
+   future happenings (transport outcomes, opens, clicks, unsubscribes);
+2. the audience actor applies list changes, in time order, and answers with
+   the signals they raise;
+3. every automation actor that has work gets one `Step` (its inputs in time
+   order and its share of dispatch capacity); all steps run concurrently,
+   and the conductor waits for every reply: time never advances while an
+   actor is busy;
+4. the dispatcher actor pushes the decided sends through the transport;
+   outcomes and reactions become future happenings.
+
+Each actor's inputs are sorted by (time, sequence) before they are sent, so
+the same scenario and seed give the same event log whatever the threads do.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from core import Kind, Signal
+from core.triggers import EMAIL_KINDS
+from sim.clock import Clock
+from sim.messages import (
+    Changed,
+    Dispatch,
+    Engagement,
+    Input,
+    Lifecycle,
+    Mutation,
+    Mutations,
+    Observe,
+    Outcome,
+    PendingOp,
+    Peek,
+    SavedPage,
+    Sent,
+    Step,
+    StepResult,
+)
+from sim.actors.supervision import Supervisor
+from sim.future import FutureQueue
+from sim.runlog import RunLog
+from sim.spec import ActionSpec, RunSpec
+
+LIFECYCLE = {"start", "schedule", "cancel_schedule", "pause", "resume", "end", "edit", "delete"}
+LIST_CHANGES = {"unsubscribe": "unsubscribe", "hard_bounce": "hard_bounce",
+                "delete_subscriber": "delete", "set_field": "set_field", "add_to_group": "add_to_group"}
+_WATCHERS = {Kind.EMAIL_SENT: (Kind.EMAIL_SENT, Kind.NOT_OPENED, Kind.NOT_CLICKED),
+             Kind.EMAIL_FAILED: (Kind.EMAIL_FAILED,),
+             Kind.OPENED: (Kind.OPENED, Kind.NOT_OPENED), Kind.CLICKED: (Kind.CLICKED, Kind.NOT_CLICKED)}
+
+
+@dataclass
+class Metrics:
+    """What the report needs, gathered as the run goes."""
+
+    phases: int = 0
+    pending: dict[str, list[tuple[float, int]]] = field(default_factory=lambda: defaultdict(list))
+    states: dict[str, list[tuple[float, str]]] = field(default_factory=lambda: defaultdict(list))
+    sent: dict[str, list[Sent]] = field(default_factory=lambda: defaultdict(list))
+    status_log: list[tuple[float, int, int]] = field(default_factory=list)
+    refused: list[tuple[float, str]] = field(default_factory=list)
+    pages: list[SavedPage] = field(default_factory=list)
+    restarts: list[tuple[float, str, str]] = field(default_factory=list)
+
+
+class Conductor:
+    def __init__(self, spec: RunSpec, clock: Clock, supervisor: Supervisor, store: Any,
+                 arrivals: list[tuple[float, int, Any]], api_rng: np.random.Generator) -> None:
+        self.spec = spec
+        self._api_rng = api_rng
+        self.clock = clock
+        self.sup = supervisor
+        self.store = store  # read here only between steps (who = ... selections)
+        self.ids = [a.id for a in spec.automations]
+        self.index = {name: i for i, name in enumerate(self.ids)}
+        self.t0 = spec.start.timestamp()
+        self.end = self.t0 + spec.duration
+        self.external = sorted(arrivals, key=lambda x: (x[0], x[1]))  # (time, seq, item)
+        self._cursor = 0
+        self.future = FutureQueue()
+        self.log = RunLog(self.ids)
+        self.metrics = Metrics()
+        self.wakeups: dict[str, float | None] = dict.fromkeys(self.ids)
+        self.backlog: set[str] = set()
+        self.tokens = 0.0
+        self.last_t = self.t0
+        self.crash_at = sorted((self.t0 + c.at, c.actor) for c in spec.crashes if c.at is not None)
+        self.crash_every = {c.actor: c.every for c in spec.crashes if c.every}
+        self.steps: dict[str, int] = defaultdict(int)
+        self._routes = self._routing()
+
+    # -- routing: which automation can care about which signal -------------
+    def _routing(self) -> dict[tuple[Kind, str], list[str]]:
+        routes: dict[tuple[Kind, str], list[str]] = defaultdict(list)
+        for config in self.spec.automations:
+            for trigger in config.triggers:
+                for kind, watchers in _WATCHERS.items():
+                    if trigger.kind in watchers:
+                        routes[(kind, trigger.email)].append(config.id)
+                if trigger.kind not in EMAIL_KINDS:
+                    routes[(trigger.kind, "")].append(config.id)
+        return {k: sorted(set(v), key=self.index.__getitem__) for k, v in routes.items()}
+
+    def _interested(self, signal: Signal) -> list[str]:
+        email = signal.email if signal.kind in EMAIL_KINDS else ""
+        return self._routes.get((signal.kind, email), [])
+
+    # -- the process -------------------------------------------------------
+    def process(self) -> Any:
+        while True:
+            t = self._next_phase()
+            if t is None or t > self.end:
+                break
+            yield self.clock.sleep_until(t)
+            self._phase(t)
+        yield self.clock.sleep_until(self.end)
+        self._drain()
+
+    def _quantize(self, t: float) -> float:
+        tick = self.spec.tick
+        return self.t0 + math.ceil(round((t - self.t0) / tick, 9)) * tick
+
+    def _next_phase(self) -> float | None:
+        times = [w for w in self.wakeups.values() if w is not None]
+        if self._cursor < len(self.external):
+            times.append(self.external[self._cursor][0])
+        if (f := self.future.next_time()) is not None:
+            times.append(f)
+        if self.backlog:
+            times.append(self.last_t + self.spec.tick)
+        if self.crash_at:
+            times.append(self.crash_at[0][0])
+        if not times:
+            return None
+        return max(self._quantize(min(times)), self.last_t if self.metrics.phases else self.t0)
+
+    # -- one phase ---------------------------------------------------------
+    def _phase(self, t: float) -> None:
+        self.metrics.phases += 1
+        rate = self.spec.transport.rate
+        self.tokens = min(rate * max(self.spec.tick, 1.0), self.tokens + rate * (t - self.last_t))
+        self.last_t = t
+        inputs: dict[str, list[tuple[float, int, Input]]] = defaultdict(list)
+        mutations: list[Mutation] = []
+        seq = 0
+
+        def put(name: str, at: float, item: Input) -> None:
+            nonlocal seq
+            seq += 1
+            inputs[name].append((at, seq, item))
+
+        for kind, times, cols in self.future.pop_until(t):
+            self._release(kind, times, cols, put, mutations)
+        while self._cursor < len(self.external) and self.external[self._cursor][0] <= t:
+            at, _, item = self.external[self._cursor]
+            self._cursor += 1
+            self._external(at, item, put, mutations)
+        if mutations:
+            changed: Changed = self.sup.ask("audience", Mutations(tuple(mutations)))
+            self.metrics.status_log.extend(changed.status_log)
+            for signal in changed.signals:
+                for name in self._interested(signal):
+                    put(name, signal.at, Observe(signal.at, signal))
+        self._steps(t, inputs)
+
+    def _release(self, kind: str, times: np.ndarray, cols: dict[str, np.ndarray], put: Any,
+                 mutations: list[Mutation]) -> None:
+        name = self.ids[int(cols["automation"][0])] if len(times) else ""
+        if kind == "outcome":
+            code = cols["code"]
+            put(name, float(times[0]), Outcome(float(times[0]), cols["entry"], times, code))
+            hard = np.flatnonzero(code == 2)
+            if len(hard):
+                mutations.append(Mutation(float(times[hard[0]]), "hard_bounce", cols["subscriber"][hard]))
+            for k, hit in ((Kind.EMAIL_SENT, code == 0), (Kind.EMAIL_FAILED, code != 0)):
+                watchers = self._routes.get((k, name), [])
+                if watchers and hit.any():
+                    self._email_signals(k, name, times[hit], cols, hit, watchers, put)
+        elif kind in ("opened", "clicked"):
+            for at, entry in zip(times.tolist(), cols["entry"].tolist(), strict=True):
+                put(name, at, Engagement(at, entry, kind))
+            k = Kind.OPENED if kind == "opened" else Kind.CLICKED
+            watchers = self._routes.get((k, name), [])
+            if watchers:
+                self._email_signals(k, name, times, cols, np.ones(len(times), bool), watchers, put)
+        elif kind == "unsubscribe":
+            for at, sid in zip(times.tolist(), cols["subscriber"].tolist(), strict=True):
+                mutations.append(Mutation(at, "unsubscribe", (sid,)))
+
+    def _email_signals(self, kind: Kind, email: str, times: np.ndarray, cols: dict[str, np.ndarray],
+                       hit: np.ndarray, watchers: list[str], put: Any) -> None:
+        links = self.spec.behaviour.links
+        link_col = cols.get("link")
+        for j, at in enumerate(times.tolist()):
+            i = np.flatnonzero(hit)[j] if not hit.all() else j
+            link = links[int(link_col[i])] if link_col is not None else ""
+            signal = Signal(kind, int(cols["subscriber"][i]), at, email=email, link=link,
+                            send_id=f"{email}:{int(cols['entry'][i])}", sent_at=float(cols["sent_at"][i]))
+            for name in watchers:
+                put(name, at, Observe(at, signal))
+
+    def _external(self, at: float, item: Any, put: Any, mutations: list[Mutation]) -> None:
+        if isinstance(item, ActionSpec):
+            self._action(at, item, put, mutations)
+            return
+        kind, automation, source, count = item  # a load arrival
+        if kind == "subscriber_added":
+            mutations.append(Mutation(at, "add", count=count, source=source))
+        elif kind == "api":
+            for sid in self._random_subscribers(count):
+                put(automation, at, Observe(at, Signal(Kind.API, sid, at)))
+
+    def _random_subscribers(self, count: int) -> list[int]:
+        n = len(self.store)
+        return self._api_rng.integers(0, max(n, 1), count).tolist() if n else [-1] * count
+
+    def _action(self, at: float, action: ActionSpec, put: Any, mutations: list[Mutation]) -> None:
+        do, name, args = action.do, action.automation, dict(action.args)
+        if do in LIFECYCLE:
+            for key in ("at", "end_at"):
+                if key in args and args[key] is not None:
+                    args[key] = self.t0 + args[key]
+            put(name, at, Lifecycle(at, do, args))
+        elif do.startswith("pending."):
+            put(name, at, PendingOp(at, do.split(".", 1)[1], args.get("label", ""),
+                                    args.get("search"), args.get("field"), args.get("sort", "asc"),
+                                    int(args.get("page", 1)), args.get("select", "page")))
+        elif do == "api":
+            for sid in self._who(action):
+                put(name, at, Observe(at, Signal(Kind.API, sid, at, overrides=args.get("fields"))))
+        elif do in LIST_CHANGES:
+            sids = tuple(self._who(action))
+            if do in ("set_field", "add_to_group"):
+                value = args.get("value") if do == "set_field" else args.get("group", args.get("value"))
+                for sid in sids:
+                    mutations.append(Mutation(at, LIST_CHANGES[do], (sid,), field=args.get("field", ""),
+                                              value=value))
+            else:
+                mutations.append(Mutation(at, LIST_CHANGES[do], sids))
+        else:
+            raise ValueError(f"unknown action {do!r}")
+
+    def _who(self, action: ActionSpec) -> list[int]:
+        who = action.who
+        if who is None:
+            return []
+        if who.pending_of:
+            return list(self.sup.ask(who.pending_of, Peek(who.count, who.search)))
+        if who.emails:
+            found = [self.store.find(e) for e in who.emails]
+            return [-1 if s is None else s for s in found]
+        if who.field:
+            column = self.store.fields.get(who.field, [])
+            hits = [i for i, v in enumerate(column) if v is not None and str(v) == str(who.value)]
+            return hits[: who.count] if who.count else hits
+        return []
+
+    # -- steps and dispatch ------------------------------------------------
+    def _steps(self, t: float, inputs: dict[str, list[tuple[float, int, Input]]]) -> None:
+        active = [n for n in self.ids if inputs.get(n) or n in self.backlog
+                  or (self.wakeups[n] is not None and self.wakeups[n] <= t)]  # type: ignore[operator]
+        crash = set()
+        while self.crash_at and self.crash_at[0][0] <= t:
+            crash.add(self.crash_at.pop(0)[1])
+        for name in self.ids:
+            every = self.crash_every.get(name)
+            if name in active:
+                self.steps[name] += 1
+                if every and self.steps[name] % every == 0:
+                    crash.add(name)
+        capacity = int(self.tokens)
+        shares = _split(capacity, len(active))
+        messages = []
+        for name, share in zip(active, shares, strict=True):
+            ordered = tuple(item for _, _, item in sorted(inputs.get(name, []), key=lambda x: (x[0], x[1])))
+            messages.append((name, Step(t, share, ordered, crash=name in crash)))
+        results: list[StepResult] = self.sup.ask_all(messages) if messages else []
+        used = sum(sum(len(b) for b in r.batches) for r in results)
+        leftover = capacity - used
+        hungry = [r.automation for r in results if r.backlog > 0]
+        if leftover > 0 and hungry:  # second round: spare capacity to those still waiting
+            again = [(n, Step(t, s)) for n, s in zip(hungry, _split(leftover, len(hungry)), strict=True)]
+            results += self.sup.ask_all(again)
+        self._record_restarts(t)
+        self._absorb(t, results)
+
+    def _absorb(self, t: float, results: list[StepResult]) -> None:
+        batches = []
+        latest: dict[str, StepResult] = {}
+        for r in results:
+            self.log.add(self.index[r.automation], r.events)
+            self.metrics.refused.extend(r.refused)
+            self.metrics.pages.extend(r.pages)
+            batches.extend(r.batches)
+            latest[r.automation] = r
+        for name, r in latest.items():
+            self.wakeups[name] = r.next_wakeup
+            (self.backlog.add if r.backlog > 0 else self.backlog.discard)(name)
+            self.metrics.pending[name].append((t, r.pending))
+            states = self.metrics.states[name]
+            if not states or states[-1][1] != r.state:
+                states.append((t, r.state))
+        if batches:
+            self.tokens -= sum(len(b) for b in batches)
+            sent: tuple[Sent, ...] = self.sup.ask("dispatcher", Dispatch(tuple(batches)))
+            self._record_restarts(t)
+            for s in sent:
+                self._schedule(s)
+
+    def _schedule(self, s: Sent) -> None:
+        a = self.index[s.automation]
+        self.metrics.sent[s.automation].append(s)
+        n = len(s.entries)
+        self.future.push("outcome", s.done_at, automation=np.full(n, a, np.int16), entry=s.entries,
+                         subscriber=s.subscribers, code=s.code, sent_at=s.sent_at)
+        for kind, idx, at in (("opened", s.open_index, s.open_at), ("clicked", s.click_index, s.click_at)):
+            cols = {"automation": np.full(len(idx), a, np.int16), "entry": s.entries[idx],
+                    "subscriber": s.subscribers[idx], "sent_at": s.sent_at[idx]}
+            if kind == "clicked":
+                cols["link"] = s.click_link
+            self.future.push(kind, at, **cols)
+        self.future.push("unsubscribe", s.unsubscribe_at, automation=np.full(len(s.unsubscribe_index), a,
+                                                                             np.int16),
+                         subscriber=s.subscribers[s.unsubscribe_index])
+
+    def _record_restarts(self, t: float) -> None:
+        while self.sup.restarts:
+            actor, reason = self.sup.restarts.pop(0)
+            self.metrics.restarts.append((t, actor, reason))
+
+    def _drain(self) -> None:
+        """After the end: record the outcomes of sends still in flight; nothing new starts."""
+        inputs: dict[str, list[tuple[float, int, Input]]] = defaultdict(list)
+        seq = 0
+        for kind, times, cols in self.future.pop_until(math.inf):
+            if kind != "outcome":
+                continue
+            seq += 1
+            name = self.ids[int(cols["automation"][0])]
+            inputs[name].append((float(times[0]), seq, Outcome(float(times[0]), cols["entry"], times,
+                                                                cols["code"])))
+        messages = [(n, Step(self.end, 0, tuple(i for _, _, i in sorted(v, key=lambda x: (x[0], x[1])))))
+                    for n, v in inputs.items()]
+        for r in self.sup.ask_all(sorted(messages, key=lambda m: self.index[m[0]])):
+            self.log.add(self.index[r.automation], r.events)
+
+
+def _split(total: int, parts: int) -> list[int]:
+    """`total` in `parts` near-equal whole shares, the larger ones first (deterministic)."""
+    if parts == 0:
+        return []
+    base, extra = divmod(max(total, 0), parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+

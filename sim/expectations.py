@@ -1,0 +1,40 @@
+"""`[[expect]]` lines: a metric path, an operator, a value."""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
+       "==": operator.eq, "!=": operator.ne}
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, float]) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
+    elif isinstance(value, bool):
+        out[prefix] = float(value)
+    elif isinstance(value, (int, float)):
+        out[prefix] = float(value)
+
+
+def metric_table(automations: dict[str, Any], wiring: Any) -> dict[str, float]:
+    """Every number of the summary, by dotted path (``welcome.dropped.paused``)."""
+    table: dict[str, float] = {}
+    for name, data in automations.items():
+        _flatten(name, data, table)
+        table[f"{name}.state.{data['state']}"] = 1.0
+    table["subscribers"] = float(len(wiring.store))
+    table["restarts"] = float(len(wiring.conductor.metrics.restarts))
+    table["refused"] = float(len(wiring.conductor.metrics.refused))
+    return table
+
+
+def evaluate(expects: Any, table: dict[str, float]) -> list[dict[str, Any]]:
+    results = []
+    for e in expects:
+        actual = table.get(e.metric, 0.0 if e.metric.split(".")[-2:-1] == ["state"] else None)
+        ok = actual is not None and OPS[e.op](actual, e.value)
+        results.append({"metric": e.metric, "op": e.op, "value": e.value, "actual": actual, "ok": ok})
+    return results

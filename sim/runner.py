@@ -1,0 +1,148 @@
+"""Run a scenario end to end and summarise it.
+
+`run(spec)` wires the run (bootstrap), drives the conductor on the clock,
+stops every actor whatever happens, checks the invariants and expectations,
+and returns a `RunResult`; `write(result, out)` writes the outputs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core import KINDS
+from sim import invariants
+from sim.bootstrap import Wiring, build
+from sim.clock import wall_seconds
+from sim.expectations import evaluate, metric_table
+from sim.spec import RunSpec
+
+
+@dataclass
+class RunResult:
+    spec: RunSpec
+    wiring: Wiring
+    summary: dict[str, Any]
+    events: dict[str, np.ndarray]
+    wall: float
+    interrupted: bool = False
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def run(spec: RunSpec, *, progress: Any = None, **wiring_options: Any) -> RunResult:
+    began = wall_seconds()
+    w = build(spec, **wiring_options)
+    interrupted = False
+    try:
+        w.clock.process(w.conductor.process())
+        end = w.conductor.end
+        if progress is None:
+            w.clock.run(end + 1e-6)
+        else:
+            step = max(spec.duration / 200, spec.tick)
+            t = w.conductor.t0
+            while t < end:
+                t = min(end, t + step)
+                w.clock.run(t)
+                progress(t - w.conductor.t0)
+            w.clock.run(end + 1e-6)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        w.supervisor.stop_all()
+    events = w.conductor.log.canonical()
+    result = RunResult(spec, w, {}, events, wall_seconds() - began, interrupted)
+    result.summary = summarise(result)
+    return result
+
+
+def _latency(sent: list[Any]) -> dict[str, float]:
+    if not sent:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0}
+    lat = np.concatenate([s.sent_at - s.due for s in sent])
+    p50, p95, p99 = np.percentile(lat, [50, 95, 99]) if len(lat) else (0, 0, 0)
+    return {"p50": round(float(p50), 3), "p95": round(float(p95), 3), "p99": round(float(p99), 3),
+            "max": round(float(lat.max()), 3) if len(lat) else 0.0}
+
+
+def summarise(result: RunResult) -> dict[str, Any]:
+    w, spec = result.wiring, result.spec
+    automations: dict[str, Any] = {}
+    for a in w.automations:
+        data = a.summary()
+        ignored = data.pop("ignored")
+        data["ignored"] = {k: ignored.get(k, 0) for k in ("not_running", "duplicate", "filtered",
+                                                          "not_subscribed", "rate_limited")}
+        data["ignored"].update({k: v for k, v in ignored.items() if k not in data["ignored"]})
+        dropped = data.pop("dropped")
+        data["dropped"] = {k: dropped.get(k, 0) for k in ("paused", "ended", "unsubscribed",
+                                                          "auto_deleted", "deleted", "filtered")}
+        data["latency_s"] = _latency(w.conductor.metrics.sent.get(a.id, []))
+        automations[a.id] = data
+    problems = invariants.check(w.automations, result.events, w.initial_status,
+                                w.conductor.metrics.status_log, w.conductor.t0)
+    if result.interrupted:
+        problems = [p for p in problems if "in flight" not in p]
+    table = metric_table(automations, w)
+    expectations = evaluate(spec.expects, table)
+    result.failures = [f"invariant: {p}" for p in problems] + [
+        f"expectation: {e['metric']} {e['op']} {e['value']} (was {e['actual']})"
+        for e in expectations if not e["ok"]]
+    kinds = np.bincount(result.events["kind"].astype(np.int64), minlength=len(KINDS)) \
+        if len(result.events["kind"]) else np.zeros(len(KINDS), np.int64)
+    return {
+        "scenario": spec.name, "source": spec.source, "seed": spec.seed, "clock": spec.clock,
+        "start": spec.start.isoformat(), "duration_s": spec.duration, "timezone": spec.timezone,
+        "event_digest": None, "wall_seconds": round(result.wall, 3), "interrupted": result.interrupted,
+        "subscribers": len(w.store), "phases": w.conductor.metrics.phases,
+        "events": {k: int(n) for k, n in zip(KINDS, kinds.tolist(), strict=True) if n},
+        "automations": automations,
+        "refused": [f"{t - w.conductor.t0:.0f}s {m}" for t, m in w.conductor.metrics.refused],
+        "restarts": [{"at_s": round(t - w.conductor.t0, 3), "actor": a, "reason": r}
+                     for t, a, r in w.conductor.metrics.restarts],
+        "invariants": {"ok": not problems, "violations": problems},
+        "expectations": expectations,
+    }
+
+
+def write(result: RunResult, out: Path) -> Path:
+    """summary.json, events.csv.gz and the saved pending-list pages; returns the folder."""
+    out.mkdir(parents=True, exist_ok=True)
+    w = result.wiring
+    digest = w.conductor.log.write(out / "events.csv.gz", w.store.emails, result.spec.timezone)
+    result.summary["event_digest"] = digest
+    pages = [{"label": p.label, "at": p.at, "automation": p.label.split("@")[0], "page": p.page.page,
+              "pages": p.page.pages, "total": p.page.total, "sort": p.page.sort, "search": p.page.search,
+              "rows": [{"email": r.email, "due": r.due, "why": r.why, "occurrence": r.occurrence}
+                       for r in p.page.rows]} for p in w.conductor.metrics.pages]
+    if pages:
+        (out / "pending_pages.json").write_text(json.dumps(pages, ensure_ascii=False, indent=1))
+    (out / "summary.json").write_text(json.dumps(result.summary, ensure_ascii=False, indent=2))
+    return out
+
+
+def digest_of(result: RunResult) -> str:
+    """The event digest without writing files (the canonical CSV's sha256)."""
+    import hashlib
+
+    from sim.runlog import HEADER
+
+    w = result.wiring
+    log = w.conductor.log
+    from zoneinfo import ZoneInfo
+
+    h = hashlib.sha256(HEADER.encode())
+    cols = result.events
+    n = len(cols["at"])
+    for lo in range(0, n, 100_000):
+        h.update(log._lines(cols, slice(lo, min(n, lo + 100_000)), w.store.emails,
+                            ZoneInfo(result.spec.timezone)).encode())
+    return h.hexdigest()

@@ -1,0 +1,85 @@
+"""A run, fully described: what the scenario loader produces and the runner consumes.
+
+Times here are offsets in seconds from the run's calendar start, except
+`start` itself (an aware datetime).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from core import AutomationConfig
+from sim.behaviour import BehaviourSpec
+from sim.population import PopulationSpec
+from sim.transport import TransportSpec
+
+
+@dataclass(frozen=True)
+class Who:
+    """Whom a subscriber action targets."""
+
+    pending_of: str | None = None
+    count: int = 1
+    emails: tuple[str, ...] = ()
+    field: str | None = None
+    value: Any = None
+    search: str | None = None
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    kind: str  # subscriber_added | api
+    start: float = 0.0
+    until: float | None = None
+    rate: float | None = None  # per second, Poisson
+    count: int | None = None  # a burst at `start`
+    automation: str | None = None  # api loads
+    source: str = "form"
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    at: float
+    do: str
+    automation: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+    who: Who | None = None
+    index: int = 0  # position in the file (ties keep file order)
+
+
+@dataclass(frozen=True)
+class Expect:
+    metric: str
+    op: str
+    value: float
+
+
+@dataclass(frozen=True)
+class CrashSpec:
+    actor: str  # an automation id or "dispatcher"
+    at: float | None = None
+    every: int | None = None  # every N steps
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    name: str
+    seed: int
+    start: datetime
+    duration: float
+    timezone: str = "Asia/Seoul"
+    clock: str = "virtual"
+    time_scale: float = 0.001
+    tick: float = 1.0
+    population: PopulationSpec = field(default_factory=PopulationSpec)
+    behaviour: BehaviourSpec = field(default_factory=BehaviourSpec)
+    transport: TransportSpec = field(default_factory=TransportSpec)
+    smtp: bool = False
+    automations: tuple[AutomationConfig, ...] = ()
+    loads: tuple[LoadSpec, ...] = ()
+    actions: tuple[ActionSpec, ...] = ()
+    expects: tuple[Expect, ...] = ()
+    crashes: tuple[CrashSpec, ...] = ()
+    source: str = ""  # the file it came from

@@ -1,0 +1,174 @@
+"""How sends leave: a simulated transport, or real SMTP on loopback.
+
+`SimulatedTransport` draws latency (lognormal around a median) and soft/hard
+failures for a whole batch with numpy. `SmtpTransport` sends each message with
+smtplib to a server on 127.0.0.1 (dripsim can start an aiosmtpd sink itself)
+and reports the wall-clock send times it saw. Every message carries a
+Message-ID derived from its pending entry, the idempotency key of a send.
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any, Protocol
+
+import numpy as np
+
+OK, SOFT, HARD = 0, 1, 2
+_MERGE = re.compile(r"\$%([A-Za-z_][A-Za-z0-9_]*)%\$")
+
+
+def render(template: str, values: dict[str, Any]) -> str:
+    """Merge fields ``$%name%$`` become the subscriber's value as plain text.
+
+    Unknown fields render empty; nothing is evaluated, and CR/LF are removed so
+    a value can never start a new header.
+    """
+    def value(match: re.Match[str]) -> str:
+        v = values.get(match.group(1))
+        return "" if v is None else str(v).replace("\r", " ").replace("\n", " ")
+
+    return _MERGE.sub(value, template)
+
+
+def message_id(automation: str, entry: int, occurrence: int) -> str:
+    return f"<{automation}.{entry}.{occurrence}@dripsim.local>"
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """Per send of a batch: when it left, when its outcome is known, and the code."""
+
+    sent_at: np.ndarray
+    done_at: np.ndarray
+    code: np.ndarray  # OK, SOFT, HARD
+
+
+class Transport(Protocol):
+    def send(self, start: float, automation: str, entries: np.ndarray, occurrence: np.ndarray,
+             recipients: list[str], subjects: list[str], sender: str) -> Outcomes: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class TransportSpec:
+    rate: float = 200.0  # sends per second
+    latency: float = 0.05  # seconds, median
+    latency_sigma: float = 0.5
+    soft_bounce: float = 0.0
+    hard_bounce: float = 0.0
+    failure_windows: list[tuple[float, float]] = field(default_factory=list)  # everything soft-fails
+
+
+class SimulatedTransport:
+    """Capacity `rate`: the i-th send of a batch leaves at start + i / rate."""
+
+    def __init__(self, spec: TransportSpec, rng: np.random.Generator) -> None:
+        self.spec = spec
+        self.rng = rng
+        self.free_at = -np.inf
+
+    def send(self, start: float, automation: str, entries: np.ndarray, occurrence: np.ndarray,
+             recipients: list[str], subjects: list[str], sender: str) -> Outcomes:
+        n = len(entries)
+        first = max(start, self.free_at)
+        sent_at = first + np.arange(n) / self.spec.rate
+        self.free_at = first + n / self.spec.rate
+        latency = self.spec.latency * np.exp(self.spec.latency_sigma * self.rng.standard_normal(n))
+        u = self.rng.random(n)
+        code = np.where(u < self.spec.hard_bounce, HARD,
+                        np.where(u < self.spec.hard_bounce + self.spec.soft_bounce, SOFT, OK)).astype(np.int8)
+        for lo, hi in self.spec.failure_windows:
+            code[(sent_at >= lo) & (sent_at < hi)] = SOFT
+        return Outcomes(sent_at, sent_at + latency, code)
+
+    def close(self) -> None:
+        pass
+
+
+class SmtpTransport:
+    """Real SMTP to 127.0.0.1. `now` reads the simulated time the wall clock is at."""
+
+    def __init__(self, port: int, now: Any, host: str = "127.0.0.1") -> None:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("SMTP transport only talks to loopback (127.0.0.1)")
+        self.host, self.port, self.now = host, port, now
+        self.smtp: smtplib.SMTP | None = None
+
+    def _connection(self) -> smtplib.SMTP:
+        if self.smtp is None:
+            self.smtp = smtplib.SMTP(self.host, self.port, timeout=10)
+        return self.smtp
+
+    def send(self, start: float, automation: str, entries: np.ndarray, occurrence: np.ndarray,
+             recipients: list[str], subjects: list[str], sender: str) -> Outcomes:
+        n = len(entries)
+        sent_at, code = np.empty(n), np.zeros(n, np.int8)
+        for i in range(n):
+            msg = EmailMessage()
+            for header, value in (("From", sender), ("To", recipients[i]), ("Subject", subjects[i])):
+                if "\r" in value or "\n" in value:
+                    raise ValueError(f"header {header} contains CR or LF; refused before SMTP")
+                msg[header] = value
+            msg["Message-ID"] = message_id(automation, int(entries[i]), int(occurrence[i]))
+            msg.set_content(subjects[i])
+            try:
+                refused = self._connection().send_message(msg)
+                code[i] = HARD if refused else OK
+            except smtplib.SMTPResponseException as err:
+                code[i] = HARD if err.smtp_code >= 500 else SOFT
+            except (smtplib.SMTPException, OSError):
+                self.smtp = None
+                code[i] = SOFT
+            sent_at[i] = self.now()
+        return Outcomes(sent_at, sent_at.copy(), code)
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+            self.smtp = None
+
+
+class SmtpSink:
+    """A local aiosmtpd server on 127.0.0.1 that keeps what it receives."""
+
+    def __init__(self, port: int = 0) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[Any] = []
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+                from email import message_from_bytes
+
+                sink.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
+                return "250 OK"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port or _free_port())
+
+    @property
+    def port(self) -> int:
+        return int(self.controller.port)
+
+    def __enter__(self) -> SmtpSink:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
