@@ -109,3 +109,8 @@ def make_clock(kind: str, start: datetime, time_scale: float = 1.0) -> VirtualCl
     if kind == "real":
         return RealClock(start, time_scale)
     raise ValueError(f"unknown clock {kind!r} (use 'virtual' or 'real')")
+
+
+def stamp() -> str:
+    """A wall-clock timestamp for naming output folders."""
+    return time.strftime("%Y%m%d-%H%M%S")

@@ -47,6 +47,7 @@ from sim.messages import (
     Sent,
     Step,
     StepResult,
+    Summarise,
 )
 from sim.actors.supervision import Supervisor
 from sim.future import FutureQueue
@@ -73,6 +74,7 @@ class Metrics:
     refused: list[tuple[float, str]] = field(default_factory=list)
     pages: list[SavedPage] = field(default_factory=list)
     restarts: list[tuple[float, str, str]] = field(default_factory=list)
+    snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> automation -> summary
 
 
 class Conductor:
@@ -94,7 +96,7 @@ class Conductor:
         self.metrics = Metrics()
         self.wakeups: dict[str, float | None] = dict.fromkeys(self.ids)
         self.backlog: set[str] = set()
-        self.tokens = 0.0
+        self.tokens = spec.transport.rate * max(spec.tick, 1.0)  # the bucket starts full
         self.last_t = self.t0
         self.crash_at = sorted((self.t0 + c.at, c.actor) for c in spec.crashes if c.at is not None)
         self.crash_every = {c.actor: c.every for c in spec.crashes if c.every}
@@ -133,7 +135,8 @@ class Conductor:
         return self.t0 + math.ceil(round((t - self.t0) / tick, 9)) * tick
 
     def _next_phase(self) -> float | None:
-        times = [w for w in self.wakeups.values() if w is not None]
+        # A backlogged automation's wakeup is already past: it waits for capacity (last_t + tick).
+        times = [w for n, w in self.wakeups.items() if w is not None and n not in self.backlog]
         if self._cursor < len(self.external):
             times.append(self.external[self._cursor][0])
         if (f := self.future.next_time()) is not None:
@@ -154,6 +157,7 @@ class Conductor:
         self.last_t = t
         inputs: dict[str, list[tuple[float, int, Input]]] = defaultdict(list)
         mutations: list[Mutation] = []
+        self._snapshots: list[str] = []
         seq = 0
 
         def put(name: str, at: float, item: Input) -> None:
@@ -167,13 +171,22 @@ class Conductor:
             at, _, item = self.external[self._cursor]
             self._cursor += 1
             self._external(at, item, put, mutations)
-        if mutations:
-            changed: Changed = self.sup.ask("audience", Mutations(tuple(mutations)))
-            self.metrics.status_log.extend(changed.status_log)
-            for signal in changed.signals:
-                for name in self._interested(signal):
-                    put(name, signal.at, Observe(signal.at, signal))
+        self._flush(mutations, put)
         self._steps(t, inputs)
+        for label in self._snapshots:
+            replies = self.sup.ask_all([(name, Summarise()) for name in self.ids])
+            self.metrics.snapshots[label] = dict(zip(self.ids, replies, strict=True))
+
+    def _flush(self, mutations: list[Mutation], put: Any) -> None:
+        """Apply the list changes gathered so far (audience actor) and route their signals."""
+        if not mutations:
+            return
+        changed: Changed = self.sup.ask("audience", Mutations(tuple(mutations)))
+        mutations.clear()
+        self.metrics.status_log.extend(changed.status_log)
+        for signal in changed.signals:
+            for name in self._interested(signal):
+                put(name, signal.at, Observe(signal.at, signal))
 
     def _release(self, kind: str, times: np.ndarray, cols: dict[str, np.ndarray], put: Any,
                  mutations: list[Mutation]) -> None:
@@ -228,7 +241,9 @@ class Conductor:
 
     def _action(self, at: float, action: ActionSpec, put: Any, mutations: list[Mutation]) -> None:
         do, name, args = action.do, action.automation, dict(action.args)
-        if do in LIFECYCLE:
+        if do == "snapshot":
+            self._snapshots.append(str(args["label"]))
+        elif do in LIFECYCLE:
             for key in ("at", "end_at"):
                 if key in args and args[key] is not None:
                     args[key] = self.t0 + args[key]
@@ -238,10 +253,10 @@ class Conductor:
                                     args.get("search"), args.get("field"), args.get("sort", "asc"),
                                     int(args.get("page", 1)), args.get("select", "page")))
         elif do == "api":
-            for sid in self._who(action):
+            for sid in self._who(action, mutations, put):
                 put(name, at, Observe(at, Signal(Kind.API, sid, at, overrides=args.get("fields"))))
         elif do in LIST_CHANGES:
-            sids = tuple(self._who(action))
+            sids = tuple(self._who(action, mutations, put))
             if do in ("set_field", "add_to_group"):
                 value = args.get("value") if do == "set_field" else args.get("group", args.get("value"))
                 for sid in sids:
@@ -252,10 +267,11 @@ class Conductor:
         else:
             raise ValueError(f"unknown action {do!r}")
 
-    def _who(self, action: ActionSpec) -> list[int]:
+    def _who(self, action: ActionSpec, mutations: list[Mutation], put: Any) -> list[int]:
         who = action.who
         if who is None:
             return []
+        self._flush(mutations, put)  # earlier changes first: the operator sees the list as it is now
         if who.pending_of:
             return list(self.sup.ask(who.pending_of, Peek(who.count, who.search)))
         if who.emails:

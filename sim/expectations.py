@@ -31,10 +31,21 @@ def metric_table(automations: dict[str, Any], wiring: Any) -> dict[str, float]:
     return table
 
 
-def evaluate(expects: Any, table: dict[str, float]) -> list[dict[str, Any]]:
+def evaluate(expects: Any, table: dict[str, float],
+             snapshots: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Each expectation with its actual value; `at` ones read the snapshot taken then."""
     results = []
-    for e in expects:
-        actual = table.get(e.metric, 0.0 if e.metric.split(".")[-2:-1] == ["state"] else None)
+    for i, e in enumerate(expects):
+        source = table
+        if e.at is not None:
+            source = {}
+            for name, data in (snapshots or {}).get(f"expect[{i}]", {}).items():
+                _flatten(name, data, source)
+                source[f"{name}.state.{data['state']}"] = 1.0
+        actual = source.get(e.metric, 0.0 if e.metric.split(".")[-2:-1] == ["state"] else None)
         ok = actual is not None and OPS[e.op](actual, e.value)
-        results.append({"metric": e.metric, "op": e.op, "value": e.value, "actual": actual, "ok": ok})
+        row = {"metric": e.metric, "op": e.op, "value": e.value, "actual": actual, "ok": ok}
+        if e.at is not None:
+            row["at_s"] = e.at
+        results.append(row)
     return results

@@ -154,3 +154,8 @@ class Sent:
     click_link: np.ndarray
     unsubscribe_index: np.ndarray
     unsubscribe_at: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class Summarise:
+    """Ask an automation actor for its statistics now (expectations with `at`)."""

@@ -92,9 +92,10 @@ def summarise(result: RunResult) -> dict[str, Any]:
     if result.interrupted:
         problems = [p for p in problems if "in flight" not in p]
     table = metric_table(automations, w)
-    expectations = evaluate(spec.expects, table)
+    expectations = evaluate(spec.expects, table, w.conductor.metrics.snapshots)
     result.failures = [f"invariant: {p}" for p in problems] + [
-        f"expectation: {e['metric']} {e['op']} {e['value']} (was {e['actual']})"
+        f"expectation: {e['metric']} {e['op']} {e['value']}"
+        + (f" at +{e['at_s']:.0f}s" if "at_s" in e else "") + f" (was {e['actual']})"
         for e in expectations if not e["ok"]]
     kinds = np.bincount(result.events["kind"].astype(np.int64), minlength=len(KINDS)) \
         if len(result.events["kind"]) else np.zeros(len(KINDS), np.int64)

@@ -54,6 +54,7 @@ class Expect:
     metric: str
     op: str
     value: float
+    at: float | None = None  # offset: the metric as it was then (a snapshot), else at the end
 
 
 @dataclass(frozen=True)

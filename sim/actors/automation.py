@@ -23,6 +23,7 @@ from sim.messages import (
     SavedPage,
     Step,
     StepResult,
+    Summarise,
 )
 
 
@@ -38,6 +39,8 @@ class AutomationActor(pykka.ThreadingActor):
                 self.stop(block=False)  # let it crash: the supervisor restarts us
                 raise Crash(f"injected crash in automation {self.automation.id}")
             return self._step(message)
+        if isinstance(message, Summarise):
+            return self.automation.summary()
         if isinstance(message, Peek):
             ids = self.automation.pending.matching(self.store, message.search, message.field)
             return self.automation.pending.subscriber[ids[: message.count]].tolist()

@@ -1,0 +1,163 @@
+"""The `dripsim` command line.
+
+    dripsim run FILE... [--seed N] [--clock virtual|real] [--time-scale X]
+                        [--out DIR] [--set key.path=value ...] [--quiet]
+    dripsim list
+    dripsim check FILE...
+
+Exit codes: 0 every expectation and invariant held; 1 one failed (named on
+stderr); 2 bad input (one line, no traceback); 130/143 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from sim.clock import stamp
+from sim.scenarios.library import builtin_path, builtins
+from sim.scenarios.loader import ScenarioError, load
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dripsim", description="Simulate and load-test automated emails.")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run scenario files (paths or built-in names)")
+    r.add_argument("files", nargs="+", metavar="FILE")
+    r.add_argument("--seed", type=int)
+    r.add_argument("--clock", choices=["virtual", "real"])
+    r.add_argument("--time-scale", type=float, dest="time_scale")
+    r.add_argument("--out", type=Path)
+    r.add_argument("--set", action="append", default=[], dest="overrides", metavar="KEY=VALUE")
+    r.add_argument("--quiet", action="store_true")
+    r.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    sub.add_parser("list", help="show the built-in scenarios")
+    c = sub.add_parser("check", help="validate scenario files only")
+    c.add_argument("files", nargs="+", metavar="FILE")
+    return p
+
+
+def _resolve(name: str) -> Path:
+    path = Path(name)
+    if path.exists() or path.suffix == ".toml" or "/" in name:
+        return path
+    return builtin_path(name)
+
+
+def load_spec(name: str, args: Any) -> Any:
+    spec = load(_resolve(name), getattr(args, "overrides", []))
+    changes = {k: v for k in ("seed", "clock", "time_scale") if (v := getattr(args, k, None)) is not None}
+    return dataclasses.replace(spec, **changes) if changes else spec
+
+
+class _Stop(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # handled like Ctrl-C: stop cleanly, flush, exit 143
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "list":
+        for name, description in builtins():
+            print(f"{name:24} {description}")
+        return EXIT_OK
+    try:
+        specs = [load_spec(f, args) for f in args.files]
+    except ScenarioError as err:
+        print(f"dripsim: {err}", file=sys.stderr)
+        return EXIT_INPUT
+    if args.command == "check":
+        for spec in specs:
+            print(f"{spec.source}: ok ({spec.name}, {len(spec.automations)} automations)")
+        return EXIT_OK
+    return _run_all(specs, args)
+
+
+def _run_all(specs: list[Any], args: Any) -> int:
+    from sim.runner import run, write
+
+    terminated = {"signal": 0}
+
+    def on_term(signum: int, frame: Any) -> None:
+        terminated["signal"] = signum
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    worst = EXIT_OK
+    try:
+        for spec in specs:
+            out = args.out or Path("runs") / f"{_slug(spec.name)}-{stamp()}"
+            if args.out and len(specs) > 1:
+                out = args.out / _slug(spec.name)
+            result = run(spec, progress=None if args.quiet else _progress(spec))
+            write(result, out)
+            if not args.no_report:
+                _report(result, out)
+            _print(result, out, args.quiet)
+            if result.interrupted:
+                return 143 if terminated["signal"] == signal.SIGTERM else 130
+            if not result.ok:
+                worst = EXIT_FAILED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return worst
+
+
+def _report(result: Any, out: Path) -> None:
+    try:
+        from reports.html import build_report
+    except ImportError:  # the reports package is optional at this layer
+        return
+    build_report(out)
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "run"
+
+
+def _progress(spec: Any) -> Any:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn(f"[bold]{spec.name}[/]"), BarColumn(),
+                   TextColumn("{task.fields[sim]}"), TimeElapsedColumn(), transient=True)
+    task = bar.add_task("run", total=spec.duration, sim="")
+    started = {"on": False}
+
+    def update(elapsed: float) -> None:
+        if not started["on"]:
+            bar.start()
+            started["on"] = True
+        bar.update(task, completed=elapsed, sim=f"sim +{elapsed / 3600:.1f}h")
+        if elapsed >= spec.duration:
+            bar.stop()
+
+    return update
+
+
+def _print(result: Any, out: Path, quiet: bool) -> None:
+    s = result.summary
+    if not quiet:
+        print(f"{s['scenario']}: seed {s['seed']}, {s['clock']} clock, {s['wall_seconds']}s wall, "
+              f"digest {str(s['event_digest'])[:12]}")
+        for name, a in s["automations"].items():
+            dropped = sum(a["dropped"].values())
+            print(f"  {name:16} {a['state']:9} triggered {a['triggered']:>7} sent {a['sent']:>7} "
+                  f"failed {sum(a['failed'].values()):>5} dropped {dropped:>6} pending {a['pending']:>6} "
+                  f"p95 {a['latency_s']['p95']}s")
+        print(f"  outputs: {out}")
+    for failure in result.failures:
+        print(f"dripsim: {s['scenario']}: {failure}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

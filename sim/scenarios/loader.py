@@ -1,0 +1,590 @@
+"""Scenario files (TOML) into a validated `RunSpec`.
+
+The file format is a contract users write against (docs/scenarios.md).
+Every problem becomes one `ScenarioError` line naming the file, the key path
+and what is wrong, with "did you mean" for unknown keys. Nothing else escapes
+`load()`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from core import (
+    AutomationConfig,
+    ConfigError,
+    Delay,
+    Duplicates,
+    Filter,
+    Repeat,
+    SendWindow,
+    Trigger,
+)
+from core.instants import zone
+from sim.behaviour import BehaviourSpec
+from sim.population import DOMAINS, PopulationSpec
+from sim.spec import ActionSpec, CrashSpec, Expect, LoadSpec, RunSpec, Who
+from sim.transport import TransportSpec
+
+MAX_SUBSCRIBERS = 10_000_000
+MAX_DURATION = 400 * 86400
+MAX_RATE = 10_000_000
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"^\+?\s*((?:\d+(?:\.\d+)?\s*(?:ms|s|m|h|d|w)\s*)+)$")
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_RATE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class ScenarioError(Exception):
+    """A bad scenario: one line, file and key included."""
+
+
+def parse_duration(text: Any, *, allow_zero: bool = False) -> float:
+    """'90s', '15m', '2h', '1d', '1w', '1h30m', '50ms', or '+1h30m' as seconds."""
+    if isinstance(text, bool) or not isinstance(text, (str, int, float)):
+        raise ValueError(f"expected a duration such as '15m', got {text!r}")
+    if isinstance(text, (int, float)):
+        seconds = float(text)
+    else:
+        match = _DURATION.match(text.strip())
+        if not match:
+            raise ValueError(f"{text!r} is not a duration (use e.g. '90s', '15m', '2h', '1d', '1w')")
+        seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(match.group(1)))
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        raise ValueError(f"must be {'zero or ' if allow_zero else ''}positive, got {text!r}")
+    return seconds
+
+
+def parse_rate(text: Any) -> float:
+    """'500/h', '10/s', or a number per second."""
+    if isinstance(text, bool):
+        raise ValueError(f"expected a rate such as '500/h', got {text!r}")
+    if isinstance(text, (int, float)):
+        rate = float(text)
+    else:
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*/\s*(s|m|h|d)\s*", str(text))
+        if not m:
+            raise ValueError(f"{text!r} is not a rate (use e.g. '500/h' or '10/s')")
+        rate = float(m.group(1)) / _RATE_UNITS[m.group(2)]
+    if not 0 < rate <= MAX_RATE:
+        raise ValueError(f"rate must be positive and at most {MAX_RATE:,}/s, got {text!r}")
+    return rate
+
+
+def to_delay(seconds: float) -> Delay:
+    """A duration as the core's Delay: days and weeks are calendar steps (docs/rules.md)."""
+    for unit, size in (("weeks", 604800), ("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds and seconds % size == 0:
+            return Delay(int(seconds // size), unit)
+    return Delay(int(round(seconds)), "seconds")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Duration = str | int | float
+
+
+class PopulationModel(_Model):
+    size: int = Field(1000, ge=0, le=MAX_SUBSCRIBERS)
+    locale: Literal["ko_KR", "en_US"] = "ko_KR"
+    status: dict[Literal["unsubscribed", "auto_deleted", "deleted"], float] = {}
+    fields: dict[str, list[str] | Literal["date", "name"]] = {}
+    groups: list[str] | dict[str, float] = []
+
+    @field_validator("status")
+    @classmethod
+    def _shares(cls, v: dict[str, float]) -> dict[str, float]:
+        if any(not 0 <= s <= 1 for s in v.values()) or sum(v.values()) > 1:
+            raise ValueError("shares must be between 0 and 1 and add up to at most 1")
+        return v
+
+
+class BehaviourModel(_Model):
+    open: float = Field(0.35, ge=0, le=1)
+    open_after: Duration = "2h"
+    click: float = Field(0.1, ge=0, le=1)
+    click_after: Duration = "10m"
+    unsubscribe: float = Field(0.001, ge=0, le=1)
+    soft_bounce: float = Field(0.0, ge=0, le=1)
+    hard_bounce: float = Field(0.0, ge=0, le=1)
+    links: list[str] = ["https://example.com/main", "https://example.com/sale"]
+
+    @model_validator(mode="after")
+    def _click_within_open(self) -> BehaviourModel:
+        if self.click > self.open:
+            raise ValueError("click cannot exceed open (clickers are openers)")
+        if self.soft_bounce + self.hard_bounce > 1:
+            raise ValueError("soft_bounce + hard_bounce cannot exceed 1")
+        return self
+
+
+class DispatcherModel(_Model):
+    rate: float = Field(200, gt=0, le=MAX_RATE)
+    latency: Duration = "50ms"
+    latency_sigma: float = Field(0.5, ge=0, le=5)
+    tick: Duration = "1s"
+
+
+class AutomationModel(_Model):
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
+    trigger: dict[str, Any] | None = None
+    triggers: list[dict[str, Any]] | None = None
+    combine: Literal["any", "all"] = "any"
+    delay: Duration = "0s"
+    window: dict[str, Any] | None = None
+    repeat: str | None = None
+    duplicates: dict[str, Any] | None = None
+    filter: dict[str, Any] | list[dict[str, Any]] | None = None
+    filter_combine: Literal["all", "any"] = "all"
+    start: Duration | None = None
+    schedule: Duration | None = None
+    end_at: Duration | None = None
+    timezone: str | None = None
+    subject: str = "Hello $%name%$"
+    sender: str = "newsletter@example.com"
+    api_limit: int = Field(3, ge=1)
+
+
+class LoadModel(_Model):
+    kind: Literal["subscriber_added", "api"]
+    rate: str | float | None = None
+    count: int | None = Field(None, ge=1, le=MAX_SUBSCRIBERS)
+    from_: Duration = Field("+0s", alias="from")
+    until: Duration | None = None
+    automation: str | None = None
+    source: Literal["form", "admin"] = "form"
+
+    @model_validator(mode="after")
+    def _shape(self) -> LoadModel:
+        if self.rate is None and self.count is None:
+            raise ValueError("a load needs 'rate' (Poisson) or 'count' (a burst)")
+        if self.kind == "api" and not self.automation:
+            raise ValueError("an api load needs 'automation'")
+        return self
+
+
+class WhoModel(_Model):
+    pending_of: str | None = None
+    count: int = Field(1, ge=0, le=MAX_SUBSCRIBERS)
+    emails: list[str] = []
+    field: str | None = None
+    value: Any = None
+    search: str | None = None
+
+
+ACTIONS = ("start", "schedule", "cancel_schedule", "pause", "resume", "end", "edit", "delete",
+           "unsubscribe", "hard_bounce", "delete_subscriber", "set_field", "add_to_group", "api",
+           "pending.query", "pending.send_now", "pending.delete")
+
+
+class ActionModel(_Model):
+    at: Duration
+    do: Literal[ACTIONS]  # type: ignore[valid-type]
+    automation: str | None = None
+    who: WhoModel | None = None
+    field: str | None = None
+    value: Any = None
+    group: str | None = None
+    fields: dict[str, Any] | None = None
+    search: str | None = None
+    sort: Literal["asc", "desc"] = "asc"
+    page: int = Field(1, ge=1)
+    select: Literal["page", "all"] | int = "page"
+    label: str | None = None
+    end_at: Duration | None = None
+    schedule_at: Duration | None = None
+    settings: dict[str, Any] | None = None
+
+
+class ExpectModel(_Model):
+    metric: str
+    op: Literal[">", ">=", "<", "<=", "==", "!="]
+    value: float
+    at: Duration | None = None
+
+
+class CrashModel(_Model):
+    actor: str
+    at: Duration | None = None
+    every: int | None = Field(None, ge=1)
+
+
+class FaultsModel(_Model):
+    crash: list[CrashModel] = []
+    transport_down: list[list[Duration]] = []  # [from, until] spans where every send soft-fails
+
+
+class ScenarioModel(_Model):
+    name: str
+    description: str = ""
+    seed: int = 0
+    start: datetime
+    duration: Duration
+    timezone: str = "Asia/Seoul"
+    clock: Literal["virtual", "real"] = "virtual"
+    time_scale: float = Field(0.001, gt=0, le=10)
+    smtp: bool = False
+    population: PopulationModel = PopulationModel()
+    behaviour: BehaviourModel = BehaviourModel()
+    dispatcher: DispatcherModel = DispatcherModel()
+    automation: list[AutomationModel] = Field(min_length=1)
+    load: list[LoadModel] = []
+    action: list[ActionModel] = []
+    expect: list[ExpectModel] = []
+    faults: FaultsModel = FaultsModel()
+
+
+# -- errors as one line ------------------------------------------------------
+def _fields_of(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed where `loc` points, for "did you mean"."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int) or current is None:
+            continue
+        info = getattr(current, "model_fields", {}).get(part)
+        if info is None:
+            return []
+        annotation = info.annotation
+        current = _model_in(annotation)
+    fields = getattr(current, "model_fields", {}) if current is not None else {}
+    return [info.alias or name for name, info in fields.items()]
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _one_line(file: str, err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function"))))
+    if first["type"] == "extra_forbidden":
+        key = str(loc[-1])
+        close = difflib.get_close_matches(key, _fields_of(ScenarioModel, loc), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        return f"{file}: {_path(loc)}: unknown key{hint}"
+    if first["type"] == "missing":
+        return f"{file}: {_path(loc)}: required key is missing"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{file}: {_path(loc)}: {message}"
+
+
+# -- building the spec -------------------------------------------------------
+def load(path: str | Path, overrides: list[str] | None = None) -> RunSpec:
+    """Read, validate and build one scenario file; `overrides` are ``key.path=value``."""
+    path = Path(path)
+    name = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise ScenarioError(f"{name}: cannot read: {err.strerror or err}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ScenarioError(f"{name}: not UTF-8 text (byte {err.start})") from None
+    return loads(text, name, overrides)
+
+
+def loads(text: str, name: str = "<scenario>", overrides: list[str] | None = None) -> RunSpec:
+    if not text.strip():
+        raise ScenarioError(f"{name}: the file is empty")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError(f"{name}: TOML syntax error: {err}") from None
+    for item in overrides or []:
+        _override(data, item, name)
+    try:
+        model = ScenarioModel.model_validate(data)
+    except ValidationError as err:
+        raise ScenarioError(_one_line(name, err)) from None
+    try:
+        return _build(model, name)
+    except ConfigError as err:
+        raise ScenarioError(f"{name}: {err.field}: {err.problem}") from None
+    except ValueError as err:
+        raise ScenarioError(f"{name}: {err}") from None
+
+
+def _override(data: dict[str, Any], item: str, name: str) -> None:
+    """``dispatcher.rate=400`` or ``automation.welcome.delay="2h"`` (TOML value syntax)."""
+    if "=" not in item:
+        raise ScenarioError(f"{name}: --set {item!r}: expected key.path=value")
+    key, value_text = item.split("=", 1)
+    try:
+        value = tomllib.loads(f"v = {value_text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = value_text
+    parts = key.strip().split(".")
+    target: Any = data
+    for i, part in enumerate(parts[:-1]):
+        if isinstance(target, list):
+            found = next((x for x in target if isinstance(x, dict) and x.get("id") == part), None)
+            if found is None and part.isdigit() and int(part) < len(target):
+                found = target[int(part)]
+            if found is None:
+                raise ScenarioError(f"{name}: --set {key}: no entry {part!r} in {'.'.join(parts[:i])}")
+            target = found
+        else:
+            target = target.setdefault(part, {})
+    if isinstance(target, list):  # e.g. load.rate=...: every entry of an array of tables
+        for entry in target:
+            entry[parts[-1]] = value
+    else:
+        target[parts[-1]] = value
+
+
+def _duration(value: Any, where: str, allow_zero: bool = False) -> float:
+    try:
+        return parse_duration(value, allow_zero=allow_zero)
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
+
+
+def _build(m: ScenarioModel, name: str) -> RunSpec:
+    zone(m.timezone, "timezone")
+    if m.start.tzinfo is None:
+        raise ValueError("start: needs a UTC offset, e.g. 2026-03-02T08:00:00+09:00")
+    duration = _duration(m.duration, "duration")
+    if duration > MAX_DURATION:
+        raise ValueError(f"duration: at most {MAX_DURATION // 86400} days")
+    tick = _duration(m.dispatcher.tick, "dispatcher.tick")
+    ids = [a.id for a in m.automation]
+    dupes = {i for i in ids if ids.count(i) > 1}
+    if dupes:
+        raise ValueError(f"automation.id: {sorted(dupes)[0]!r} is used twice")
+    automations, actions = [], []
+    for i, a in enumerate(m.automation):
+        where = f"automation[{i}]"
+        automations.append(_automation(a, where, m.timezone))
+        if a.start is not None and a.schedule is not None:
+            raise ValueError(f"{where}: give 'start' or 'schedule', not both")
+        end_at = _duration(a.end_at, f"{where}.end_at") if a.end_at is not None else None
+        if a.start is not None:
+            at = _duration(a.start, f"{where}.start", allow_zero=True)
+            if end_at is not None and end_at <= at:
+                raise ValueError(f"{where}.end_at: must lie after the start time")
+            actions.append(ActionSpec(at, "start", a.id, {"end_at": end_at}, index=-len(ids) + i))
+        elif a.schedule is not None:
+            at = _duration(a.schedule, f"{where}.schedule")
+            if end_at is not None and end_at <= at:
+                raise ValueError(f"{where}.end_at: must lie after the start time")
+            actions.append(ActionSpec(0.0, "schedule", a.id, {"at": at, "end_at": end_at},
+                                      index=-len(ids) + i))
+        elif end_at is not None:
+            raise ValueError(f"{where}.end_at: needs 'start' or 'schedule'")
+    for i, act in enumerate(m.action):
+        actions.append(_action(act, f"action[{i}]", ids, duration, m.timezone, i))
+    loads_ = []
+    for i, load in enumerate(m.load):
+        where = f"load[{i}]"
+        if load.automation is not None and load.automation not in ids:
+            raise ValueError(f"{where}.automation: no automation called {load.automation!r}"
+                             + _did_you_mean(load.automation, ids))
+        start = _duration(load.from_, f"{where}.from", allow_zero=True)
+        until = _duration(load.until, f"{where}.until") if load.until is not None else None
+        if start > duration:
+            raise ValueError(f"{where}.from: lies after the end of the run")
+        if until is not None and until <= start:
+            raise ValueError(f"{where}.until: must lie after 'from'")
+        try:
+            rate = parse_rate(load.rate) if load.rate is not None else None
+        except ValueError as err:
+            raise ValueError(f"{where}.rate: {err}") from None
+        loads_.append(LoadSpec(load.kind, start, until, rate, load.count, load.automation, load.source))
+    expects = []
+    for i, e in enumerate(m.expect):
+        head = e.metric.split(".")[0]
+        if head not in ids and head not in ("subscribers", "restarts", "refused"):
+            raise ValueError(f"expect[{i}].metric: {e.metric!r} names no automation"
+                             + _did_you_mean(head, ids))
+        at = None
+        if e.at is not None:
+            at = _duration(e.at, f"expect[{i}].at", allow_zero=True)
+            if at > duration:
+                raise ValueError(f"expect[{i}].at: lies after the end of the run")
+            if head not in ids:
+                raise ValueError(f"expect[{i}].at: only automation metrics can be checked mid-run")
+            actions.append(ActionSpec(at, "snapshot", None, {"label": f"expect[{i}]"}, index=10_000 + i))
+        expects.append(Expect(e.metric, e.op, e.value, at))
+    crashes = []
+    for i, c in enumerate(m.faults.crash):
+        if c.actor not in ids and c.actor != "dispatcher":
+            raise ValueError(f"faults.crash[{i}].actor: no actor called {c.actor!r}")
+        if (c.at is None) == (c.every is None):
+            raise ValueError(f"faults.crash[{i}]: give 'at' or 'every'")
+        crashes.append(CrashSpec(c.actor, _duration(c.at, f"faults.crash[{i}].at", True)
+                                 if c.at is not None else None, c.every))
+    t0 = m.start.timestamp()
+    windows = []
+    for i, span in enumerate(m.faults.transport_down):
+        if len(span) != 2:
+            raise ValueError(f"faults.transport_down[{i}]: expected [from, until]")
+        lo = _duration(span[0], f"faults.transport_down[{i}]", True)
+        hi = _duration(span[1], f"faults.transport_down[{i}]")
+        windows.append((t0 + lo, t0 + hi))
+    b, d, p = m.behaviour, m.dispatcher, m.population
+    groups = dict.fromkeys(p.groups, 0.1) if isinstance(p.groups, list) else dict(p.groups)
+    if p.locale not in DOMAINS:
+        raise ValueError(f"population.locale: unsupported {p.locale!r}")
+    return RunSpec(
+        name=m.name, seed=m.seed, start=m.start, duration=duration, timezone=m.timezone, clock=m.clock,
+        time_scale=m.time_scale, tick=tick, smtp=m.smtp,
+        population=PopulationSpec(p.size, p.locale, dict(p.status), dict(p.fields), groups),
+        behaviour=BehaviourSpec(b.open, _duration(b.open_after, "behaviour.open_after"), b.click,
+                                _duration(b.click_after, "behaviour.click_after"), b.unsubscribe,
+                                tuple(b.links)),
+        transport=TransportSpec(d.rate, _duration(d.latency, "dispatcher.latency", True), d.latency_sigma,
+                                b.soft_bounce, b.hard_bounce, windows),
+        automations=tuple(automations), loads=tuple(loads_),
+        actions=tuple(sorted(actions, key=lambda x: (x.at, x.index))),
+        expects=tuple(expects), crashes=tuple(crashes),
+        source=name)
+
+
+def _did_you_mean(key: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(key, options, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _automation(a: AutomationModel, where: str, default_tz: str) -> AutomationConfig:
+    tz = a.timezone or default_tz
+    if (a.trigger is None) == (a.triggers is None):
+        raise ValueError(f"{where}: give 'trigger' or 'triggers'")
+    specs = [a.trigger] if a.trigger is not None else list(a.triggers or [])
+    triggers = []
+    for i, spec in enumerate(specs):
+        spec = dict(spec)
+        key = f"{where}.trigger" if a.trigger is not None else f"{where}.triggers[{i}]"
+        if "within" in spec:
+            spec["within"] = _duration(spec["within"], f"{key}.within")
+        try:
+            triggers.append(Trigger.of(spec, key))
+        except ConfigError as err:
+            raise ValueError(f"{err.field}: {err.problem}") from None
+    try:
+        delay = to_delay(_duration(a.delay, f"{where}.delay", allow_zero=True))
+        window = None
+        if a.window is not None:
+            w = dict(a.window)
+            unknown = set(w) - {"days", "from", "to"}
+            if unknown:
+                raise ValueError(f"{where}.window.{sorted(unknown)[0]}: unknown key"
+                                 + _did_you_mean(sorted(unknown)[0], ["days", "from", "to"]))
+            if "from" not in w or "to" not in w:
+                raise ValueError(f"{where}.window: needs 'from' and 'to'")
+            if "days" in w:
+                if not isinstance(w["days"], list):
+                    raise ValueError(f"{where}.window.days: expected a list such as ['mon', 'tue']")
+                window = SendWindow.daily(w["days"], str(w["from"]), str(w["to"]), tz)
+            elif " " in str(w["from"]).strip():
+                window = SendWindow.span(str(w["from"]), str(w["to"]), tz)
+            else:
+                raise ValueError(f"{where}.window.days: a send window needs at least one day")
+        repeat = None
+        if a.repeat is not None:
+            named = a.repeat in ("daily", "weekly", "monthly", "yearly")
+            repeat = Repeat(a.repeat if named else _duration(a.repeat, f"{where}.repeat"))
+        dup = a.duplicates or {}
+        unknown = set(dup) - {"allow", "cooldown"}
+        if unknown:
+            raise ValueError(f"{where}.duplicates.{sorted(unknown)[0]}: unknown key")
+        duplicates = Duplicates(bool(dup.get("allow", False)),
+                                _duration(dup.get("cooldown", 0), f"{where}.duplicates.cooldown", True))
+        filt = Filter.of(a.filter, a.filter_combine) if a.filter is not None else None
+        return AutomationConfig(id=a.id, triggers=tuple(triggers), combine=a.combine, filter=filt,
+                                delay=delay, window=window, repeat=repeat, duplicates=duplicates,
+                                sender=a.sender, subject=a.subject, timezone=tz, api_limit=a.api_limit)
+    except ConfigError as err:
+        raise ValueError(f"{where}.{err.field}: {err.problem}") from None
+
+
+_NEEDS_AUTOMATION = {"start", "schedule", "cancel_schedule", "pause", "resume", "end", "edit", "delete",
+                     "api", "pending.query", "pending.send_now", "pending.delete"}
+_NEEDS_WHO = {"unsubscribe", "hard_bounce", "delete_subscriber", "set_field", "add_to_group", "api"}
+
+
+def _action(act: ActionModel, where: str, ids: list[str], duration: float, tz: str,
+            index: int) -> ActionSpec:
+    at = _duration(act.at, f"{where}.at", allow_zero=True)
+    if at > duration:
+        raise ValueError(f"{where}.at: {act.at!r} lies after the end of the run")
+    if act.do in _NEEDS_AUTOMATION and not act.automation:
+        raise ValueError(f"{where}.automation: '{act.do}' needs an automation")
+    if act.automation is not None and act.automation not in ids:
+        raise ValueError(f"{where}.automation: no automation called {act.automation!r}"
+                         + _did_you_mean(act.automation, ids))
+    if act.do in _NEEDS_WHO and act.who is None:
+        raise ValueError(f"{where}.who: '{act.do}' needs 'who' (pending_of, emails or field)")
+    if act.who is not None and act.who.pending_of is not None and act.who.pending_of not in ids:
+        raise ValueError(f"{where}.who.pending_of: no automation called {act.who.pending_of!r}")
+    if act.do == "set_field" and not act.field:
+        raise ValueError(f"{where}.field: set_field needs 'field' and 'value'")
+    args: dict[str, Any] = {}
+    if act.do in ("start", "schedule") and act.end_at is not None:
+        args["end_at"] = _duration(act.end_at, f"{where}.end_at")
+    if act.do == "schedule":
+        if act.schedule_at is None:
+            raise ValueError(f"{where}.schedule_at: 'schedule' needs 'schedule_at' (an offset)")
+        args["at"] = _duration(act.schedule_at, f"{where}.schedule_at")
+    if act.do == "edit":
+        args.update(_settings(act.settings or {}, f"{where}.settings", act.automation or "", tz))
+    if act.do.startswith("pending."):
+        args.update({"search": act.search, "field": act.field, "sort": act.sort, "page": act.page,
+                     "select": act.select, "label": act.label or ""})
+    if act.do == "set_field":
+        args.update({"field": act.field, "value": act.value})
+    if act.do == "add_to_group":
+        if not (act.group or act.value):
+            raise ValueError(f"{where}.group: add_to_group needs 'group'")
+        args["group"] = act.group or act.value
+    if act.do == "api" and act.fields:
+        args["fields"] = dict(act.fields)
+    who = None
+    if act.who is not None:
+        w = act.who
+        who = Who(w.pending_of, w.count, tuple(w.emails), w.field, w.value, w.search)
+    return ActionSpec(at, act.do, act.automation, args, who, index)
+
+
+def _settings(settings: dict[str, Any], where: str, automation: str, tz: str) -> dict[str, Any]:
+    """An `edit` action's new settings, validated like an automation's own keys."""
+    data = {"id": automation or "x", "trigger": {"kind": "api"}, **settings}
+    if "triggers" in settings:
+        data.pop("trigger")
+    try:
+        model = AutomationModel.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise ValueError(f"{where}.{_path(tuple(first['loc']))}: {first['msg']}") from None
+    built = _automation(model, where, tz)
+    mapping = {"trigger": "triggers", "triggers": "triggers", "filter": "filter", "delay": "delay",
+               "window": "window", "repeat": "repeat", "duplicates": "duplicates", "subject": "subject",
+               "sender": "sender", "combine": "combine", "api_limit": "api_limit"}
+    out = {}
+    for key in settings:
+        if key not in mapping:
+            raise ValueError(f"{where}.{key}: cannot be edited" + _did_you_mean(key, list(mapping)))
+        out[mapping[key]] = getattr(built, mapping[key])
+    return out
