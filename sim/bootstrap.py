@@ -22,7 +22,7 @@ from sim.conductor import Conductor
 from sim.loads import arrivals
 from sim.population import Population
 from sim.spec import RunSpec
-from sim.transport import SimulatedTransport, Transport
+from sim.transport import SimulatedTransport, SmtpSink, SmtpTransport, Transport
 
 
 @dataclass
@@ -34,6 +34,7 @@ class Wiring:
     supervisor: Supervisor
     conductor: Conductor
     initial_status: np.ndarray
+    sink: SmtpSink | None = None
 
 
 def streams(seed: int) -> dict[str, np.random.Generator]:
@@ -55,7 +56,11 @@ def build(spec: RunSpec, *, transport: Transport | None = None, clock: Clock | N
     initial_status = store.status.view.copy()
     automations = [Automation(c) for c in spec.automations]
     sup = Supervisor()
+    sink = None
     try:
+        if transport is None and spec.smtp:  # real SMTP to a sink dripsim starts on 127.0.0.1
+            sink = SmtpSink().__enter__()
+            transport = SmtpTransport(sink.port, clock.actual_now)
         for a in automations:
             sup.start(a.id, lambda a=a: AutomationActor.start(a, store))
         sup.start("audience", lambda: AudienceActor.start(store, population))
@@ -68,8 +73,10 @@ def build(spec: RunSpec, *, transport: Transport | None = None, clock: Clock | N
         conductor = Conductor(spec, clock, sup, store, load, rng["api"])
     except BaseException:
         sup.stop_all()
+        if sink is not None:
+            sink.__exit__(None, None, None)
         raise
-    return Wiring(spec, clock, store, automations, sup, conductor, initial_status)
+    return Wiring(spec, clock, store, automations, sup, conductor, initial_status, sink)
 
 
 __all__ = ["Any", "Wiring", "build", "streams"]

@@ -101,6 +101,9 @@ class Conductor:
         self.crash_at = sorted((self.t0 + c.at, c.actor) for c in spec.crashes if c.at is not None)
         self.crash_every = {c.actor: c.every for c in spec.crashes if c.every}
         self.steps: dict[str, int] = defaultdict(int)
+        self._dispatcher_crash = False
+        self._crash_pending: set[str] = set()
+        self._snapshots: list[str] = []
         self._routes = self._routing()
 
     # -- routing: which automation can care about which signal -------------
@@ -287,15 +290,18 @@ class Conductor:
     def _steps(self, t: float, inputs: dict[str, list[tuple[float, int, Input]]]) -> None:
         active = [n for n in self.ids if inputs.get(n) or n in self.backlog
                   or (self.wakeups[n] is not None and self.wakeups[n] <= t)]  # type: ignore[operator]
-        crash = set()
         while self.crash_at and self.crash_at[0][0] <= t:
-            crash.add(self.crash_at.pop(0)[1])
-        for name in self.ids:
+            self._crash_pending.add(self.crash_at.pop(0)[1])  # crashes on its next message
+        if "dispatcher" in self._crash_pending:
+            self._dispatcher_crash = True
+            self._crash_pending.discard("dispatcher")
+        crash = self._crash_pending & set(active)
+        self._crash_pending -= crash
+        for name in active:
             every = self.crash_every.get(name)
-            if name in active:
-                self.steps[name] += 1
-                if every and self.steps[name] % every == 0:
-                    crash.add(name)
+            self.steps[name] += 1
+            if every and self.steps[name] % every == 0:
+                crash.add(name)
         capacity = int(self.tokens)
         shares = _split(capacity, len(active))
         messages = []
@@ -330,7 +336,11 @@ class Conductor:
                 states.append((t, r.state))
         if batches:
             self.tokens -= sum(len(b) for b in batches)
-            sent: tuple[Sent, ...] = self.sup.ask("dispatcher", Dispatch(tuple(batches)))
+            self.steps["dispatcher"] += 1
+            every = self.crash_every.get("dispatcher")
+            crash = self._dispatcher_crash or bool(every and self.steps["dispatcher"] % every == 0)
+            self._dispatcher_crash = False
+            sent: tuple[Sent, ...] = self.sup.ask("dispatcher", Dispatch(tuple(batches), crash))
             self._record_restarts(t)
             for s in sent:
                 self._schedule(s)

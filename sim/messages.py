@@ -133,6 +133,7 @@ class Changed:
 @dataclass(frozen=True, slots=True)
 class Dispatch:
     batches: tuple[SendBatch, ...]
+    crash: bool = False  # fault injection: die on receipt, before sending anything
 
 
 @dataclass(frozen=True, slots=True)

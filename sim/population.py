@@ -52,6 +52,8 @@ class Population:
         self.users = np.array(sorted(users), dtype=object)
         self.domains, self.domain_weights = DOMAINS[spec.locale]
         self.made = 0
+        self._pool_emails: list[str] = []
+        self._pool_fields: dict[str, list[Any]] = {}
 
     def _emails(self, n: int) -> list[str]:
         users = self.users[self.rng.integers(0, len(self.users), n)]
@@ -68,20 +70,33 @@ class Population:
         choices = list(kind)
         return [choices[i] for i in self.rng.integers(0, len(choices), n)]
 
+    def _profiles(self, n: int) -> tuple[list[str], dict[str, list[Any]]]:
+        """`n` new emails and field values, drawn in blocks so one sign-up costs a slice."""
+        while len(self._pool_emails) < n:
+            block = max(n - len(self._pool_emails), 4096)
+            self._pool_emails += self._emails(block)
+            self.made += block
+            drawn = {"name": self._field("name", "name", block)}
+            drawn.update({k: self._field(k, kind, block) for k, kind in self.spec.fields.items()})
+            for k, values in drawn.items():
+                self._pool_fields.setdefault(k, []).extend(values)
+        emails, self._pool_emails = self._pool_emails[:n], self._pool_emails[n:]
+        fields = {}
+        for k in list(self._pool_fields):
+            fields[k], self._pool_fields[k] = self._pool_fields[k][:n], self._pool_fields[k][n:]
+        return emails, fields
+
     def fill(self, store: SubscriberStore, n: int, at: float, *, source: Source = Source.FORM,
              initial: bool = False) -> range:
         """Add `n` subscribers; the initial list also draws status shares and groups."""
         spec = self.spec
-        fields = {"name": self._field("name", "name", n)}
-        for name, kind in spec.fields.items():
-            fields[name] = self._field(name, kind, n)
+        emails, fields = self._profiles(n)
         status = np.zeros(n, np.int8)
         if initial and spec.status:
             labels = [Status.SUBSCRIBED, *(Status[k.upper()] for k in spec.status)]
             p = [1 - sum(spec.status.values()), *spec.status.values()]
             status = np.asarray(labels, np.int8)[self.rng.choice(len(labels), n, p=p)]
-        ids = store.add_many(self._emails(n), at, source=source, fields=fields, status=status.tolist())
-        self.made += n
+        ids = store.add_many(emails, at, source=source, fields=fields, status=status.tolist())
         for group, share in spec.groups.items():
             members = np.flatnonzero(self.rng.random(n) < share) + ids.start
             store.groups.setdefault(group, set()).update(members.tolist())

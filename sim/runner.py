@@ -57,7 +57,9 @@ def run(spec: RunSpec, *, progress: Any = None, **wiring_options: Any) -> RunRes
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        w.supervisor.stop_all()
+        w.supervisor.stop_all()  # also stops the dispatcher, which closes its SMTP connection
+        if w.sink is not None:
+            w.sink.__exit__(None, None, None)
     events = w.conductor.log.canonical()
     result = RunResult(spec, w, {}, events, wall_seconds() - began, interrupted)
     result.summary = summarise(result)
@@ -107,6 +109,7 @@ def summarise(result: RunResult) -> dict[str, Any]:
         "events": {k: int(n) for k, n in zip(KINDS, kinds.tolist(), strict=True) if n},
         "automations": automations,
         "refused": [f"{t - w.conductor.t0:.0f}s {m}" for t, m in w.conductor.metrics.refused],
+        "smtp_messages": len(w.sink.messages) if w.sink is not None else None,
         "restarts": [{"at_s": round(t - w.conductor.t0, 3), "actor": a, "reason": r}
                      for t, a, r in w.conductor.metrics.restarts],
         "invariants": {"ok": not problems, "violations": problems},

@@ -147,9 +147,10 @@ class SmtpSink:
 
         class Handler:
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-                from email import message_from_bytes
+                from email import message_from_bytes, policy
 
-                sink.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
+                message = message_from_bytes(envelope.content, policy=policy.default)  # decodes headers
+                sink.messages.append((list(envelope.rcpt_tos), message))
                 return "250 OK"
 
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=port or _free_port())

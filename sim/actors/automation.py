@@ -36,7 +36,7 @@ class AutomationActor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Step):
             if message.crash:
-                self.stop(block=False)  # let it crash: the supervisor restarts us
+                self.stop()  # let it crash: the supervisor restarts us
                 raise Crash(f"injected crash in automation {self.automation.id}")
             return self._step(message)
         if isinstance(message, Summarise):

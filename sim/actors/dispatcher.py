@@ -14,7 +14,7 @@ import pykka
 
 from core import SubscriberStore
 from sim.behaviour import Behaviour
-from sim.messages import Dispatch, Sent
+from sim.messages import Crash, Dispatch, Sent
 from sim.transport import OK, Transport, render
 
 
@@ -30,6 +30,9 @@ class DispatcherActor(pykka.ThreadingActor):
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Dispatch):
+            if message.crash:
+                self.stop()
+                raise Crash("injected crash in the dispatcher")
             return tuple(self._send(b) for b in message.batches)
         raise TypeError(f"unexpected message {type(message).__name__}")
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pykka
 
-from sim.messages import Crash, Step
+from sim.messages import Crash, Dispatch, Step
 
 MAX_RESTARTS = 100
 
@@ -45,7 +45,7 @@ class Supervisor:
                 return future.get(timeout=600)
             except (Crash, pykka.ActorDeadError) as err:
                 self._restart(name, err)
-                if isinstance(message, Step) and message.crash:
+                if isinstance(message, (Step, Dispatch)) and message.crash:
                     message = replace(message, crash=False)
                 future = self.refs[name].ask(message, block=False)
         raise RuntimeError(f"actor {name} kept crashing; gave up after {MAX_RESTARTS} restarts")

@@ -1,0 +1,31 @@
+"""The same behaviour on the virtual and the real clock (S2, S3/L5, W1)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from sim.runner import run
+from sim.scenarios.library import builtin_path
+from sim.scenarios.loader import load
+
+# time_scale: wall seconds per simulated second, chosen to keep each run a few seconds.
+CASES = {"pause-boundary": 2e-4, "end-purge": 2e-4, "window-deferral": 2e-5}
+
+
+def outcomes(summary: dict) -> dict:  # type: ignore[type-arg]
+    keep = ("state", "triggered", "sent", "failed", "dropped", "cancelled", "pending", "ignored")
+    return {name: {k: a[k] for k in keep} for name, a in summary["automations"].items()}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_both_clocks_same_outcomes(name: str) -> None:
+    spec = load(builtin_path(name))
+    virtual = run(spec)
+    real = run(dataclasses.replace(spec, clock="real", time_scale=CASES[name]))
+    assert virtual.ok, virtual.failures
+    assert real.ok, real.failures
+    assert outcomes(real.summary) == outcomes(virtual.summary)
+    assert [e["actual"] for e in real.summary["expectations"]] == \
+        [e["actual"] for e in virtual.summary["expectations"]]
