@@ -37,6 +37,10 @@ class Wiring:
     sink: SmtpSink | None = None
 
 
+def _automation_factory(automation: Automation, store: SubscriberStore) -> Any:
+    return lambda: AutomationActor.start(automation, store)
+
+
 def streams(seed: int) -> dict[str, np.random.Generator]:
     """Independent generators per concern, so adding draws to one never shifts another."""
     names = ("population", "behaviour", "transport", "loads", "api")
@@ -62,7 +66,7 @@ def build(spec: RunSpec, *, transport: Transport | None = None, clock: Clock | N
             sink = SmtpSink().__enter__()
             transport = SmtpTransport(sink.port, clock.actual_now)
         for a in automations:
-            sup.start(a.id, lambda a=a: AutomationActor.start(a, store))
+            sup.start(a.id, _automation_factory(a, store))
         sup.start("audience", lambda: AudienceActor.start(store, population))
         tx = transport or SimulatedTransport(spec.transport, rng["transport"])
         behaviour = Behaviour(spec.behaviour, rng["behaviour"])

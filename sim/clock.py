@@ -95,7 +95,7 @@ class RealClock(_SimpyClock):
 
     def actual_now(self) -> float:
         env: Any = self.env
-        return self.start + (time.monotonic() - env.real_start) / self.time_scale
+        return self.start + (time.monotonic() - float(env.real_start)) / self.time_scale
 
 
 def wall_seconds() -> float:

@@ -30,7 +30,9 @@ import numpy as np
 
 from core import Kind, Signal
 from core.triggers import EMAIL_KINDS
+from sim.actors.supervision import Supervisor
 from sim.clock import Clock
+from sim.future import FutureQueue
 from sim.messages import (
     Changed,
     Dispatch,
@@ -41,16 +43,14 @@ from sim.messages import (
     Mutations,
     Observe,
     Outcome,
-    PendingOp,
     Peek,
+    PendingOp,
     SavedPage,
     Sent,
     Step,
     StepResult,
     Summarise,
 )
-from sim.actors.supervision import Supervisor
-from sim.future import FutureQueue
 from sim.runlog import RunLog
 from sim.spec import ActionSpec, RunSpec
 
@@ -160,7 +160,7 @@ class Conductor:
         self.last_t = t
         inputs: dict[str, list[tuple[float, int, Input]]] = defaultdict(list)
         mutations: list[Mutation] = []
-        self._snapshots: list[str] = []
+        self._snapshots = []
         seq = 0
 
         def put(name: str, at: float, item: Input) -> None:
@@ -319,7 +319,7 @@ class Conductor:
         self._absorb(t, results)
 
     def _absorb(self, t: float, results: list[StepResult]) -> None:
-        batches = []
+        batches: list[Any] = []
         latest: dict[str, StepResult] = {}
         for r in results:
             self.log.add(self.index[r.automation], r.events)
@@ -338,7 +338,7 @@ class Conductor:
             self.tokens -= sum(len(b) for b in batches)
             self.steps["dispatcher"] += 1
             every = self.crash_every.get("dispatcher")
-            crash = self._dispatcher_crash or bool(every and self.steps["dispatcher"] % every == 0)
+            crash = self._dispatcher_crash or (every is not None and self.steps["dispatcher"] % every == 0)
             self._dispatcher_crash = False
             sent: tuple[Sent, ...] = self.sup.ask("dispatcher", Dispatch(tuple(batches), crash))
             self._record_restarts(t)

@@ -66,7 +66,7 @@ class Population:
             days = self.rng.integers(0, 365 * 45, n)
             return (np.datetime64("1960-01-01") + days).astype(str).tolist()  # type: ignore[no-any-return]
         if kind == "name":
-            return self.names[self.rng.integers(0, len(self.names), n)].tolist()
+            return list(self.names[self.rng.integers(0, len(self.names), n)])
         choices = list(kind)
         return [choices[i] for i in self.rng.integers(0, len(choices), n)]
 

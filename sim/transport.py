@@ -9,6 +9,7 @@ Message-ID derived from its pending entry, the idempotency key of a send.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import smtplib
 from dataclasses import dataclass, field
@@ -129,10 +130,8 @@ class SmtpTransport:
 
     def close(self) -> None:
         if self.smtp is not None:
-            try:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
                 self.smtp.quit()
-            except (smtplib.SMTPException, OSError):
-                pass
             self.smtp = None
 
 

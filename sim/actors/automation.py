@@ -11,15 +11,15 @@ from typing import Any
 import numpy as np
 import pykka
 
-from core import Automation, DripError, SendBatch, Selection, SubscriberStore
+from core import Automation, DripError, Selection, SendBatch, SubscriberStore
 from sim.messages import (
     Crash,
     Engagement,
     Lifecycle,
     Observe,
     Outcome,
-    PendingOp,
     Peek,
+    PendingOp,
     SavedPage,
     Step,
     StepResult,

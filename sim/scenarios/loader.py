@@ -83,7 +83,7 @@ def to_delay(seconds: float) -> Delay:
     for unit, size in (("weeks", 604800), ("days", 86400), ("hours", 3600), ("minutes", 60)):
         if seconds and seconds % size == 0:
             return Delay(int(seconds // size), unit)
-    return Delay(int(round(seconds)), "seconds")
+    return Delay(round(seconds), "seconds")
 
 
 class _Model(BaseModel):
@@ -278,7 +278,8 @@ def _path(loc: tuple[Any, ...]) -> str:
 
 def _one_line(file: str, err: ValidationError) -> str:
     first = err.errors()[0]
-    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function"))))
+    loc = tuple(p for p in first["loc"]
+                if not (isinstance(p, str) and ("[" in p or p.startswith("function"))))
     if first["type"] == "extra_forbidden":
         key = str(loc[-1])
         close = difflib.get_close_matches(key, _fields_of(ScenarioModel, loc), n=1)
@@ -419,15 +420,15 @@ def _build(m: ScenarioModel, name: str) -> RunSpec:
         if head not in ids and head not in ("subscribers", "restarts", "refused"):
             raise ValueError(f"expect[{i}].metric: {e.metric!r} names no automation"
                              + _did_you_mean(head, ids))
-        at = None
+        when: float | None = None
         if e.at is not None:
-            at = _duration(e.at, f"expect[{i}].at", allow_zero=True)
-            if at > duration:
+            when = _duration(e.at, f"expect[{i}].at", allow_zero=True)
+            if when > duration:
                 raise ValueError(f"expect[{i}].at: lies after the end of the run")
             if head not in ids:
                 raise ValueError(f"expect[{i}].at: only automation metrics can be checked mid-run")
-            actions.append(ActionSpec(at, "snapshot", None, {"label": f"expect[{i}]"}, index=10_000 + i))
-        expects.append(Expect(e.metric, e.op, e.value, at))
+            actions.append(ActionSpec(when, "snapshot", None, {"label": f"expect[{i}]"}, index=10_000 + i))
+        expects.append(Expect(e.metric, e.op, e.value, when))
     crashes = []
     for i, c in enumerate(m.faults.crash):
         if c.actor not in ids and c.actor != "dispatcher":
@@ -451,7 +452,8 @@ def _build(m: ScenarioModel, name: str) -> RunSpec:
     return RunSpec(
         name=m.name, seed=m.seed, start=m.start, duration=duration, timezone=m.timezone, clock=m.clock,
         time_scale=m.time_scale, tick=tick, smtp=m.smtp,
-        population=PopulationSpec(p.size, p.locale, dict(p.status), dict(p.fields), groups),
+        population=PopulationSpec(p.size, p.locale, {str(k): v for k, v in p.status.items()},
+                                  dict(p.fields), groups),
         behaviour=BehaviourSpec(b.open, _duration(b.open_after, "behaviour.open_after"), b.click,
                                 _duration(b.click_after, "behaviour.click_after"), b.unsubscribe,
                                 tuple(b.links)),
@@ -512,7 +514,7 @@ def _automation(a: AutomationModel, where: str, default_tz: str) -> AutomationCo
             raise ValueError(f"{where}.duplicates.{sorted(unknown)[0]}: unknown key")
         duplicates = Duplicates(bool(dup.get("allow", False)),
                                 _duration(dup.get("cooldown", 0), f"{where}.duplicates.cooldown", True))
-        filt = Filter.of(a.filter, a.filter_combine) if a.filter is not None else None
+        filt = Filter.of(a.filter, a.filter_combine) if a.filter is not None else None  # type: ignore[arg-type]
         return AutomationConfig(id=a.id, triggers=tuple(triggers), combine=a.combine, filter=filt,
                                 delay=delay, window=window, repeat=repeat, duplicates=duplicates,
                                 sender=a.sender, subject=a.subject, timezone=tz, api_limit=a.api_limit)

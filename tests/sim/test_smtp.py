@@ -20,7 +20,8 @@ def test_smtp_run_delivers_exactly_n_messages_with_unique_message_ids() -> None:
     assert result.ok, result.failures
     messages = result.wiring.sink.messages  # type: ignore[union-attr]
     sent = result.summary["automations"]["welcome"]["sent"]
-    assert sent == 30 and len(messages) == sent
+    assert sent == 30
+    assert len(messages) == sent
     ids = [m["Message-ID"] for _, m in messages]
     assert len(set(ids)) == len(ids)
     store = result.wiring.store
