@@ -20,7 +20,7 @@ from sim.behaviour import Behaviour
 from sim.clock import Clock, make_clock
 from sim.conductor import Conductor
 from sim.loads import arrivals
-from sim.population import Population
+from sim.population import Population, add_known
 from sim.spec import RunSpec
 from sim.transport import SimulatedTransport, SmtpSink, SmtpTransport, Transport
 
@@ -57,6 +57,7 @@ def build(spec: RunSpec, *, transport: Transport | None = None, clock: Clock | N
     population = Population(spec.population, rng["population"], faker_seed=spec.seed)
     if spec.population.size:
         population.fill(store, spec.population.size, t0, initial=True)
+    add_known(store, spec.population.known, t0)
     initial_status = store.status.view.copy()
     automations = [Automation(c) for c in spec.automations]
     sup = Supervisor()

@@ -37,6 +37,16 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", default=[], dest="overrides", metavar="KEY=VALUE")
     r.add_argument("--quiet", action="store_true")
     r.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    rep = sub.add_parser("report", help="rebuild report.html of a run folder")
+    rep.add_argument("run_dir", type=Path)
+    sw = sub.add_parser("sweep", help="run a grid of settings x seeds in parallel; answer the capacity question")
+    sw.add_argument("file", metavar="FILE")
+    sw.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...")
+    sw.add_argument("--seeds", type=int, default=3)
+    sw.add_argument("--slo", help="e.g. p95=15m")
+    sw.add_argument("--workers", type=int)
+    sw.add_argument("--scheduler", help="address of a Dask distributed scheduler, e.g. tcp://127.0.0.1:8786")
+    sw.add_argument("--out", type=Path)
     sub.add_parser("list", help="show the built-in scenarios")
     c = sub.add_parser("check", help="validate scenario files only")
     c.add_argument("files", nargs="+", metavar="FILE")
@@ -71,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         for name, description in builtins():
             print(f"{name:24} {description}")
         return EXIT_OK
+    if args.command == "report":
+        return _rebuild_report(args.run_dir)
+    if args.command == "sweep":
+        return _sweep(args)
     try:
         specs = [load_spec(f, args) for f in args.files]
     except ScenarioError as err:
@@ -114,11 +128,43 @@ def _run_all(specs: list[Any], args: Any) -> int:
 
 
 def _report(result: Any, out: Path) -> None:
-    try:
-        from reports.html import build_report
-    except ImportError:  # the reports package is optional at this layer
-        return
+    from reports.html import build_report
+
     build_report(out)
+
+
+def _rebuild_report(run_dir: Path) -> int:
+    from reports.html import build_report
+
+    missing = [f for f in ("summary.json", "timeseries.json") if not (run_dir / f).exists()]
+    if missing:
+        print(f"dripsim: {run_dir}: not a run folder (missing {', '.join(missing)})", file=sys.stderr)
+        return EXIT_INPUT
+    print(build_report(run_dir))
+    return EXIT_OK
+
+
+def _sweep(args: Any) -> int:
+    from reports.sweep import parse_grid, parse_slo, sweep
+
+    try:
+        grid = parse_grid(args.grid)
+        slo = parse_slo(args.slo)
+        if args.seeds < 1:
+            raise ValueError("--seeds: must be at least 1")
+        path = _resolve(args.file)
+        out = args.out or Path("runs") / f"sweep-{path.stem}-{stamp()}"
+        result = sweep(path, grid, args.seeds, slo, args.workers, args.scheduler, out)
+    except (ValueError, ScenarioError) as err:
+        print(f"dripsim: {err}", file=sys.stderr)
+        return EXIT_INPUT
+    a = result["answer"]
+    if a["rate"] is not None:
+        print(f"{result['scenario']}: smallest dispatcher rate meeting {a['slo']} in every seed: {a['rate']:g}/s")
+    else:
+        print(f"{result['scenario']}: {a['note']}")
+    print(f"  outputs: {out}")
+    return EXIT_OK
 
 
 def _slug(name: str) -> str:

@@ -67,7 +67,8 @@ class Metrics:
     """What the report needs, gathered as the run goes."""
 
     phases: int = 0
-    pending: dict[str, list[tuple[float, int]]] = field(default_factory=lambda: defaultdict(list))
+    pending: dict[str, list[tuple[float, int, int]]] = field(
+        default_factory=lambda: defaultdict(list))  # (t, pending entries, overdue waiting for capacity)
     states: dict[str, list[tuple[float, str]]] = field(default_factory=lambda: defaultdict(list))
     sent: dict[str, list[Sent]] = field(default_factory=lambda: defaultdict(list))
     status_log: list[tuple[float, int, int]] = field(default_factory=list)
@@ -330,7 +331,7 @@ class Conductor:
         for name, r in latest.items():
             self.wakeups[name] = r.next_wakeup
             (self.backlog.add if r.backlog > 0 else self.backlog.discard)(name)
-            self.metrics.pending[name].append((t, r.pending))
+            self.metrics.pending[name].append((t, r.pending, r.backlog))
             states = self.metrics.states[name]
             if not states or states[-1][1] != r.state:
                 states.append((t, r.state))

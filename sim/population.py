@@ -34,6 +34,7 @@ class PopulationSpec:
     status: dict[str, float] = field(default_factory=dict)  # share per non-subscribed status
     fields: dict[str, Any] = field(default_factory=dict)  # name -> list of choices | "date" | "name"
     groups: dict[str, float] = field(default_factory=dict)  # group -> share of members
+    known: tuple[dict[str, Any], ...] = ()  # named subscribers added after the generated ones
 
 
 class Population:
@@ -101,6 +102,16 @@ class Population:
             members = np.flatnonzero(self.rng.random(n) < share) + ids.start
             store.groups.setdefault(group, set()).update(members.tolist())
         return ids
+
+
+def add_known(store: SubscriberStore, known: tuple[dict[str, Any], ...], at: float) -> None:
+    """Subscribers the scenario names itself (targets for `who = { emails = [...] }`)."""
+    for item in known:
+        fields = {k: v for k, v in item.items() if k not in ("email", "status", "groups")}
+        sid = store.add(str(item["email"]), at, fields=fields,
+                        status=Status[str(item.get("status", "subscribed")).upper()])
+        for group in item.get("groups", []):
+            store.add_to_group(sid, str(group))
 
 
 def birthday(text: str) -> date:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from core import KINDS
-from sim import invariants
+from sim import invariants, timeseries
 from sim.bootstrap import Wiring, build
 from sim.clock import wall_seconds
 from sim.expectations import evaluate, metric_table
@@ -108,6 +108,8 @@ def summarise(result: RunResult) -> dict[str, Any]:
         "subscribers": len(w.store), "phases": w.conductor.metrics.phases,
         "events": {k: int(n) for k, n in zip(KINDS, kinds.tolist(), strict=True) if n},
         "automations": automations,
+        "latency_s": _latency([s for sent in w.conductor.metrics.sent.values() for s in sent]),
+        "dispatcher": {"rate": spec.transport.rate, "tick_s": spec.tick},
         "refused": [f"{t - w.conductor.t0:.0f}s {m}" for t, m in w.conductor.metrics.refused],
         "smtp_messages": len(w.sink.messages) if w.sink is not None else None,
         "restarts": [{"at_s": round(t - w.conductor.t0, 3), "actor": a, "reason": r}
@@ -129,6 +131,8 @@ def write(result: RunResult, out: Path) -> Path:
                        for r in p.page.rows]} for p in w.conductor.metrics.pages]
     if pages:
         (out / "pending_pages.json").write_text(json.dumps(pages, ensure_ascii=False, indent=1))
+    series = timeseries.build(result.spec, w.conductor.metrics, w.conductor.t0)
+    (out / "timeseries.json").write_text(json.dumps(series))
     (out / "summary.json").write_text(json.dumps(result.summary, ensure_ascii=False, indent=2))
     return out
 

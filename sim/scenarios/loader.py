@@ -93,12 +93,22 @@ class _Model(BaseModel):
 Duration = str | int | float
 
 
+class KnownModel(BaseModel):
+    """A subscriber the scenario names: email, optional status and groups, any custom fields."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    email: str = Field(min_length=3, pattern=r"^[^@\s]+@[^@\s]+$")
+    status: Literal["subscribed", "unsubscribed", "auto_deleted", "deleted"] = "subscribed"
+    groups: list[str] = []
+
+
 class PopulationModel(_Model):
     size: int = Field(1000, ge=0, le=MAX_SUBSCRIBERS)
     locale: Literal["ko_KR", "en_US"] = "ko_KR"
     status: dict[Literal["unsubscribed", "auto_deleted", "deleted"], float] = {}
     fields: dict[str, list[str] | Literal["date", "name"]] = {}
     groups: list[str] | dict[str, float] = []
+    subscribers: list[KnownModel] = []
 
     @field_validator("status")
     @classmethod
@@ -371,6 +381,9 @@ def _build(m: ScenarioModel, name: str) -> RunSpec:
     if duration > MAX_DURATION:
         raise ValueError(f"duration: at most {MAX_DURATION // 86400} days")
     tick = _duration(m.dispatcher.tick, "dispatcher.tick")
+    emails = [k.email.lower() for k in m.population.subscribers]
+    if len(set(emails)) != len(emails):
+        raise ValueError("population.subscribers: an email is listed twice")
     ids = [a.id for a in m.automation]
     dupes = {i for i in ids if ids.count(i) > 1}
     if dupes:
@@ -453,7 +466,7 @@ def _build(m: ScenarioModel, name: str) -> RunSpec:
         name=m.name, seed=m.seed, start=m.start, duration=duration, timezone=m.timezone, clock=m.clock,
         time_scale=m.time_scale, tick=tick, smtp=m.smtp,
         population=PopulationSpec(p.size, p.locale, {str(k): v for k, v in p.status.items()},
-                                  dict(p.fields), groups),
+                                  dict(p.fields), groups, tuple(k.model_dump() for k in p.subscribers)),
         behaviour=BehaviourSpec(b.open, _duration(b.open_after, "behaviour.open_after"), b.click,
                                 _duration(b.click_after, "behaviour.click_after"), b.unsubscribe,
                                 tuple(b.links)),

@@ -1,0 +1,170 @@
+"""The report's charts (matplotlib, Agg): each a function of the run's files.
+
+Every function takes the loaded summary and time series and returns a
+Figure; `render_all` saves each as PNG and returns the PNG bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+SHADE = {"paused": ("#f4b400", 0.18), "ended": ("#9e9e9e", 0.22)}
+HOUR = 3600.0
+
+
+def _unit(duration: float) -> tuple[float, str]:
+    return (86400.0, "days") if duration > 4 * 86400 else (HOUR, "hours")
+
+
+def _axis_time(ax: Any, duration: float) -> None:
+    unit, label = _unit(duration)
+    ax.set_xlabel(f"time since start ({label})")
+    ax.set_xlim(0, duration / unit)
+
+
+def backlog(summary: dict[str, Any], ts: dict[str, Any]) -> Figure:
+    fig, ax = plt.subplots(figsize=(10, 4))
+    end = ts["duration_s"]
+    unit, _ = _unit(end)
+    x = np.array(ts["edges_s"][1:]) / unit
+    for name, a in ts["automations"].items():
+        (line,) = ax.step(x, a["pending"], where="post", label=name)
+        states = a["states"] + [(end, None)]
+        for (t, state), (t_next, _) in zip(states, states[1:], strict=False):
+            if state in SHADE:
+                color, alpha = SHADE[state]
+                ax.axvspan(t / unit, t_next / unit, color=color, alpha=alpha, lw=0)
+            if t > 0:
+                ax.axvline(t / unit, color=line.get_color(), ls=":", lw=1)
+                ax.annotate(state, (t / unit, 0), xytext=(2, 2), textcoords="offset points", fontsize=7,
+                            color=line.get_color(), rotation=90, va="bottom")
+    ax.set_ylabel("pending entries")
+    ax.set_title("Pending list per automation (shaded: paused / ended; dotted: lifecycle changes)")
+    ax.legend(loc="upper right", fontsize=8)
+    _axis_time(ax, end)
+    return fig
+
+
+def throughput(summary: dict[str, Any], ts: dict[str, Any]) -> Figure:
+    fig, ax = plt.subplots(figsize=(10, 3.6))
+    unit, _ = _unit(ts["duration_s"])
+    x = np.array(ts["edges_s"][:-1]) / unit
+    width = ts["bucket_s"]
+    bottom = np.zeros(len(x))
+    for name, a in ts["automations"].items():
+        y = np.array(a["sends_per_s"])
+        ax.bar(x, y, width=width / unit, bottom=bottom, align="edge", label=f"{name} (mean)", lw=0)
+        bottom += y
+    ax.step(x, ts["peak_per_s"], where="post", color="black", lw=1,
+            label=f"peak over {ts['tick_s']:g} s (all)")
+    ax.axhline(ts["rate"], color="#d62728", ls="--", lw=1.5, label=f"capacity {ts['rate']:g}/s")
+    ax.set_ylabel("sends per second")
+    ax.set_title(f"Sends per second (bars: mean per {width / 60:.3g} min; line: peak) against capacity")
+    ax.legend(loc="upper right", fontsize=8)
+    _axis_time(ax, ts["duration_s"])
+    return fig
+
+
+def latency(summary: dict[str, Any], ts: dict[str, Any]) -> Figure:
+    fig, ax = plt.subplots(figsize=(10, 3.6))
+    unit, _ = _unit(ts["duration_s"])
+    x = (np.array(ts["edges_s"][:-1]) + ts["bucket_s"] / 2) / unit
+    for key, style in (("p50", "-"), ("p95", "--"), ("p99", ":")):
+        y = np.array([np.nan if v is None else v for v in ts["latency_s"][key]], dtype=float)
+        ax.plot(x, y / 60, style, marker=".", ms=3, label=key)
+    ax.set_ylabel("due to sent (minutes)")
+    ax.set_title("Send latency percentiles over time (by send time)")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_ylim(bottom=0)
+    _axis_time(ax, ts["duration_s"])
+    return fig
+
+
+def outcomes(summary: dict[str, Any], ts: dict[str, Any]) -> Figure:
+    names = list(summary["automations"])
+    keys = [("sent", lambda a: a["sent"]), ("failed soft", lambda a: a["failed"]["soft"]),
+            ("failed hard", lambda a: a["failed"]["hard"])]
+    reasons = sorted({r for a in summary["automations"].values() for r, n in a["dropped"].items() if n})
+    keys += [(f"dropped {r}", lambda a, r=r: a["dropped"].get(r, 0)) for r in reasons]
+    keys += [("cancelled", lambda a: a["cancelled"]), ("pending", lambda a: a["pending"])]
+    fig, ax = plt.subplots(figsize=(10, 0.6 + 0.55 * max(len(names), 1)))
+    left = np.zeros(len(names))
+    for label, get in keys:
+        values = np.array([get(summary["automations"][n]) for n in names], dtype=float)
+        if values.sum() == 0:
+            continue
+        ax.barh(names, values, left=left, label=label)
+        left += values
+    ax.set_xlabel("entries")
+    ax.set_title("Outcome of every queued entry (ST2: the bars add up to queued)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize=7, ncol=4, frameon=False)
+    ax.invert_yaxis()
+    return fig
+
+
+def engagement(summary: dict[str, Any], ts: dict[str, Any]) -> Figure:
+    names = list(summary["automations"])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.4))
+    x = np.arange(len(names))
+    opens = [summary["automations"][n]["open_rate"] * 100 for n in names]
+    clicks = [summary["automations"][n]["click_rate"] * 100 for n in names]
+    left.bar(x - 0.2, opens, 0.4, label="open rate")
+    left.bar(x + 0.2, clicks, 0.4, label="click rate")
+    left.set_xticks(x, names, fontsize=8)
+    left.set_ylabel("% of succeeded sends")
+    left.set_title("Open and click rates")
+    left.legend(fontsize=8)
+    accepted = [summary["automations"][n]["triggered"] for n in names]
+    ignored = [sum(summary["automations"][n]["ignored"].values()) for n in names]
+    right.bar(x - 0.2, accepted, 0.4, label="triggers accepted")
+    right.bar(x + 0.2, ignored, 0.4, label="triggers ignored")
+    right.set_xticks(x, names, fontsize=8)
+    right.set_title("Triggers accepted and ignored")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def little(summary: dict[str, Any], ts: dict[str, Any]) -> Figure:
+    law = ts["little"]
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    values = [law["mean_backlog"], law["throughput_x_latency"]]
+    ax.bar(["mean backlog L\n(measured)", "throughput x mean latency\n(lambda x W)"], values,
+           color=["#1f77b4", "#ff7f0e"])
+    for i, v in enumerate(values):
+        ax.annotate(f"{v:.3g}", (i, v), ha="center", va="bottom")
+    ax.set_ylabel("entries waiting")
+    ax.set_title("Little's law check: L should equal lambda x W")
+    return fig
+
+
+CHARTS: dict[str, tuple[str, Callable[[dict[str, Any], dict[str, Any]], Figure]]] = {
+    "backlog": ("Pending backlog", backlog),
+    "throughput": ("Sends per second vs capacity", throughput),
+    "latency": ("Latency percentiles", latency),
+    "outcomes": ("Outcomes", outcomes),
+    "engagement": ("Engagement and triggers", engagement),
+    "little": ("Little's law", little),
+}
+
+
+def render_all(summary: dict[str, Any], ts: dict[str, Any], folder: Path) -> dict[str, bytes]:
+    images = {}
+    for key, (_, make) in CHARTS.items():
+        fig = make(summary, ts)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        images[key] = buffer.getvalue()
+        (folder / f"chart-{key}.png").write_bytes(images[key])
+    return images

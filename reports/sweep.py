@@ -1,0 +1,147 @@
+"""Capacity sweeps: a grid of settings x seeds, run in parallel, one answer.
+
+"How much dispatch capacity do we need?" Each point of the grid is run with
+every seed (locally in a process pool, or on an existing Dask distributed
+cluster with `scheduler`); the answer is the smallest dispatcher rate whose
+p95 latency (due to sent) meets the SLO in every seed.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SLO_KEYS = ("p50", "p95", "p99", "max")
+
+
+@dataclass(frozen=True)
+class Point:
+    overrides: tuple[str, ...]
+    values: tuple[tuple[str, str], ...]
+    seed: int
+
+
+def parse_grid(items: list[str]) -> dict[str, list[str]]:
+    grid: dict[str, list[str]] = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--grid {item!r}: expected key.path=v1,v2,...")
+        key, values = item.split("=", 1)
+        parsed = [v.strip() for v in values.split(",") if v.strip()]
+        if not parsed:
+            raise ValueError(f"--grid {item!r}: no values")
+        grid[key.strip()] = parsed
+    if not grid:
+        raise ValueError("--grid: give at least one key.path=v1,v2,...")
+    return grid
+
+
+def parse_slo(text: str | None) -> tuple[str, float] | None:
+    if not text:
+        return None
+    from sim.scenarios.loader import parse_duration
+
+    key, _, value = text.partition("=")
+    if key not in SLO_KEYS or not value:
+        raise ValueError(f"--slo {text!r}: expected e.g. p95=15m")
+    return key, parse_duration(value)
+
+
+def points(grid: dict[str, list[str]], seeds: int, base_seed: int) -> list[Point]:
+    keys = list(grid)
+    out = []
+    for combo in itertools.product(*(grid[k] for k in keys)):
+        values = tuple(zip(keys, combo, strict=True))
+        for s in range(seeds):
+            out.append(Point(tuple(f"{k}={v}" for k, v in values), values, base_seed + s))
+    return out
+
+
+def run_point(text: str, name: str, point: Point) -> dict[str, Any]:
+    """One run, in a worker process (local or Dask): the numbers a planner needs."""
+    import dataclasses
+
+    from sim.runner import run
+    from sim.scenarios.loader import loads
+
+    spec = dataclasses.replace(loads(text, name, list(point.overrides)), seed=point.seed)
+    result = run(spec)
+    s = result.summary
+    autos = s["automations"].values()
+    sent = sum(a["sent"] for a in autos)
+    queued = sum(a["queued"] for a in autos)
+    row: dict[str, Any] = dict(point.values)
+    row.update({
+        "seed": point.seed, "rate": spec.transport.rate,
+        "offered_per_s": queued / spec.duration, "throughput_per_s": sent / spec.duration,
+        "sent": sent, "queued": queued,
+        "dropped": sum(sum(a["dropped"].values()) for a in autos),
+        "unsent_at_end": sum(a["pending"] for a in autos),
+        "failed": sum(sum(a["failed"].values()) for a in autos),
+        "wall_seconds": s["wall_seconds"], "invariants_ok": s["invariants"]["ok"],
+    })
+    row.update({f"latency_{k}_s": v for k, v in s["latency_s"].items()})
+    return row
+
+
+def execute(text: str, name: str, todo: list[Point], workers: int, scheduler: str | None) -> list[dict[str, Any]]:
+    if scheduler:
+        from distributed import Client
+
+        with Client(scheduler, timeout=30) as client:
+            futures = client.map(run_point, [text] * len(todo), [name] * len(todo), todo, pure=False)
+            return list(client.gather(futures))
+    if workers <= 1:
+        return [run_point(text, name, p) for p in todo]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(run_point, [text] * len(todo), [name] * len(todo), todo))
+
+
+def answer(rows: list[dict[str, Any]], slo: tuple[str, float] | None) -> dict[str, Any]:
+    """The smallest rate whose latency meets the SLO in every seed (or none meets it)."""
+    if slo is None:
+        return {"slo": None, "rate": None, "note": "no --slo given"}
+    key, limit = slo
+    by_rate: dict[float, list[float]] = {}
+    for r in rows:
+        by_rate.setdefault(float(r["rate"]), []).append(float(r[f"latency_{key}_s"]))
+    meeting = sorted(rate for rate, lats in by_rate.items()
+                     if all(v <= limit for v in lats)
+                     and all(x["unsent_at_end"] == 0 for x in rows if float(x["rate"]) == rate))
+    return {"slo": f"{key} <= {limit:g}s", "rate": meeting[0] if meeting else None,
+            "note": "" if meeting else "no rate in the grid meets the SLO in every seed"}
+
+
+def write(rows: list[dict[str, Any]], result: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    fields = list(rows[0]) if rows else []
+    with (out / "sweep.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    (out / "sweep.json").write_text(json.dumps({**result, "rows": rows}, indent=1))
+
+
+def sweep(path: Path, grid: dict[str, list[str]], seeds: int, slo: tuple[str, float] | None,
+          workers: int | None, scheduler: str | None, out: Path) -> dict[str, Any]:
+    from reports.capacity import build_capacity_report
+    from sim.scenarios.loader import loads
+
+    text = path.read_text(encoding="utf-8")
+    base = loads(text, str(path))  # fail fast on a bad file, before any worker starts
+    for point in points(grid, 1, base.seed):  # and on a bad grid value
+        loads(text, str(path), list(point.overrides))
+    todo = points(grid, seeds, base.seed)
+    workers = workers or os.cpu_count() or 1
+    rows = execute(text, str(path), todo, workers, scheduler)
+    result = {"scenario": base.name, "grid": grid, "seeds": seeds, "workers": workers,
+              "scheduler": scheduler, "answer": answer(rows, slo)}
+    write(rows, result, out)
+    build_capacity_report(rows, result, out)
+    return result
