@@ -11,7 +11,7 @@ from sim.scenarios.library import builtin_path
 from sim.scenarios.loader import load
 
 # time_scale: wall seconds per simulated second, chosen to keep each run a few seconds.
-CASES = {"pause-boundary": 2e-4, "end-purge": 2e-4, "window-deferral": 2e-5}
+CASES = {"pause-boundary": 1e-4, "end-purge": 1e-4, "window-deferral": 1e-5}
 
 
 def outcomes(summary: dict) -> dict:  # type: ignore[type-arg]
