@@ -11,9 +11,9 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from jinja2 import Environment, PackageLoader, select_autoescape
 
 
 def _png(fig: Any, out: Path, name: str) -> str:

@@ -14,9 +14,11 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import itertools
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
 
 SHADE = {"paused": ("#f4b400", 0.18), "ended": ("#9e9e9e", 0.22)}
 HOUR = 3600.0
@@ -40,7 +42,7 @@ def backlog(summary: dict[str, Any], ts: dict[str, Any]) -> Figure:
     for name, a in ts["automations"].items():
         (line,) = ax.step(x, a["pending"], where="post", label=name)
         states = a["states"] + [(end, None)]
-        for (t, state), (t_next, _) in zip(states, states[1:], strict=False):
+        for (t, state), (t_next, _) in itertools.pairwise(states):
             if state in SHADE:
                 color, alpha = SHADE[state]
                 ax.axvspan(t / unit, t_next / unit, color=color, alpha=alpha, lw=0)

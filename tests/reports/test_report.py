@@ -94,7 +94,8 @@ class _Doc(HTMLParser):
             self.open.append(tag)
 
     def handle_endtag(self, tag: str) -> None:
-        assert self.open and self.open[-1] == tag, f"unbalanced </{tag}>"
+        assert self.open, f"</{tag}> closes nothing"
+        assert self.open[-1] == tag, f"unbalanced </{tag}>"
         self.open.pop()
 
     def handle_data(self, data: str) -> None:
@@ -144,7 +145,8 @@ def test_report_numbers_equal_summary(report) -> None:  # type: ignore[no-untype
         assert row is not None
         for key in ("triggered", "sent", "pending"):
             cell = re.search(rf'<td class="{key}">([\d,]+)</td>', row.group(1))
-            assert cell is not None and int(cell.group(1).replace(",", "")) == a[key]
+            assert cell is not None
+            assert int(cell.group(1).replace(",", "")) == a[key]
     assert summary["event_digest"] in html
     text = unescape(html)
     for e in summary["expectations"]:

@@ -20,7 +20,8 @@ def _check_outputs(out: Path, runs: int) -> dict:  # type: ignore[type-arg]
     assert all(r["invariants_ok"] == "True" for r in rows)
     data = json.loads((out / "sweep.json").read_text())
     html = (out / "capacity.html").read_text()
-    assert 'id="answer"' in html and html.count("data:image/png;base64,") == 3
+    assert 'id="answer"' in html
+    assert html.count("data:image/png;base64,") == 3
     return data  # type: ignore[no-any-return]
 
 
