@@ -94,15 +94,20 @@ def latency(summary: dict[str, Any], ts: dict[str, Any]) -> Figure:
 
 def outcomes(summary: dict[str, Any], ts: dict[str, Any]) -> Figure:
     names = list(summary["automations"])
-    keys = [("sent", lambda a: a["sent"]), ("failed soft", lambda a: a["failed"]["soft"]),
-            ("failed hard", lambda a: a["failed"]["hard"])]
-    reasons = sorted({r for a in summary["automations"].values() for r, n in a["dropped"].items() if n})
-    keys += [(f"dropped {r}", lambda a, r=r: a["dropped"].get(r, 0)) for r in reasons]
-    keys += [("cancelled", lambda a: a["cancelled"]), ("pending", lambda a: a["pending"])]
+    autos = summary["automations"]
+    reasons = sorted({r for a in autos.values() for r, n in a["dropped"].items() if n})
+    columns: list[tuple[str, list[float]]] = [
+        ("sent", [autos[n]["sent"] for n in names]),
+        ("failed soft", [autos[n]["failed"]["soft"] for n in names]),
+        ("failed hard", [autos[n]["failed"]["hard"] for n in names]),
+        *((f"dropped {r}", [autos[n]["dropped"].get(r, 0) for n in names]) for r in reasons),
+        ("cancelled", [autos[n]["cancelled"] for n in names]),
+        ("pending", [autos[n]["pending"] for n in names]),
+    ]
     fig, ax = plt.subplots(figsize=(10, 0.6 + 0.55 * max(len(names), 1)))
     left = np.zeros(len(names))
-    for label, get in keys:
-        values = np.array([get(summary["automations"][n]) for n in names], dtype=float)
+    for label, column in columns:
+        values = np.asarray(column, dtype=np.float64)
         if values.sum() == 0:
             continue
         ax.barh(names, values, left=left, label=label)

@@ -94,7 +94,7 @@ def execute(text: str, name: str, todo: list[Point], workers: int, scheduler: st
     if scheduler:
         from distributed import Client
 
-        with Client(scheduler, timeout=30) as client:
+        with Client(scheduler, timeout=30) as client:  # type: ignore[no-untyped-call]
             futures = client.map(run_point, [text] * len(todo), [name] * len(todo), todo, pure=False)
             return list(client.gather(futures))
     if workers <= 1:
