@@ -460,24 +460,39 @@ class Automation:
                 if code == 2 and store is not None:
                     for sid in subs[hit].tolist():
                         store.bounce(sid, hard=True)
-        for e in entries.tolist():
-            self.overrides.pop(e, None)
+        if self.overrides:
+            for e in entries.tolist():
+                self.overrides.pop(e, None)
         return len(entries)
 
-    def record_engagement(self, entry: int, kind: str, now: Instant) -> None:
-        """An open or click of one of this automation's sends (ST1 uniques per send)."""
-        bit = 1 if kind == "opened" else 2
-        if self.pending.state[entry] != EntryState.SENT:
+    def record_engagements(self, entries: np.ndarray[Any, Any], kind: str, at: np.ndarray[Any, Any]) -> None:
+        """A batch of opens or clicks (ST1): row i happened at at[i]. Uniques are per send."""
+        entries = np.asarray(entries, np.int64)
+        at = np.asarray(at, np.float64)
+        keep = self.pending.state[entries] == EntryState.SENT
+        entries, at = entries[keep], at[keep]
+        if not len(entries):
             return
-        first = not (self.pending.flags[entry] & bit)
-        self.pending.flags[entry] |= bit
+        order = np.argsort(at, kind="stable")
+        entries, at = entries[order], at[order]
+        bit = 1 if kind == "opened" else 2
+        _, first_index = np.unique(entries, return_index=True)
+        fresh = np.zeros(len(entries), bool)
+        fresh[first_index] = True
+        fresh &= (self.pending.flags[entries] & bit) == 0
+        self.pending.flags[entries] |= bit
+        total, unique = len(entries), int(fresh.sum())
         if kind == "opened":
-            self.stats.opens_total += 1
-            self.stats.opens_unique += first
+            self.stats.opens_total += total
+            self.stats.opens_unique += unique
         else:
-            self.stats.clicks_total += 1
-            self.stats.clicks_unique += first
-        self.events.add(now, kind, int(self.pending.subscriber[entry]), entry)
+            self.stats.clicks_total += total
+            self.stats.clicks_unique += unique
+        self.events.add_batch(at, kind, self.pending.subscriber[entries], entries)
+
+    def record_engagement(self, entry: int, kind: str, now: Instant) -> None:
+        """One open or click of one of this automation's sends."""
+        self.record_engagements(np.array([entry]), kind, np.array([now]))
 
     # -- the operator's pending list (P3-P6) ------------------------------
     def query(self, store: SubscriberStore, **kwargs: Any) -> PendingPage:

@@ -195,33 +195,35 @@ class Conductor:
     def _release(self, kind: str, times: np.ndarray, cols: dict[str, np.ndarray], put: Any,
                  mutations: list[Mutation]) -> None:
         name = self.ids[int(cols["automation"][0])] if len(times) else ""
+        first = float(times.min()) if len(times) else 0.0
         if kind == "outcome":
             code = cols["code"]
-            put(name, float(times[0]), Outcome(float(times[0]), cols["entry"], times, code))
+            put(name, first, Outcome(first, cols["entry"], times, code))
             hard = np.flatnonzero(code == 2)
             if len(hard):
+                hard = hard[np.argsort(times[hard], kind="stable")]  # bounces apply in time order
                 mutations.append(Mutation(float(times[hard[0]]), "hard_bounce", cols["subscriber"][hard]))
             for k, hit in ((Kind.EMAIL_SENT, code == 0), (Kind.EMAIL_FAILED, code != 0)):
                 watchers = self._routes.get((k, name), [])
                 if watchers and hit.any():
                     self._email_signals(k, name, times[hit], cols, hit, watchers, put)
         elif kind in ("opened", "clicked"):
-            for at, entry in zip(times.tolist(), cols["entry"].tolist(), strict=True):
-                put(name, at, Engagement(at, entry, kind))
+            put(name, first, Engagement(first, cols["entry"], times, kind))
             k = Kind.OPENED if kind == "opened" else Kind.CLICKED
             watchers = self._routes.get((k, name), [])
             if watchers:
                 self._email_signals(k, name, times, cols, np.ones(len(times), bool), watchers, put)
         elif kind == "unsubscribe":
-            for at, sid in zip(times.tolist(), cols["subscriber"].tolist(), strict=True):
+            order = np.argsort(times, kind="stable")
+            for at, sid in zip(times[order].tolist(), cols["subscriber"][order].tolist(), strict=True):
                 mutations.append(Mutation(at, "unsubscribe", (sid,)))
 
     def _email_signals(self, kind: Kind, email: str, times: np.ndarray, cols: dict[str, np.ndarray],
                        hit: np.ndarray, watchers: list[str], put: Any) -> None:
         links = self.spec.behaviour.links
         link_col = cols.get("link")
-        for j, at in enumerate(times.tolist()):
-            i = np.flatnonzero(hit)[j] if not hit.all() else j
+        rows = np.flatnonzero(hit)
+        for at, i in zip(times.tolist(), rows.tolist(), strict=True):
             link = links[int(link_col[i])] if link_col is not None else ""
             signal = Signal(kind, int(cols["subscriber"][i]), at, email=email, link=link,
                             send_id=f"{email}:{int(cols['entry'][i])}", sent_at=float(cols["sent_at"][i]))

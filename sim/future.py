@@ -1,9 +1,11 @@
 """Future happenings (outcomes, opens, clicks, unsubscribes) in time order.
 
-Each dispatch adds one chunk of columns sorted by time; a heap orders the
-chunks by their next time. Releasing everything up to `t` costs
-O(chunks touched x log + rows released), never a scan of all that is pending.
-Ties break on (time, chunk sequence, row), so the order is deterministic.
+Each dispatch adds one chunk of columns; a heap orders the chunks by their
+earliest time. A chunk due entirely by `t` is released whole, without ever
+being sorted (the common case for transport outcomes, due within a tick); a
+chunk that straddles `t` is sorted once, then released by prefix. Rows of one
+released piece are not in time order: consumers use each row's own time.
+Ties break on (time, chunk sequence), so the order is deterministic.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ class _Chunk:
     kind: str
     time: np.ndarray
     cols: dict[str, np.ndarray]
+    latest: float
     pos: int = 0
+    ordered: bool = False
 
 
 class FutureQueue:
@@ -32,11 +36,10 @@ class FutureQueue:
     def push(self, kind: str, time: np.ndarray, **cols: Any) -> None:
         if len(time) == 0:
             return
-        order = np.argsort(time, kind="stable")
         self._seq += 1
-        chunk = _Chunk(self._seq, kind, np.asarray(time)[order],
-                       {k: np.asarray(v)[order] for k, v in cols.items()})
-        heapq.heappush(self._heap, (float(chunk.time[0]), chunk.seq, chunk))
+        time = np.asarray(time)
+        chunk = _Chunk(self._seq, kind, time, {k: np.asarray(v) for k, v in cols.items()}, float(time.max()))
+        heapq.heappush(self._heap, (float(time.min()), chunk.seq, chunk))
 
     def next_time(self) -> float | None:
         return self._heap[0][0] if self._heap else None
@@ -45,15 +48,23 @@ class FutureQueue:
         return sum(len(c.time) - c.pos for _, _, c in self._heap)
 
     def pop_until(self, t: float) -> list[tuple[str, np.ndarray, dict[str, np.ndarray]]]:
-        """Every row with time <= t, as (kind, times, columns) pieces in chunk order."""
+        """Every row with time <= t, as (kind, times, columns) pieces, earliest piece first."""
         out = []
         while self._heap and self._heap[0][0] <= t:
             _, _, chunk = heapq.heappop(self._heap)
+            if chunk.latest <= t:  # all of it: no sort needed
+                sl = slice(chunk.pos, len(chunk.time))
+                out.append((chunk.kind, chunk.time[sl], {k: v[sl] for k, v in chunk.cols.items()}))
+                continue
+            if not chunk.ordered:
+                order = np.argsort(chunk.time, kind="stable")
+                chunk.time = chunk.time[order]
+                chunk.cols = {k: v[order] for k, v in chunk.cols.items()}
+                chunk.ordered = True
             end = int(np.searchsorted(chunk.time, t, side="right"))
             sl = slice(chunk.pos, end)
             out.append((chunk.kind, chunk.time[sl], {k: v[sl] for k, v in chunk.cols.items()}))
             chunk.pos = end
-            if end < len(chunk.time):
-                heapq.heappush(self._heap, (float(chunk.time[end]), chunk.seq, chunk))
-        out.sort(key=lambda piece: float(piece[1][0]))  # earliest piece first; stable on chunk order
+            heapq.heappush(self._heap, (float(chunk.time[end]), chunk.seq, chunk))
+        out.sort(key=lambda piece: float(piece[1].min()))  # stable: chunk order breaks ties
         return out

@@ -27,8 +27,11 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Engagement:
+    """Opens or clicks of one automation's sends (one row per event)."""
+
     at: float
-    entry: int
+    entries: np.ndarray
+    times: np.ndarray
     kind: str  # opened | clicked
 
 

@@ -56,7 +56,7 @@ class AutomationActor(pykka.ThreadingActor):
             if isinstance(item, Outcome):
                 a.record_outcomes(item.entries, item.done_at, item.code)
             elif isinstance(item, Engagement):
-                a.record_engagement(item.entry, item.kind, item.at)
+                a.record_engagements(item.entries, item.kind, item.times)
             elif isinstance(item, Observe):
                 a.tick(item.at, store)
                 a.observe(item.signal, store)
