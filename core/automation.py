@@ -27,14 +27,24 @@ from core.errors import ConfigError, NotAllowed
 from core.events import EventLog
 from core.instants import Instant, from_local, to_local, zone
 from core.lifecycle import Command, State, has_statistics, transition
-from core.pending import EntryState, PendingList, PendingPage, Selection, Why
+from core.pending import (
+    CANCELLED,
+    DROPPED,
+    FAILED,
+    IN_FLIGHT,
+    SENT,
+    PendingList,
+    PendingPage,
+    Selection,
+    Why,
+)
 from core.stats import Stats, conservation_violations
-from core.subscribers import Status, SubscriberStore
+from core.subscribers import SUBSCRIBED, Status, SubscriberStore
 from core.timing import _parse_hhmm
 from core.triggers import EMAIL_KINDS, NO_DUPLICATES, WATCH_KINDS, Kind, RateLimit, Signal
 
-_DROP_BY_STATUS = {Status.UNSUBSCRIBED: "unsubscribed", Status.AUTO_DELETED: "auto_deleted",
-                   Status.DELETED: "deleted"}
+_DROP_BY_STATUS = {int(Status.UNSUBSCRIBED): "unsubscribed", int(Status.AUTO_DELETED): "auto_deleted",
+                   int(Status.DELETED): "deleted"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,14 +178,14 @@ class Automation:
         """L7: refused while running; anything still pending is cancelled."""
         self._move(Command.DELETE, now)
         self.deleted = True
-        ids = self.pending.remove(self.pending.pending_ids(), EntryState.CANCELLED)
+        ids = self.pending.remove(self.pending.pending_ids(), CANCELLED)
         self.stats.cancelled += len(ids)
         self.events.add_batch(now, "cancelled", self.pending.subscriber[ids], ids, "deleted")
 
     def _purge(self, now: Instant) -> None:
         """S3: ending removes every pending entry at once (reason `ended`)."""
         ids = self.pending.pending_ids()
-        self.pending.remove(ids, EntryState.DROPPED)
+        self.pending.remove(ids, DROPPED)
         self.stats.dropped["ended"] += len(ids)
         self.events.add_batch(now, "dropped", self.pending.subscriber[ids], ids, "ended",
                               self.pending.due[ids])
@@ -269,7 +279,7 @@ class Automation:
             return self._ignore(signal, "rate_limited")
         if sid < 0 or sid >= len(store):
             return self._ignore(signal, "unknown_subscriber")
-        if store.status[sid] != Status.SUBSCRIBED:
+        if store.status[sid] != SUBSCRIBED:
             return self._ignore(signal, "not_subscribed")
         if self.config.combine == "all" and len(self.config.triggers) > 1:
             full = (1 << len(self.config.triggers)) - 1
@@ -380,7 +390,7 @@ class Automation:
             hit = status == st
             if hit.any():
                 self._drop(ids[hit], now, reason, continue_series=False)
-        keep = status == Status.SUBSCRIBED
+        keep = status == SUBSCRIBED
         ids, subs = ids[keep], subs[keep]
         if self.config.filter is not None and len(ids):
             ok = self.config.filter.passes_many(store, subs)
@@ -403,7 +413,7 @@ class Automation:
     def _drop(self, ids: np.ndarray[Any, Any], now: Instant, reason: str, *, continue_series: bool) -> None:
         if len(ids) == 0:
             return
-        self.pending.state[ids] = EntryState.DROPPED
+        self.pending.state[ids] = DROPPED
         self.stats.dropped[reason] += len(ids)
         self.events.add_batch(now, "dropped", self.pending.subscriber[ids], ids, reason,
                               self.pending.due[ids])
@@ -440,14 +450,14 @@ class Automation:
         ignored (nothing counted twice, ST2). Returns how many were counted.
         """
         entries = np.asarray(entries, np.int64)
-        fresh = self.pending.state[entries] == EntryState.IN_FLIGHT
+        fresh = self.pending.state[entries] == IN_FLIGHT
         failure = np.zeros(len(entries), np.int8) if failure is None else np.asarray(failure, np.int8)
         at = np.broadcast_to(np.asarray(now, np.float64), (len(entries),))
         entries, failure, at = entries[fresh], failure[fresh], at[fresh]
         subs = self.pending.subscriber[entries]
         ok = failure == 0
-        self.pending.state[entries[ok]] = EntryState.SENT
-        self.pending.state[entries[~ok]] = EntryState.FAILED
+        self.pending.state[entries[ok]] = SENT
+        self.pending.state[entries[~ok]] = FAILED
         self.stats.sent += int(ok.sum())
         self.stats.in_flight -= len(entries)
         self.events.add_batch(at[ok], "sent", subs[ok], entries[ok], due=self.pending.due[entries[ok]])
@@ -469,7 +479,7 @@ class Automation:
         """A batch of opens or clicks (ST1): row i happened at at[i]. Uniques are per send."""
         entries = np.asarray(entries, np.int64)
         at = np.asarray(at, np.float64)
-        keep = self.pending.state[entries] == EntryState.SENT
+        keep = self.pending.state[entries] == SENT
         entries, at = entries[keep], at[keep]
         if not len(entries):
             return
@@ -504,13 +514,13 @@ class Automation:
             raise NotAllowed(f"cannot send now while {self.state.value}: "
                              + ("resume it first" if self.state is State.PAUSED else "start it first"),
                              state=self.state.value, command="send_now")
-        ids = self.pending.remove(self.pending.resolve(selection, store), EntryState.IN_FLIGHT)
+        ids = self.pending.remove(self.pending.resolve(selection, store), IN_FLIGHT)
         self.events.add_batch(now, "requeued", self.pending.subscriber[ids], ids, "send_now", now)
         return self._decide(ids, now, store)
 
     def delete_pending(self, selection: Selection, store: SubscriberStore, now: Instant) -> int:
         """P6: the selection leaves the list; its sends (and repeats) are cancelled."""
-        ids = self.pending.remove(self.pending.resolve(selection, store), EntryState.CANCELLED)
+        ids = self.pending.remove(self.pending.resolve(selection, store), CANCELLED)
         self.stats.cancelled += len(ids)
         subs = self.pending.subscriber[ids]
         self.events.add_batch(now, "cancelled", subs, ids, "operator", self.pending.due[ids])

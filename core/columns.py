@@ -1,7 +1,9 @@
 """Growable numpy columns: the storage under the pending list and the store.
 
 One Python object per entry costs hundreds of bytes; a column costs the
-item size. Appends are amortised O(1) by doubling capacity.
+item size. Single appends go to a short Python list (cheap) and are moved
+into the array in one copy the next time the column is read as an array;
+batch appends are amortised O(1) by doubling capacity.
 """
 
 from __future__ import annotations
@@ -15,14 +17,15 @@ import numpy.typing as npt
 class Column:
     """A 1-D numpy array that grows on append."""
 
-    __slots__ = ("_data", "_size")
+    __slots__ = ("_data", "_size", "_tail")
 
     def __init__(self, dtype: npt.DTypeLike, capacity: int = 64, fill: Any = 0) -> None:
         self._data: np.ndarray[Any, Any] = np.full(max(capacity, 1), fill, dtype=dtype)
-        self._size = 0
+        self._size = 0  # items in _data
+        self._tail: list[Any] = []  # appended, not yet in _data
 
     def __len__(self) -> int:
-        return self._size
+        return self._size + len(self._tail)
 
     def _reserve(self, size: int) -> None:
         if size > len(self._data):
@@ -30,13 +33,19 @@ class Column:
             grown[: self._size] = self._data[: self._size]
             self._data = grown
 
+    def _flush(self) -> None:
+        tail, self._tail = self._tail, []
+        self._reserve(self._size + len(tail))
+        self._data[self._size : self._size + len(tail)] = tail
+        self._size += len(tail)
+
     def append(self, value: Any) -> int:
-        self._reserve(self._size + 1)
-        self._data[self._size] = value
-        self._size += 1
-        return self._size - 1
+        self._tail.append(value)
+        return self._size + len(self._tail) - 1
 
     def extend(self, values: npt.ArrayLike) -> tuple[int, int]:
+        if self._tail:
+            self._flush()
         arr = np.asarray(values, dtype=self._data.dtype)
         start = self._size
         self._reserve(start + len(arr))
@@ -47,6 +56,8 @@ class Column:
     @property
     def view(self) -> np.ndarray[Any, Any]:
         """The live items (a view: do not keep it across appends)."""
+        if self._tail:
+            self._flush()
         return self._data[: self._size]
 
     def __getitem__(self, index: Any) -> Any:

@@ -33,6 +33,9 @@ class Status(IntEnum):
         return self.name.lower()
 
 
+SUBSCRIBED = 0  # Status.SUBSCRIBED as a plain int, for numpy comparisons
+
+
 class Source(IntEnum):
     FORM = 0
     ADMIN = 1
@@ -80,23 +83,25 @@ class SubscriberStore:
 
     def add_many(self, emails: list[str], at: Instant, *, source: Source = Source.FORM,
                  fields: Mapping[str, list[Any]] | None = None,
-                 status: Iterable[int] | None = None) -> range:
+                 status: np.ndarray[Any, Any] | Iterable[int] | None = None) -> range:
         """Bulk add (the population generator's path): columns, not objects."""
         start = len(self.emails)
         n = len(emails)
-        for i, email in enumerate(emails):
-            key = email.lower()
-            if key in self._by_email:
-                raise ConfigError("subscriber.email", f"{email!r} is already in the list")
-            self._by_email[key] = start + i
+        keys = [email.lower() for email in emails]
+        clash = next((e for e, k in zip(emails, keys, strict=True) if k in self._by_email), None)
+        if clash is not None or len(set(keys)) != len(keys):
+            raise ConfigError("subscriber.email", f"{clash or 'an email'!r} is already in the list")
+        self._by_email.update(zip(keys, range(start, start + n), strict=True))  # checked first: all or nothing
         self.emails.extend(emails)
-        self.status.extend(np.zeros(n, np.int8) if status is None else np.fromiter(status, np.int8, n))
+        self.status.extend(np.zeros(n, np.int8) if status is None else np.asarray(list(status) if not isinstance(
+            status, np.ndarray) else status, np.int8))
         self.source.extend(np.full(n, int(source), np.int8))
         self.added_at.extend(np.full(n, at))
         given = dict(fields or {})
-        for name in set(self.fields) | set(given):
-            column = self.fields.setdefault(name, [None] * start)
-            column.extend(given.get(name, [None] * n))
+        for name in sorted(set(self.fields) | set(given)):
+            if name not in self.fields:
+                self.fields[name] = [None] * start
+            self.fields[name].extend(given.get(name, [None] * n))
         self.version += 1
         return range(start, start + n)
 

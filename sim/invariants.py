@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import KINDS, Automation, State
+from core import KINDS, REASONS, Automation, State
 
 _IN_FLIGHT = KINDS.index("in_flight")
+_STATE = KINDS.index("state")
+_RUNNING = REASONS.index("running")
 _DONE = (KINDS.index("sent"), KINDS.index("failed"))
 
 
@@ -29,9 +31,14 @@ def check(automations: list[Automation], cols: dict[str, np.ndarray], initial_st
         mine = cols["automation"] == i
         decided = mine & (cols["kind"] == _IN_FLIGHT)
         times, subs = cols["at"][decided], cols["subscriber"][decided]
-        running = np.zeros(len(times), bool)
-        for start, end in a.running_spans:
-            running |= (times >= start) & (times < end)
+        # The log itself is the witness: the latest state row before each decision must say
+        # running (rows of one automation keep their order within an instant).
+        rows = np.flatnonzero(mine)
+        kinds, reasons = cols["kind"][rows], cols["reason"][rows]
+        is_state = kinds == _STATE
+        last_state = np.maximum.accumulate(np.where(is_state, np.arange(len(rows)), -1)) if len(rows) else rows
+        at_decision = last_state[kinds == _IN_FLIGHT]
+        running = (at_decision >= 0) & (reasons[np.clip(at_decision, 0, None)] == _RUNNING)
         if not running.all():
             problems.append(f"{a.id}: {int((~running).sum())} sends decided while not running")
         grown = np.full(max(len(first_bad), int(subs.max()) + 1 if len(subs) else 0), np.inf)

@@ -97,7 +97,7 @@ class Population:
             labels = [Status.SUBSCRIBED, *(Status[k.upper()] for k in spec.status)]
             p = [1 - sum(spec.status.values()), *spec.status.values()]
             status = np.asarray(labels, np.int8)[self.rng.choice(len(labels), n, p=p)]
-        ids = store.add_many(emails, at, source=source, fields=fields, status=status.tolist())
+        ids = store.add_many(emails, at, source=source, fields=fields, status=status)
         for group, share in spec.groups.items():
             members = np.flatnonzero(self.rng.random(n) < share) + ids.start
             store.groups.setdefault(group, set()).update(members.tolist())

@@ -58,20 +58,36 @@ class RunLog:
         return digest.hexdigest()
 
     def _lines(self, cols: dict[str, np.ndarray], sl: slice, emails: list[str], zone: ZoneInfo) -> str:
-        cache: dict[float, str] = {}
+        at, due = cols["at"][sl], cols["due"][sl]
+        when, due_text = iso_times(at, zone), iso_times(due, zone)
+        names = [self.automations[a] for a in cols["automation"][sl].tolist()]
+        subs = cols["subscriber"][sl].tolist()
+        who = [emails[s] if 0 <= s < len(emails) else "" for s in subs]
+        kinds = [KINDS[k] for k in cols["kind"][sl].tolist()]
+        reasons = [REASONS[r] for r in cols["reason"][sl].tolist()]
+        return "".join(f"{w},{n},{e},{k},{r},{d}\n"
+                       for w, n, e, k, r, d in zip(when, names, who, kinds, reasons, due_text, strict=True))
 
-        def iso(t: float) -> str:
-            if t != t:  # NaN
-                return ""
-            text = cache.get(t)
-            if text is None:
-                text = cache[t] = datetime.fromtimestamp(t, zone).isoformat(timespec="milliseconds")
-            return text
 
-        lines = []
-        for at, a, s, k, r, d in zip(cols["at"][sl].tolist(), cols["automation"][sl].tolist(),
-                                     cols["subscriber"][sl].tolist(), cols["kind"][sl].tolist(),
-                                     cols["reason"][sl].tolist(), cols["due"][sl].tolist(), strict=True):
-            email = emails[s] if 0 <= s < len(emails) else ""
-            lines.append(f"{iso(at)},{self.automations[a]},{email},{KINDS[k]},{REASONS[r]},{iso(d)}\n")
-        return "".join(lines)
+def iso_times(t: np.ndarray, zone: ZoneInfo) -> list[str]:
+    """ISO 8601 local times with milliseconds and offset, vectorised ('' for NaN).
+
+    The UTC offset is looked up once per distinct hour (zones change offset on
+    the hour or half hour at most), not once per row.
+    """
+    out = [""] * len(t)
+    ok = ~np.isnan(t)
+    if not ok.any():
+        return out
+    ms = np.round(t[ok] * 1000).astype(np.int64)
+    hours = ms // 3_600_000
+    unique, inverse = np.unique(hours, return_inverse=True)
+    offsets = np.array([int(datetime.fromtimestamp(h * 3600, zone).utcoffset().total_seconds())  # type: ignore[union-attr]
+                        for h in unique.tolist()], np.int64)
+    local = ms + offsets[inverse] * 1000
+    text = np.datetime_as_string(local.astype("datetime64[ms]"), unit="ms")
+    suffix = {o: f"{'+' if o >= 0 else '-'}{abs(o) // 3600:02d}:{abs(o) % 3600 // 60:02d}" for o in offsets.tolist()}
+    offs = offsets[inverse].tolist()
+    for i, (stamp, o) in zip(np.flatnonzero(ok).tolist(), zip(text.tolist(), offs, strict=True), strict=True):
+        out[i] = stamp + suffix[o]
+    return out

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+
+from core import KINDS, REASONS
 
 from sim.runner import run
 from sim.scenarios.library import builtin_path, builtins
@@ -23,3 +26,19 @@ def test_builtin_scenario(name: str) -> None:
     assert result.summary["invariants"]["ok"], result.summary["invariants"]["violations"]
     failed = [e for e in result.summary["expectations"] if not e["ok"]]
     assert failed == []
+
+
+def test_invariant_check_catches_a_send_while_paused() -> None:
+    from sim import invariants
+
+    result = run(load(builtin_path("pause-boundary")))
+    cols = {k: v.copy() for k, v in result.events.items()}
+    assert invariants.check(result.wiring.automations, cols, result.wiring.initial_status,
+                            [], result.wiring.conductor.t0) == []
+    paused = int(np.flatnonzero((cols["kind"] == KINDS.index("state")) & (cols["reason"] == REASONS.index("paused")))[0])
+    sent = int(np.flatnonzero(cols["kind"] == KINDS.index("in_flight"))[-1])
+    assert sent > paused
+    cols["kind"][paused + 1] = KINDS.index("in_flight")  # pretend a send was decided right after the pause
+    problems = invariants.check(result.wiring.automations, cols, result.wiring.initial_status, [],
+                                result.wiring.conductor.t0)
+    assert any("while not running" in p for p in problems)
