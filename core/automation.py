@@ -245,13 +245,12 @@ class Automation:
                               if t.kind is Kind.ANNIVERSARY)
         day = to_local(at, self.tz).date()
         target = day - timedelta(days=trigger.offset_days)
-        wanted = {target.strftime("%m-%d")}
+        wanted = [target.month * 100 + target.day]
         if target.month == 2 and target.day == 28 and not _leap(target.year):
-            wanted.add("02-29")  # Feb 29 anniversaries fall on Feb 28 in other years
-        values = store.fields.get(trigger.field, [])
-        for sid, value in enumerate(values):
-            if value is not None and str(value)[5:10] in wanted:
-                self.observe(Signal(Kind.ANNIVERSARY, sid, at, send_id=str(target.year)), store)
+            wanted.append(229)  # Feb 29 anniversaries fall on Feb 28 in other years
+        codes = store.month_days(trigger.field)
+        for sid in np.flatnonzero(np.isin(codes, wanted)).tolist():
+            self.observe(Signal(Kind.ANNIVERSARY, sid, at, send_id=str(target.year)), store)
         local = to_local(at, self.tz).replace(tzinfo=None)
         self._next_anniversary = from_local(local + timedelta(days=1), self.tz)
 

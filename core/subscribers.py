@@ -57,6 +57,8 @@ class SubscriberStore:
         self._blobs: dict[str, tuple[int, str, np.ndarray[Any, Any]]] = {}
         self.version = 0  # bumped on every change a cached view depends on
         self._hidden: tuple[int, np.ndarray[Any, Any]] | None = None
+        self._month_days: dict[str, tuple[int, np.ndarray[Any, Any]]] = {}
+        self._field_versions: dict[str, int] = {}  # bumped when a value is overwritten
 
     def __len__(self) -> int:
         return len(self.emails)
@@ -113,6 +115,7 @@ class SubscriberStore:
         column = self.fields.setdefault(name, [None] * len(self.emails))
         column[sid] = value
         self._blobs.pop("field:" + name, None)
+        self._field_versions[name] = self._field_versions.get(name, 0) + 1
         self.version += 1
 
     def add_to_group(self, sid: int, group: str) -> bool:
@@ -173,6 +176,18 @@ class SubscriberStore:
         self._blobs[key] = built
         return built
 
+    def month_days(self, name: str) -> np.ndarray[Any, Any]:
+        """Month*100 + day of a date field ('YYYY-MM-DD...'), 0 when unset; cached per field."""
+        column = self.fields.get(name, [])
+        cached = self._month_days.get(name)
+        if cached is not None and cached[0] == self._field_versions.get(name, 0) and len(cached[1]) == len(column):
+            return cached[1]
+        start = len(cached[1]) if cached is not None and cached[0] == self._field_versions.get(name, 0) else 0
+        fresh = np.fromiter((_month_day(v) for v in column[start:]), np.int16, count=len(column) - start)
+        codes = np.concatenate([cached[1][:start], fresh]) if start else fresh
+        self._month_days[name] = (self._field_versions.get(name, 0), codes)
+        return codes
+
     def hidden_ids(self) -> np.ndarray[Any, Any]:
         """Subscribers the pending list hides (P2): anyone not subscribed."""
         cached = self._hidden
@@ -181,3 +196,10 @@ class SubscriberStore:
         ids = np.flatnonzero(self.status.view != Status.SUBSCRIBED)
         self._hidden = (self.version, ids)
         return ids
+
+
+def _month_day(value: Any) -> int:
+    text = str(value) if value is not None else ""
+    if len(text) >= 10 and text[4] == "-" and text[7] == "-" and text[5:7].isdigit() and text[8:10].isdigit():
+        return int(text[5:7]) * 100 + int(text[8:10])
+    return 0

@@ -69,7 +69,8 @@ def build(spec: RunSpec, *, transport: Transport | None = None, clock: Clock | N
         for a in automations:
             sup.start(a.id, _automation_factory(a, store))
         sup.start("audience", lambda: AudienceActor.start(store, population))
-        tx = transport or SimulatedTransport(spec.transport, rng["transport"])
+        tx = transport or SimulatedTransport(spec.transport, rng["transport"],
+                                             now=clock.actual_now if clock.kind == "real" else None)
         behaviour = Behaviour(spec.behaviour, rng["behaviour"])
         subjects = {a.id: (a.config.sender, a.config.subject) for a in automations}
         render = spec.smtp if render_messages is None else render_messages

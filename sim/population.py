@@ -48,8 +48,9 @@ class Population:
         self.rng = rng
         fake = Faker(spec.locale)
         fake.seed_instance(faker_seed)
-        self.names = np.array([fake.name() for _ in range(POOL)], dtype=object)
-        users = {fake.user_name().replace(".", "_") for _ in range(POOL)}
+        pool = min(POOL, max(256, spec.size // 8))  # faker is slow: a small list needs a small pool
+        self.names = np.array([fake.name() for _ in range(pool)], dtype=object)
+        users = {fake.user_name().replace(".", "_") for _ in range(pool)}
         self.users = np.array(sorted(users), dtype=object)
         self.domains, self.domain_weights = DOMAINS[spec.locale]
         self.made = 0

@@ -60,32 +60,70 @@ class TransportSpec:
     rate: float = 200.0  # sends per second
     latency: float = 0.05  # seconds, median
     latency_sigma: float = 0.5
-    soft_bounce: float = 0.0
-    hard_bounce: float = 0.0
-    failure_windows: list[tuple[float, float]] = field(default_factory=list)  # everything soft-fails
+    soft_bounce: float = 0.0  # delivered, then bounced softly (U2: a failure, nothing else)
+    hard_bounce: float = 0.0  # delivered, then bounced hard (U2: auto-delete)
+    failure_windows: list[tuple[float, float]] = field(default_factory=list)  # every attempt gets a 4xx
+    transient: float = 0.0  # per attempt: SMTP 4xx, retried with backoff
+    permanent: float = 0.0  # per attempt: SMTP 5xx, a hard failure at once
+    retries: int = 3  # attempts after the first 4xx before giving up (a soft failure)
+    backoff: float = 60.0  # seconds before the first retry; doubles each time
+    latency_spikes: list[tuple[float, float, float]] = field(default_factory=list)  # (from, until, x factor)
 
 
 class SimulatedTransport:
     """Capacity `rate`: the i-th send of a batch leaves at start + i / rate."""
 
-    def __init__(self, spec: TransportSpec, rng: np.random.Generator) -> None:
+    def __init__(self, spec: TransportSpec, rng: np.random.Generator, now: Any = None) -> None:
         self.spec = spec
         self.rng = rng
         self.free_at = -np.inf
+        self.now = now  # on a real clock: where wall time is, so sends are stamped when they really leave
 
     def send(self, start: float, automation: str, entries: np.ndarray, occurrence: np.ndarray,
              recipients: list[str], subjects: list[str], sender: str) -> Outcomes:
         n = len(entries)
-        first = max(start, self.free_at)
+        first = max(start, self.free_at, self.now() if self.now is not None else start)
         sent_at = first + np.arange(n) / self.spec.rate
         self.free_at = first + n / self.spec.rate
-        latency = self.spec.latency * np.exp(self.spec.latency_sigma * self.rng.standard_normal(n))
+        spec = self.spec
+        latency = spec.latency * np.exp(spec.latency_sigma * self.rng.standard_normal(n))
+        for lo, hi, factor in spec.latency_spikes:
+            latency[(sent_at >= lo) & (sent_at < hi)] *= factor
         u = self.rng.random(n)
-        code = np.where(u < self.spec.hard_bounce, HARD,
-                        np.where(u < self.spec.hard_bounce + self.spec.soft_bounce, SOFT, OK)).astype(np.int8)
-        for lo, hi in self.spec.failure_windows:
-            code[(sent_at >= lo) & (sent_at < hi)] = SOFT
-        return Outcomes(sent_at, sent_at + latency, code)
+        code = np.where(u < spec.hard_bounce, HARD,
+                        np.where(u < spec.hard_bounce + spec.soft_bounce, SOFT, OK)).astype(np.int8)
+        done_at = sent_at + latency
+        if spec.transient or spec.permanent or spec.failure_windows:
+            self._smtp_replies(sent_at, done_at, code)
+        return Outcomes(sent_at, done_at, code)
+
+    def _smtp_replies(self, sent_at: np.ndarray, done_at: np.ndarray, code: np.ndarray) -> None:
+        """Per attempt: 5xx fails hard at once; 4xx (or a down window) is retried with
+        exponential backoff up to `retries` times, then fails soft. The send stays in
+        flight meanwhile, so nothing is lost or counted twice (one outcome per send)."""
+        spec, n = self.spec, len(sent_at)
+        attempt_at = sent_at.copy()
+        open_ = np.ones(n, bool)  # still being attempted
+        for attempt in range(spec.retries + 1):
+            u = self.rng.random(n)
+            down = np.zeros(n, bool)
+            for lo, hi in spec.failure_windows:
+                down |= (attempt_at >= lo) & (attempt_at < hi)
+            permanent = open_ & ~down & (u < spec.permanent)
+            transient = open_ & (down | ((u >= spec.permanent) & (u < spec.permanent + spec.transient)))
+            code[permanent] = HARD
+            done_at[permanent] = attempt_at[permanent] + (done_at - sent_at)[permanent]
+            open_ &= ~permanent
+            if attempt == spec.retries:
+                code[transient] = SOFT  # gave up
+                done_at[transient] = attempt_at[transient]
+                break
+            ok = open_ & ~transient
+            done_at[ok] = attempt_at[ok] + (done_at - sent_at)[ok]
+            open_ &= transient
+            attempt_at[open_] += spec.backoff * 2**attempt
+            if not open_.any():
+                break
 
     def close(self) -> None:
         pass

@@ -45,6 +45,10 @@ _RATE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 class ScenarioError(Exception):
     """A bad scenario: one line, file and key included."""
 
+    def __init__(self, message: str) -> None:
+        # One line, whatever the file contains (a key may hold a newline).
+        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))
+
 
 def parse_duration(text: Any, *, allow_zero: bool = False) -> float:
     """'90s', '15m', '2h', '1d', '1w', '1h30m', '50ms', or '+1h30m' as seconds."""
@@ -52,6 +56,10 @@ def parse_duration(text: Any, *, allow_zero: bool = False) -> float:
         raise ValueError(f"expected a duration such as '15m', got {text!r}")
     if isinstance(text, (int, float)):
         seconds = float(text)
+        if seconds != seconds or seconds in (float("inf"), float("-inf")):
+            raise ValueError(f"{text!r} is not a duration")
+    elif text.strip().startswith("-"):
+        raise ValueError(f"must not be negative, got {text!r}")
     else:
         match = _DURATION.match(text.strip())
         if not match:
@@ -230,7 +238,18 @@ class CrashModel(_Model):
 
 class FaultsModel(_Model):
     crash: list[CrashModel] = []
-    transport_down: list[list[Duration]] = []  # [from, until] spans where every send soft-fails
+    transport_down: list[list[Duration]] = []  # [from, until] spans where every attempt gets a 4xx
+    transient: float = Field(0.0, ge=0, le=1)  # per attempt: SMTP 4xx, retried with backoff
+    permanent: float = Field(0.0, ge=0, le=1)  # per attempt: SMTP 5xx, hard failure
+    retries: int = Field(3, ge=0, le=20)
+    backoff: Duration = "1m"
+    latency_spikes: list[list[Duration]] = []  # [from, until, factor]
+
+    @model_validator(mode="after")
+    def _rates(self) -> FaultsModel:
+        if self.transient + self.permanent > 1:
+            raise ValueError("transient + permanent cannot exceed 1")
+        return self
 
 
 class ScenarioModel(_Model):
@@ -458,6 +477,14 @@ def _build(m: ScenarioModel, name: str) -> RunSpec:
         lo = _duration(span[0], f"faults.transport_down[{i}]", True)
         hi = _duration(span[1], f"faults.transport_down[{i}]")
         windows.append((t0 + lo, t0 + hi))
+    spikes = []
+    for i, spike in enumerate(m.faults.latency_spikes):
+        if len(spike) != 3 or isinstance(spike[2], str) or not float(spike[2]) > 0:
+            raise ValueError(f"faults.latency_spikes[{i}]: expected [from, until, factor > 0]")
+        lo = _duration(spike[0], f"faults.latency_spikes[{i}]", True)
+        hi = _duration(spike[1], f"faults.latency_spikes[{i}]")
+        spikes.append((t0 + lo, t0 + hi, float(spike[2])))
+    f = m.faults
     b, d, p = m.behaviour, m.dispatcher, m.population
     groups = dict.fromkeys(p.groups, 0.1) if isinstance(p.groups, list) else dict(p.groups)
     if p.locale not in DOMAINS:
@@ -471,7 +498,8 @@ def _build(m: ScenarioModel, name: str) -> RunSpec:
                                 _duration(b.click_after, "behaviour.click_after"), b.unsubscribe,
                                 tuple(b.links)),
         transport=TransportSpec(d.rate, _duration(d.latency, "dispatcher.latency", True), d.latency_sigma,
-                                b.soft_bounce, b.hard_bounce, windows),
+                                b.soft_bounce, b.hard_bounce, windows, f.transient, f.permanent, f.retries,
+                                _duration(f.backoff, "faults.backoff"), spikes),
         automations=tuple(automations), loads=tuple(loads_),
         actions=tuple(sorted(actions, key=lambda x: (x.at, x.index))),
         expects=tuple(expects), crashes=tuple(crashes),

@@ -204,3 +204,12 @@ def test_t6_workspace_routes_to_every_automation_in_order() -> None:
     assert ws.signal(added(0, T0 + 1)) == {"a": "accepted", "b": "unmatched"}
     deliver(ws["a"], ws.advance(T0 + 1)[0])
     assert ws["a"].stats.sent == 1
+
+
+def test_t2_anniversary_sees_a_birthday_changed_later() -> None:
+    store = store_with(2, birthday=["1990-07-01", "1991-07-01"])
+    a = running(T0, triggers=(Trigger(Kind.ANNIVERSARY, field="birthday"),))
+    store.month_days("birthday")  # cache built before the change
+    store.set_field(1, "birthday", "1991-03-03")
+    sent = run_until(a, store, at("2026-03-04 00:00"))
+    assert [(local(t), s) for t, s in sent] == [("2026-03-03 09:00", 1)]

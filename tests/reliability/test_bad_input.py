@@ -1,0 +1,142 @@
+"""Bad input: exit code 2 and one line naming the file and the key; never a traceback."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sim.cli import main
+from sim.scenarios.loader import ScenarioError, loads
+
+CORPUS = Path(__file__).resolve().parents[1] / "bad_scenarios"
+# file -> what the one line must name (the key, or the problem for file-level errors)
+EXPECTED = {
+    "toml-syntax": "TOML syntax error", "unknown-key": "sead: unknown key (did you mean 'seed'?)",
+    "wrong-type": "population.size", "zero-duration": "duration", "negative-delay": "automation[0].delay",
+    "unknown-timezone": "timezone", "window-no-days": "automation[0].window.days",
+    "unknown-automation": "action[0].automation", "action-outside-run": "action[0].at",
+    "end-at-before-start": "automation[0].end_at", "absurd-size": "population.size",
+    "unknown-trigger": "automation[0].trigger.kind", "duplicates-forbidden": "automation[0].duplicates.allow",
+    "repeat-anniversary": "automation[0].repeat", "not-utf8": "not UTF-8", "empty": "empty",
+    "negative-rate": "dispatcher.rate", "unknown-metric": "expect[0].metric", "bad-rate": "load[0].rate",
+    "schedule-without-time": "action[0].schedule_at",
+}
+
+
+def test_corpus_is_complete() -> None:
+    assert sorted(p.stem for p in CORPUS.glob("*.toml")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_bad_scenario_gives_one_line_and_exit_2(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = CORPUS / f"{name}.toml"
+    assert main(["check", str(path)]) == 2
+    assert main(["run", str(path), "--quiet", "--out", "/nonexistent-never-written"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and err[0] == err[1]
+    assert str(path) in err[0]
+    assert EXPECTED[name] in err[0]
+
+
+@pytest.mark.parametrize("name", ["not-utf8", "unknown-key", "toml-syntax"])
+def test_real_process_prints_no_traceback(name: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(CORPUS / f"{name}.toml")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_missing_file_and_unknown_builtin(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "no/such/file.toml"]) == 2
+    assert main(["check", "no-such-builtin"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read" in err and "built-in" in err
+
+
+# -- fuzzing the loader: any document gives a spec or a ScenarioError, nothing else ----------
+VALID = {
+    "name": "fuzz", "seed": 1, "start": "2026-03-02T08:00:00+09:00", "duration": "1d",
+    "population": {"size": 10, "fields": {"plan": ["a", "b"]}},
+    "dispatcher": {"rate": 10, "latency": "50ms"},
+    "automation": [{"id": "welcome", "trigger": {"kind": "subscriber_added"}, "delay": "1h",
+                    "window": {"days": ["mon"], "from": "09:00", "to": "18:00"}, "start": "+0s"}],
+    "load": [{"kind": "subscriber_added", "rate": "10/h"}],
+    "action": [{"at": "+1h", "do": "pause", "automation": "welcome"}],
+    "expect": [{"metric": "welcome.sent", "op": ">", "value": 0}],
+}
+
+
+def toml_value(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf") if math.isinf(v) else repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{json.dumps(str(k))} = {toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(v)
+
+
+def to_toml(doc: dict) -> str:  # type: ignore[type-arg]
+    return "\n".join(f"{json.dumps(str(k))} = {toml_value(v)}" for k, v in doc.items()) + "\n"
+
+
+scalars = st.one_of(st.integers(-10**12, 10**12), st.floats(allow_nan=True), st.booleans(),
+                    st.text(max_size=12), st.sampled_from(["+1h", "-5m", "0s", "mon 15:00", "500/h", "pause",
+                                                           "welcome", "api", "09:00", "2026-03-02T08:00:00Z"]))
+values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                        st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+                      max_leaves=6)
+
+
+def mutate(draw: st.DrawFn) -> dict:  # type: ignore[type-arg]
+    doc = json.loads(json.dumps(VALID))
+    for _ in range(draw(st.integers(1, 4))):
+        path = draw(st.sampled_from(["top", "population", "dispatcher", "automation", "load", "action", "expect"]))
+        target = doc if path == "top" else (doc[path][0] if isinstance(doc.get(path), list) and doc[path]
+                                            else doc.get(path, doc))
+        if not isinstance(target, dict):
+            continue
+        key = draw(st.sampled_from([*target.keys(), draw(st.text(min_size=1, max_size=8))]))
+        if draw(st.booleans()) and key in target:
+            del target[key]
+        else:
+            target[key] = draw(values)
+    return doc
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.composite(mutate)())
+def test_fuzzed_scenarios_only_ever_raise_scenario_error(doc: dict) -> None:  # type: ignore[type-arg]
+    try:
+        text = to_toml(doc)
+    except TypeError:
+        return
+    try:
+        loads(text, "fuzz.toml")
+    except ScenarioError as err:
+        message = str(err)
+        assert message.startswith("fuzz.toml: ")
+        assert "\n" not in message.strip()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_fuzzed_text_only_ever_raises_scenario_error(text: str) -> None:
+    try:
+        loads(text, "text.toml")
+    except ScenarioError as err:
+        assert str(err).startswith("text.toml: ")
