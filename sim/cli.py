@@ -66,15 +66,6 @@ def load_spec(name: str, args: Any) -> Any:
     return dataclasses.replace(spec, **changes) if changes else spec
 
 
-class _Stop(Exception):
-    def __init__(self, code: int) -> None:
-        self.code = code
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt  # handled like Ctrl-C: stop cleanly, flush, exit 143
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "list":
@@ -107,6 +98,7 @@ def _run_all(specs: list[Any], args: Any) -> int:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, on_term)
+    previous_int = signal.getsignal(signal.SIGINT)
     worst = EXIT_OK
     try:
         for spec in specs:
@@ -114,16 +106,23 @@ def _run_all(specs: list[Any], args: Any) -> int:
             if args.out and len(specs) > 1:
                 out = args.out / _slug(spec.name)
             result = run(spec, progress=None if args.quiet else _progress(spec))
+            # Outputs are the promise: a second Ctrl-C or TERM must not cut them short.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             write(result, out)
             if not args.no_report:
                 _report(result, out)
             _print(result, out, args.quiet)
+            signal.signal(signal.SIGINT, previous_int)
+            signal.signal(signal.SIGTERM, on_term)
             if result.interrupted:
+                print(f"dripsim: {spec.name}: interrupted; outputs so far in {out}", file=sys.stderr)
                 return 143 if terminated["signal"] == signal.SIGTERM else 130
             if not result.ok:
                 worst = EXIT_FAILED
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
     return worst
 
 
