@@ -179,13 +179,14 @@ class SubscriberStore:
     def month_days(self, name: str) -> np.ndarray[Any, Any]:
         """Month*100 + day of a date field ('YYYY-MM-DD...'), 0 when unset; cached per field."""
         column = self.fields.get(name, [])
-        cached = self._month_days.get(name)
-        if cached is not None and cached[0] == self._field_versions.get(name, 0) and len(cached[1]) == len(column):
-            return cached[1]
-        start = len(cached[1]) if cached is not None and cached[0] == self._field_versions.get(name, 0) else 0
+        version = self._field_versions.get(name, 0)
+        version_seen, known = self._month_days.get(name, (-1, np.zeros(0, np.int16)))
+        start = len(known) if version_seen == version else 0  # new rows only, unless a value changed
+        if start == len(column):
+            return known
         fresh = np.fromiter((_month_day(v) for v in column[start:]), np.int16, count=len(column) - start)
-        codes = np.concatenate([cached[1][:start], fresh]) if start else fresh
-        self._month_days[name] = (self._field_versions.get(name, 0), codes)
+        codes = np.concatenate([known[:start], fresh]) if start else fresh
+        self._month_days[name] = (version, codes)
         return codes
 
     def hidden_ids(self) -> np.ndarray[Any, Any]:

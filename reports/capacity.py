@@ -31,6 +31,15 @@ def _by(rows: list[dict[str, Any]], key: str) -> dict[float, list[dict[str, Any]
     return dict(sorted(groups.items()))
 
 
+def _boxes_by_rate(ax: Any, by_rate: dict[float, list[dict[str, Any]]], rates: np.ndarray,
+                   value: Any) -> list[list[float]]:
+    """One box per dispatcher rate: the spread of `value` across seeds."""
+    data = [[float(value(r)) for r in group] for group in by_rate.values()]
+    ax.boxplot(data, positions=range(len(rates)), widths=0.5)
+    ax.set_xticks(range(len(rates)), [f"{r:g}" for r in rates])
+    return data
+
+
 def knee(offered: np.ndarray, throughput: np.ndarray) -> int | None:
     """First point (by offered load) where throughput falls below 95% of offered."""
     order = np.argsort(offered)
@@ -66,10 +75,8 @@ def build_capacity_report(rows: list[dict[str, Any]], result: dict[str, Any], ou
     charts.append(("Throughput against offered load", _png(fig, out, "capacity-throughput")))
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    p95 = [[r["latency_p95_s"] / 60 for r in g] for g in by_rate.values()]
-    ax.boxplot(p95, positions=range(len(rates)), widths=0.5)
+    p95 = _boxes_by_rate(ax, by_rate, rates, lambda r: r["latency_p95_s"] / 60)
     ax.plot(range(len(rates)), [np.median(v) for v in p95], "o-", label="median p95")
-    ax.set_xticks(range(len(rates)), [f"{r:g}" for r in rates])
     if limit is not None:
         ax.axhline(limit / 60, color="#d62728", ls="--", label=f"SLO {slo}")
     if result["answer"].get("rate") is not None:
@@ -82,9 +89,7 @@ def build_capacity_report(rows: list[dict[str, Any]], result: dict[str, Any], ou
     charts.append(("p95 latency against dispatcher rate", _png(fig, out, "capacity-latency")))
 
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    dropped = [[r["dropped"] + r["unsent_at_end"] for r in g] for g in by_rate.values()]
-    ax.boxplot(dropped, positions=range(len(rates)), widths=0.5)
-    ax.set_xticks(range(len(rates)), [f"{r:g}" for r in rates])
+    _boxes_by_rate(ax, by_rate, rates, lambda r: r["dropped"] + r["unsent_at_end"])
     ax.set_xlabel("dispatcher rate (sends per second)")
     ax.set_ylabel("dropped + unsent at end")
     ax.set_title("Drops against dispatcher rate")

@@ -97,9 +97,9 @@ def execute(text: str, name: str, todo: list[Point], workers: int, scheduler: st
         with Client(scheduler, timeout=30) as client:  # type: ignore[no-untyped-call]
             futures = client.map(run_point, [text] * len(todo), [name] * len(todo), todo, pure=False)
             return list(client.gather(futures))
-    if workers <= 1:
+    if workers == 0:  # in this process (debugging)
         return [run_point(text, name, p) for p in todo]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers) as pool:  # one worker is a pool of one: a fair baseline
         return list(pool.map(run_point, [text] * len(todo), [name] * len(todo), todo))
 
 
@@ -138,7 +138,7 @@ def sweep(path: Path, grid: dict[str, list[str]], seeds: int, slo: tuple[str, fl
     for point in points(grid, 1, base.seed):  # and on a bad grid value
         loads(text, str(path), list(point.overrides))
     todo = points(grid, seeds, base.seed)
-    workers = workers or os.cpu_count() or 1
+    workers = (os.cpu_count() or 1) if workers is None else workers
     rows = execute(text, str(path), todo, workers, scheduler)
     result = {"scenario": base.name, "grid": grid, "seeds": seeds, "workers": workers,
               "scheduler": scheduler, "answer": answer(rows, slo)}

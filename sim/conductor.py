@@ -354,15 +354,15 @@ class Conductor:
         n = len(s.entries)
         self.future.push("outcome", s.done_at, automation=np.full(n, a, np.int16), entry=s.entries,
                          subscriber=s.subscribers, code=s.code, sent_at=s.sent_at)
-        for kind, idx, at in (("opened", s.open_index, s.open_at), ("clicked", s.click_index, s.click_at)):
+        r = s.reactions
+        for kind, idx, at in (("opened", r.open_index, r.open_at), ("clicked", r.click_index, r.click_at)):
             cols = {"automation": np.full(len(idx), a, np.int16), "entry": s.entries[idx],
                     "subscriber": s.subscribers[idx], "sent_at": s.sent_at[idx]}
             if kind == "clicked":
-                cols["link"] = s.click_link
+                cols["link"] = r.click_link
             self.future.push(kind, at, **cols)
-        self.future.push("unsubscribe", s.unsubscribe_at, automation=np.full(len(s.unsubscribe_index), a,
-                                                                             np.int16),
-                         subscriber=s.subscribers[s.unsubscribe_index])
+        self.future.push("unsubscribe", r.unsubscribe_at, automation=np.full(len(r.unsubscribe_index), a, np.int16),
+                         subscriber=s.subscribers[r.unsubscribe_index])
 
     def _record_restarts(self, t: float) -> None:
         while self.sup.restarts:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from core import EventRows, PendingPage, SendBatch, Signal
+from sim.behaviour import Reactions
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,13 +152,7 @@ class Sent:
     sent_at: np.ndarray
     done_at: np.ndarray
     code: np.ndarray
-    open_index: np.ndarray
-    open_at: np.ndarray
-    click_index: np.ndarray
-    click_at: np.ndarray
-    click_link: np.ndarray
-    unsubscribe_index: np.ndarray
-    unsubscribe_at: np.ndarray
+    reactions: Reactions  # indices are rows of this batch
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ behaviour model's reactions go back to the conductor as future events.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -52,7 +53,7 @@ class DispatcherActor(pykka.ThreadingActor):
                                   recipients, subjects, sender)
         delivered = np.flatnonzero(out.code == OK)
         r = self.behaviour.react(out.done_at[delivered])
+        in_batch = replace(r, open_index=delivered[r.open_index], click_index=delivered[r.click_index],
+                           unsubscribe_index=delivered[r.unsubscribe_index])
         return Sent(batch.automation, batch.entries, batch.subscribers, batch.due, batch.occurrence,
-                    out.sent_at, out.done_at, out.code,
-                    delivered[r.open_index], r.open_at, delivered[r.click_index], r.click_at,
-                    r.click_link, delivered[r.unsubscribe_index], r.unsubscribe_at)
+                    out.sent_at, out.done_at, out.code, in_batch)

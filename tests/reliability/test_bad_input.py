@@ -40,7 +40,8 @@ def test_bad_scenario_gives_one_line_and_exit_2(name: str, capsys: pytest.Captur
     assert main(["check", str(path)]) == 2
     assert main(["run", str(path), "--quiet", "--out", "/nonexistent-never-written"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and err[0] == err[1]
+    assert len(err) == 2
+    assert err[0] == err[1]
     assert str(path) in err[0]
     assert EXPECTED[name] in err[0]
 
@@ -58,7 +59,8 @@ def test_missing_file_and_unknown_builtin(capsys: pytest.CaptureFixture[str]) ->
     assert main(["check", "no/such/file.toml"]) == 2
     assert main(["check", "no-such-builtin"]) == 2
     err = capsys.readouterr().err
-    assert "cannot read" in err and "built-in" in err
+    assert "cannot read" in err
+    assert "built-in" in err
 
 
 # -- fuzzing the loader: any document gives a spec or a ScenarioError, nothing else ----------
@@ -125,18 +127,21 @@ def test_fuzzed_scenarios_only_ever_raise_scenario_error(doc: dict) -> None:  # 
         text = to_toml(doc)
     except TypeError:
         return
+    message = ""
     try:
         loads(text, "fuzz.toml")
     except ScenarioError as err:
         message = str(err)
-        assert message.startswith("fuzz.toml: ")
-        assert "\n" not in message.strip()
+    assert message == "" or message.startswith("fuzz.toml: ")
+    assert "\n" not in message
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=200))
 def test_fuzzed_text_only_ever_raises_scenario_error(text: str) -> None:
+    message = ""
     try:
         loads(text, "text.toml")
     except ScenarioError as err:
-        assert str(err).startswith("text.toml: ")
+        message = str(err)
+    assert message == "" or message.startswith("text.toml: ")

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from core import KINDS, REASONS
-
 from sim.runner import run
 from sim.scenarios.library import builtin_path, builtins
 from sim.scenarios.loader import load
@@ -35,7 +34,8 @@ def test_invariant_check_catches_a_send_while_paused() -> None:
     cols = {k: v.copy() for k, v in result.events.items()}
     assert invariants.check(result.wiring.automations, cols, result.wiring.initial_status,
                             [], result.wiring.conductor.t0) == []
-    paused = int(np.flatnonzero((cols["kind"] == KINDS.index("state")) & (cols["reason"] == REASONS.index("paused")))[0])
+    is_pause = (cols["kind"] == KINDS.index("state")) & (cols["reason"] == REASONS.index("paused"))
+    paused = int(np.flatnonzero(is_pause)[0])
     sent = int(np.flatnonzero(cols["kind"] == KINDS.index("in_flight"))[-1])
     assert sent > paused
     cols["kind"][paused + 1] = KINDS.index("in_flight")  # pretend a send was decided right after the pause
