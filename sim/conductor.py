@@ -31,6 +31,7 @@ import numpy as np
 from core import Kind, Signal
 from core.triggers import EMAIL_KINDS
 from sim.actors.supervision import Supervisor
+from sim.chunks import Chunks
 from sim.clock import Clock
 from sim.future import FutureQueue
 from sim.messages import (
@@ -70,7 +71,7 @@ class Metrics:
     pending: dict[str, list[tuple[float, int, int]]] = field(
         default_factory=lambda: defaultdict(list))  # (t, pending entries, overdue waiting for capacity)
     states: dict[str, list[tuple[float, str]]] = field(default_factory=lambda: defaultdict(list))
-    sent: dict[str, list[Sent]] = field(default_factory=lambda: defaultdict(list))
+    sent: dict[str, Chunks] = field(default_factory=lambda: defaultdict(lambda: Chunks("sent_at", "due")))
     status_log: list[tuple[float, int, int]] = field(default_factory=list)
     refused: list[tuple[float, str]] = field(default_factory=list)
     pages: list[SavedPage] = field(default_factory=list)
@@ -333,7 +334,9 @@ class Conductor:
         for name, r in latest.items():
             self.wakeups[name] = r.next_wakeup
             (self.backlog.add if r.backlog > 0 else self.backlog.discard)(name)
-            self.metrics.pending[name].append((t, r.pending, r.backlog))
+            samples = self.metrics.pending[name]
+            if not samples or samples[-1][1:] != (r.pending, r.backlog):  # a step function: keep changes only
+                samples.append((t, r.pending, r.backlog))
             states = self.metrics.states[name]
             if not states or states[-1][1] != r.state:
                 states.append((t, r.state))
@@ -350,7 +353,7 @@ class Conductor:
 
     def _schedule(self, s: Sent) -> None:
         a = self.index[s.automation]
-        self.metrics.sent[s.automation].append(s)
+        self.metrics.sent[s.automation].add(sent_at=s.sent_at, due=s.due)
         n = len(s.entries)
         self.future.push("outcome", s.done_at, automation=np.full(n, a, np.int16), entry=s.entries,
                          subscriber=s.subscribers, code=s.code, sent_at=s.sent_at)

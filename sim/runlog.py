@@ -12,12 +12,12 @@ import gzip
 import hashlib
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from core import KINDS, REASONS, EventRows
+from sim.chunks import Chunks
 
 HEADER = "time,automation,subscriber,kind,reason,due\n"
 
@@ -25,20 +25,15 @@ HEADER = "time,automation,subscriber,kind,reason,due\n"
 class RunLog:
     def __init__(self, automations: list[str]) -> None:
         self.automations = automations
-        self._chunks: list[tuple[int, EventRows]] = []
-        self._counts = [0] * len(automations)
+        self._rows = Chunks("at", "kind", "subscriber", "entry", "reason", "due", "automation")
 
     def add(self, automation: int, rows: EventRows) -> None:
         if len(rows):
-            self._chunks.append((automation, rows))
+            self._rows.add(at=rows.at, kind=rows.kind, subscriber=rows.subscriber, entry=rows.entry,
+                           reason=rows.reason, due=rows.due, automation=np.full(len(rows), automation, np.int16))
 
     def canonical(self) -> dict[str, np.ndarray]:
-        if not self._chunks:
-            empty = {k: np.zeros(0) for k in ("at", "kind", "subscriber", "entry", "reason", "due")}
-            return {**empty, "automation": np.zeros(0, np.int16)}
-        cols: dict[str, Any] = {k: np.concatenate([getattr(r, k) for _, r in self._chunks])
-                                for k in ("at", "kind", "subscriber", "entry", "reason", "due")}
-        cols["automation"] = np.concatenate([np.full(len(r), a, np.int16) for a, r in self._chunks])
+        cols = self._rows.all()
         arrival = np.arange(len(cols["at"]))  # within one automation, arrival order is deterministic
         order = np.lexsort((arrival, cols["automation"], np.round(cols["at"], 6)))
         return {k: v[order] for k, v in cols.items()}

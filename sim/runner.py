@@ -67,9 +67,11 @@ def run(spec: RunSpec, *, progress: Any = None, **wiring_options: Any) -> RunRes
 
 
 def _latency(sent: list[Any]) -> dict[str, float]:
-    if not sent:
+    """Due-to-sent percentiles over the given `Chunks` of (sent_at, due)."""
+    parts = [c.all() for c in sent if c]
+    if not parts:
         return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0}
-    lat = np.concatenate([s.sent_at - s.due for s in sent])
+    lat = np.concatenate([p["sent_at"] - p["due"] for p in parts])
     p50, p95, p99 = np.percentile(lat, [50, 95, 99]) if len(lat) else (0, 0, 0)
     return {"p50": round(float(p50), 3), "p95": round(float(p95), 3), "p99": round(float(p99), 3),
             "max": round(float(lat.max()), 3) if len(lat) else 0.0}
@@ -87,7 +89,7 @@ def summarise(result: RunResult) -> dict[str, Any]:
         dropped = data.pop("dropped")
         data["dropped"] = {k: dropped.get(k, 0) for k in ("paused", "ended", "unsubscribed",
                                                           "auto_deleted", "deleted", "filtered")}
-        data["latency_s"] = _latency(w.conductor.metrics.sent.get(a.id, []))
+        data["latency_s"] = _latency([w.conductor.metrics.sent[a.id]] if a.id in w.conductor.metrics.sent else [])
         automations[a.id] = data
     problems = invariants.check(w.automations, result.events, w.initial_status,
                                 w.conductor.metrics.status_log, w.conductor.t0)
@@ -108,7 +110,7 @@ def summarise(result: RunResult) -> dict[str, Any]:
         "subscribers": len(w.store), "phases": w.conductor.metrics.phases,
         "events": {k: int(n) for k, n in zip(KINDS, kinds.tolist(), strict=True) if n},
         "automations": automations,
-        "latency_s": _latency([s for sent in w.conductor.metrics.sent.values() for s in sent]),
+        "latency_s": _latency(list(w.conductor.metrics.sent.values())),
         "dispatcher": {"rate": spec.transport.rate, "tick_s": spec.tick},
         "refused": [f"{t - w.conductor.t0:.0f}s {m}" for t, m in w.conductor.metrics.refused],
         "smtp_messages": len(w.sink.messages) if w.sink is not None else None,

@@ -28,9 +28,9 @@ def build(spec: RunSpec, metrics: Metrics, t0: float) -> dict[str, Any]:
     all_sent, all_lat = [], []
     backlog_area, total_sent, latency_sum = 0.0, 0, 0.0
     for name in ids:
-        sent = metrics.sent.get(name, [])
-        sent_at = np.concatenate([s.sent_at for s in sent]) - t0 if sent else np.zeros(0)
-        latency = np.concatenate([s.sent_at - s.due for s in sent]) if sent else np.zeros(0)
+        rows = metrics.sent[name].all() if name in metrics.sent else {"sent_at": np.zeros(0), "due": np.zeros(0)}
+        sent_at = rows["sent_at"] - t0
+        latency = rows["sent_at"] - rows["due"]
         all_sent.append(sent_at)
         all_lat.append(latency)
         total_sent += len(sent_at)
