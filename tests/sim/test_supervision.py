@@ -24,7 +24,7 @@ def counts(summary: dict) -> dict:  # type: ignore[type-arg]
     (CrashSpec("dispatcher", every=5), CrashSpec("dispatcher", at=7200.0)),
 ])
 def test_crash_and_restart_lose_nothing(crashes: tuple[CrashSpec, ...]) -> None:
-    spec = load(builtin_path("email-chain"))
+    spec = load(builtin_path("email-chain"), ['load.rate="100/h"'])
     calm = run(spec)
     stormy = run(dataclasses.replace(spec, crashes=crashes))
     assert stormy.ok, stormy.failures
