@@ -31,6 +31,15 @@ def _by(rows: list[dict[str, Any]], key: str) -> dict[float, list[dict[str, Any]
     return dict(sorted(groups.items()))
 
 
+def _finish(fig: Any, ax: Any, out: Path, name: str, title: str, xlabel: str, ylabel: str) -> tuple[str, str]:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+    return title, _png(fig, out, name)
+
+
 def _boxes_by_rate(ax: Any, by_rate: dict[float, list[dict[str, Any]]], rates: np.ndarray,
                    value: Any) -> list[list[float]]:
     """One box per dispatcher rate: the spread of `value` across seeds."""
@@ -68,11 +77,8 @@ def build_capacity_report(rows: list[dict[str, Any]], result: dict[str, Any], ou
     if k is not None:
         ax.annotate(f"knee (rate {rates[k]:g}/s)", (offered[k], through[k]), xytext=(10, -25),
                     textcoords="offset points", arrowprops={"arrowstyle": "->"})
-    ax.set_xlabel("offered load (queued sends per second, run average)")
-    ax.set_ylabel("throughput (sends per second)")
-    ax.set_title("Throughput against offered load")
-    ax.legend(fontsize=8)
-    charts.append(("Throughput against offered load", _png(fig, out, "capacity-throughput")))
+    charts.append(_finish(fig, ax, out, "capacity-throughput", "Throughput against offered load",
+                          "offered load (queued sends per second, run average)", "throughput (sends per second)"))
 
     fig, ax = plt.subplots(figsize=(7, 4))
     p95 = _boxes_by_rate(ax, by_rate, rates, lambda r: r["latency_p95_s"] / 60)
@@ -82,18 +88,13 @@ def build_capacity_report(rows: list[dict[str, Any]], result: dict[str, Any], ou
     if result["answer"].get("rate") is not None:
         i = list(rates).index(result["answer"]["rate"])
         ax.axvline(i, color="#2ca02c", ls=":", label=f"answer: {result['answer']['rate']:g}/s")
-    ax.set_xlabel("dispatcher rate (sends per second)")
-    ax.set_ylabel("p95 latency, due to sent (minutes)")
-    ax.set_title("p95 latency against dispatcher rate (boxes: spread across seeds)")
-    ax.legend(fontsize=8)
-    charts.append(("p95 latency against dispatcher rate", _png(fig, out, "capacity-latency")))
+    charts.append(_finish(fig, ax, out, "capacity-latency", "p95 latency against dispatcher rate",
+                          "dispatcher rate (sends per second)", "p95 latency, due to sent (minutes)"))
 
     fig, ax = plt.subplots(figsize=(7, 3.5))
     _boxes_by_rate(ax, by_rate, rates, lambda r: r["dropped"] + r["unsent_at_end"])
-    ax.set_xlabel("dispatcher rate (sends per second)")
-    ax.set_ylabel("dropped + unsent at end")
-    ax.set_title("Drops against dispatcher rate")
-    charts.append(("Drops against dispatcher rate", _png(fig, out, "capacity-drops")))
+    charts.append(_finish(fig, ax, out, "capacity-drops", "Drops against dispatcher rate",
+                          "dispatcher rate (sends per second)", "dropped + unsent at end"))
 
     env = Environment(loader=PackageLoader("reports", "templates"), autoescape=select_autoescape(default=True))
     html = env.get_template("capacity.html").render(r=result, rows=rows, charts=charts,

@@ -52,6 +52,15 @@ def running(now: float, **kwargs: Any) -> Automation:
     return automation
 
 
+def queued(n: int, now: float, **kwargs: Any) -> tuple[SubscriberStore, Automation]:
+    """A list of `n` and a running automation each of them has triggered at `now`."""
+    store = store_with(n)
+    automation = running(now, **kwargs)
+    for sid in range(n):
+        automation.observe(added(sid, now), store)
+    return store, automation
+
+
 def added(sid: int, now: float, source: str = "form") -> Signal:
     return Signal(Kind.SUBSCRIBER_ADDED, sid, now, source=source)
 

@@ -16,7 +16,7 @@ from core import (
     SubscriberStore,
     Why,
 )
-from tests.core.builders import added, at, deliver, run_until, running, store_with
+from tests.core.builders import added, at, deliver, queued, run_until, running, store_with
 
 T0 = at("2026-03-02 08:00")
 
@@ -106,10 +106,7 @@ def test_p4_selection_one_page_all_pages_and_clear() -> None:
 
 
 def test_p5_send_now_goes_out_at_once_with_status_checks() -> None:
-    store = store_with(3)
-    a = running(T0, delay=Delay(1, "days"))
-    for sid in range(3):
-        a.observe(added(sid, T0), store)
+    store, a = queued(3, T0, delay=Delay(1, "days"))
     store.set_status(2, Status.UNSUBSCRIBED)
     everything = Selection.every_page()
     batch = a.send_now(Selection().with_page(a.query(store)).with_entry(2), store, T0 + 60)
@@ -132,10 +129,7 @@ def test_p5_send_now_needs_a_running_automation() -> None:
 
 
 def test_p6_delete_cancels_the_selected_sends() -> None:
-    store = store_with(3)
-    a = running(T0, delay=Delay(1, "hours"))
-    for sid in range(3):
-        a.observe(added(sid, T0), store)
+    store, a = queued(3, T0, delay=Delay(1, "hours"))
     assert a.delete_pending(Selection.every_page(search="user1"), store, T0 + 5) == 1
     assert a.stats.cancelled == 1
     sent = run_until(a, store, T0 + 7200)

@@ -16,7 +16,7 @@ from core import (
     Trigger,
     conservation_violations,
 )
-from tests.core.builders import added, at, config, deliver, local, run_until, running, store_with
+from tests.core.builders import added, at, config, deliver, local, queued, run_until, running, store_with
 
 T0 = at("2026-03-02 08:00")
 
@@ -70,10 +70,7 @@ def test_s2_due_while_paused_dropped_even_when_polled_during_pause() -> None:
 
 
 def test_s3_end_removes_every_pending_entry_at_once() -> None:
-    store = store_with(3)
-    a = running(T0, delay=Delay(1, "days"))
-    for sid in range(3):
-        a.observe(added(sid, T0), store)
+    _, a = queued(3, T0, delay=Delay(1, "days"))
     a.end(T0 + 60)
     assert len(a.pending) == 0
     assert a.stats.dropped["ended"] == 3
@@ -161,10 +158,7 @@ def test_st1_statistics_counts_and_rates() -> None:
 
 
 def test_st2_conservation_holds_and_detects_breaks() -> None:
-    store = store_with(5)
-    a = running(T0, delay=Delay(1, "hours"))
-    for sid in range(5):
-        a.observe(added(sid, T0), store)
+    store, a = queued(5, T0, delay=Delay(1, "hours"))
     store.set_status(4, Status.UNSUBSCRIBED)
     run_until(a, store, T0 + 3600)
     assert a.violations() == []
