@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -80,4 +79,4 @@ def real_clock_lateness(rate: float, seconds: float, seed: int = 1) -> dict[str,
             "sends": result.summary["automations"]["welcome"]["sent"]}
 
 
-__all__ = ["real_clock_lateness", "replace", "run_saturated", "saturated_spec"]
+__all__ = ["real_clock_lateness", "run_saturated", "saturated_spec"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from core.errors import ConfigError
@@ -68,10 +68,6 @@ class AutomationConfig:
             allowed = ", ".join(sorted(EDITABLE))
             raise ConfigError(unknown[0], f"not a setting (settings: {allowed})")
         return replace(self, **changes)
-
-
-def field_names() -> list[str]:
-    return [f.name for f in fields(AutomationConfig)]
 
 
 __all__ = ["AutomationConfig", "Delay", "Duplicates", "Filter", "Repeat", "SendWindow", "Trigger"]

@@ -10,7 +10,6 @@ import base64
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -45,8 +44,3 @@ def build_report(run_dir: Path) -> Path:
     out.write_text(html, encoding="utf-8")
     return out
 
-
-def report_numbers(summary: dict[str, Any]) -> dict[str, Any]:
-    """The figures the report shows per automation (tests compare them to summary.json)."""
-    return {n: {"sent": a["sent"], "triggered": a["triggered"], "pending": a["pending"]}
-            for n, a in summary["automations"].items()}

@@ -85,4 +85,4 @@ def build(spec: RunSpec, *, transport: Transport | None = None, clock: Clock | N
     return Wiring(spec, clock, store, automations, sup, conductor, initial_status, sink)
 
 
-__all__ = ["Any", "Wiring", "build", "streams"]
+__all__ = ["Wiring", "build", "streams"]

@@ -10,7 +10,6 @@ draw comes from generators seeded by the run's seed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 import numpy as np
@@ -114,6 +113,3 @@ def add_known(store: SubscriberStore, known: tuple[dict[str, Any], ...], at: flo
         for group in item.get("groups", []):
             store.add_to_group(sid, str(group))
 
-
-def birthday(text: str) -> date:
-    return date.fromisoformat(text)
