@@ -7,7 +7,6 @@ and returns a `RunResult`; `write(result, out)` writes the outputs.
 
 from __future__ import annotations
 
-import gc
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,10 +40,6 @@ class RunResult:
 def run(spec: RunSpec, *, progress: Any = None, **wiring_options: Any) -> RunResult:
     began = wall_seconds()
     w = build(spec, **wiring_options)
-    # The population is built and lives for the whole run: move it out of the cyclic
-    # collector's way, or every full collection walks millions of objects again.
-    gc.collect()
-    gc.freeze()
     interrupted = False
     try:
         w.clock.process(w.conductor.process())
@@ -62,7 +57,6 @@ def run(spec: RunSpec, *, progress: Any = None, **wiring_options: Any) -> RunRes
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        gc.unfreeze()
         w.supervisor.stop_all()  # also stops the dispatcher, which closes its SMTP connection
         if w.sink is not None:
             w.sink.__exit__(None, None, None)
