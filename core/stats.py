@@ -19,7 +19,6 @@ class Stats:
     in_flight: int = 0  # handed to the transport, outcome not known yet
     sent: int = 0
     failed: Counter[str] = field(default_factory=Counter)  # soft / hard
-    failure_reasons: Counter[str] = field(default_factory=Counter)
     dropped: Counter[str] = field(default_factory=Counter)
     cancelled: int = 0
     opens_unique: int = 0

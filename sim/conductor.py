@@ -310,8 +310,7 @@ class Conductor:
         shares = _split(capacity, len(active))
         messages = []
         for name, share in zip(active, shares, strict=True):
-            ordered = tuple(item for _, _, item in sorted(inputs.get(name, []), key=lambda x: (x[0], x[1])))
-            messages.append((name, Step(t, share, ordered, crash=name in crash)))
+            messages.append((name, Step(t, share, _ordered(inputs.get(name, [])), crash=name in crash)))
         results: list[StepResult] = self.sup.ask_all(messages) if messages else []
         used = sum(sum(len(b) for b in r.batches) for r in results)
         leftover = capacity - used
@@ -383,10 +382,14 @@ class Conductor:
             name = self.ids[int(cols["automation"][0])]
             inputs[name].append((float(times[0]), seq, Outcome(float(times[0]), cols["entry"], times,
                                                                 cols["code"])))
-        messages = [(n, Step(self.end, 0, tuple(i for _, _, i in sorted(v, key=lambda x: (x[0], x[1])))))
-                    for n, v in inputs.items()]
+        messages = [(n, Step(self.end, 0, _ordered(v))) for n, v in inputs.items()]
         for r in self.sup.ask_all(sorted(messages, key=lambda m: self.index[m[0]])):
             self.log.add(self.index[r.automation], r.events)
+
+
+def _ordered(items: list[tuple[float, int, Input]]) -> tuple[Input, ...]:
+    """An actor's inputs in (time, sequence) order: the order it must apply them in."""
+    return tuple(item for _, _, item in sorted(items, key=lambda x: (x[0], x[1])))
 
 
 def _split(total: int, parts: int) -> list[int]:
