@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from core import AutomationConfig, Duplicates, Kind, Trigger
+from core import AutomationConfig, Duplicates, Kind, Start, Trigger
 from sim.behaviour import BehaviourSpec
 from sim.clock import wall_seconds
 from sim.population import PopulationSpec
@@ -34,8 +34,9 @@ def rss_mb() -> float:
 
 def soak_spec(minutes: float) -> RunSpec:
     ids = [f"a{i}" for i in range(5)]
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Asia/Seoul"))
     return RunSpec(
-        name="soak", seed=5, start=datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Asia/Seoul")),
+        name="soak", seed=5, start=start,
         duration=minutes * 60, clock="real", time_scale=1.0, tick=0.05,
         population=PopulationSpec(size=100_000),
         behaviour=BehaviourSpec(open=0.3, open_after=30.0, click=0.05, click_after=10.0, unsubscribe=0.0),
@@ -43,7 +44,7 @@ def soak_spec(minutes: float) -> RunSpec:
         automations=tuple(AutomationConfig(id=i, triggers=(Trigger(Kind.API),), subject="s",
                                            duplicates=Duplicates(allow=True)) for i in ids),
         loads=tuple(LoadSpec("api", rate=3.0, automation=i) for i in ids),
-        actions=tuple(ActionSpec(0.0, "start", i, index=n) for n, i in enumerate(ids)))
+        actions=tuple(ActionSpec(Start(start.timestamp()), i, index=n) for n, i in enumerate(ids)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from core import AutomationConfig, Kind, Trigger, Why
+from core import AutomationConfig, Kind, Start, Trigger, Why
 from sim.behaviour import BehaviourSpec
 from sim.bootstrap import build
 from sim.clock import wall_seconds
@@ -70,7 +70,7 @@ def real_clock_lateness(rate: float, seconds: float, seed: int = 1) -> dict[str,
         transport=TransportSpec(rate=rate * 5, latency=0.01),
         automations=(AutomationConfig(id="welcome", triggers=(Trigger(Kind.SUBSCRIBER_ADDED),), subject="s"),),
         loads=(LoadSpec("subscriber_added", start=1.0, until=1.0 + seconds, rate=rate),),
-        actions=(ActionSpec(0.0, "start", "welcome"),))
+        actions=(ActionSpec(Start(START.timestamp()), "welcome"),))
     from sim.runner import run
 
     result = run(spec)

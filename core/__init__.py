@@ -5,23 +5,58 @@ files. Time comes in as an argument (`now`, POSIX seconds); what should
 happen comes back as return values and rows of `Automation.events`.
 """
 
+from core.audience import Applied, apply_changes
 from core.automation import Automation, SendBatch
+from core.commands import (
+    AddToGroup,
+    AutomationCommand,
+    CancelSchedule,
+    Delete,
+    DeletePending,
+    DeleteSubscriber,
+    Edit,
+    End,
+    HardBounce,
+    ListChange,
+    Observe,
+    Outcome,
+    Pause,
+    PendingQuery,
+    QueryPending,
+    RecordEngagements,
+    RecordOutcomes,
+    Resume,
+    Schedule,
+    SendNow,
+    SetField,
+    Start,
+    SubscribersAdded,
+    Unsubscribe,
+    hard_bounces,
+)
 from core.config import AutomationConfig
 from core.errors import ConfigError, DripError, NotAllowed
 from core.events import KINDS, REASONS, EventLog, EventRows
 from core.filters import Condition, Filter
+from core.handlers import HANDLERS, Context, Effects, SavedPage, advance, handle
 from core.lifecycle import TRANSITIONS, Command, State
 from core.pending import PAGE_SIZE, EntryState, PendingList, PendingPage, PendingRow, Selection, Why
+from core.routing import Routes, check_sources
 from core.stats import Stats, conservation_violations
 from core.subscribers import Source, Status, SubscriberStore
 from core.timing import Delay, Repeat, SendWindow
 from core.triggers import Duplicates, Kind, RateLimit, Signal, Trigger
 
 __all__ = [
-    "KINDS", "PAGE_SIZE", "REASONS", "TRANSITIONS", "Automation", "AutomationConfig", "Command",
-    "Condition", "ConfigError", "Delay", "DripError", "Duplicates", "EntryState", "EventLog",
-    "EventRows", "Filter", "Kind", "NotAllowed", "PendingList", "PendingPage", "PendingRow",
-    "RateLimit", "Repeat", "Selection", "SendBatch", "SendWindow", "Signal", "Source", "State",
-    "Stats", "Status", "SubscriberStore", "Trigger", "Why", "Workspace", "conservation_violations",
+    "HANDLERS", "KINDS", "PAGE_SIZE", "REASONS", "TRANSITIONS", "AddToGroup", "Applied", "Automation",
+    "AutomationCommand", "AutomationConfig", "CancelSchedule", "Command", "Condition", "ConfigError",
+    "Context", "Delay", "Delete", "DeletePending", "DeleteSubscriber", "DripError", "Duplicates", "Edit",
+    "Effects", "End", "EntryState", "EventLog", "EventRows", "Filter", "HardBounce", "Kind", "ListChange",
+    "NotAllowed", "Observe", "Outcome", "Pause", "PendingList", "PendingPage", "PendingQuery", "PendingRow",
+    "QueryPending", "RateLimit", "RecordEngagements", "RecordOutcomes", "Repeat", "Resume", "Routes",
+    "SavedPage", "Schedule", "Selection", "SendBatch", "SendNow", "SendWindow", "SetField", "Signal",
+    "Source", "Start", "State", "Stats", "Status", "SubscriberStore", "SubscribersAdded", "Trigger",
+    "Unsubscribe", "Why", "Workspace", "advance", "apply_changes", "check_sources", "conservation_violations",
+    "handle", "hard_bounces",
 ]
 from core.workspace import Workspace

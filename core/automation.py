@@ -13,19 +13,19 @@ needed, so a virtual clock can jump straight there.
 
 from __future__ import annotations
 
-import heapq
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 
+from core.anniversaries import Anniversaries
 from core.columns import Column
+from core.commands import Outcome
 from core.config import AutomationConfig
 from core.errors import ConfigError, NotAllowed
 from core.events import EventLog
-from core.instants import Instant, from_local, to_local, zone
+from core.instants import Instant, zone
 from core.lifecycle import Command, State, has_statistics, transition
 from core.pending import (
     CANCELLED,
@@ -38,10 +38,11 @@ from core.pending import (
     Selection,
     Why,
 )
+from core.series import Series
 from core.stats import Stats, conservation_violations
 from core.subscribers import SUBSCRIBED, Status, SubscriberStore
-from core.timing import _parse_hhmm
-from core.triggers import EMAIL_KINDS, NO_DUPLICATES, WATCH_KINDS, Kind, RateLimit, Signal
+from core.triggers import EMAIL_KINDS, NO_DUPLICATES, WATCH_KINDS, Kind, RateLimit, Signal, Trigger
+from core.watches import Watches
 
 _DROP_BY_STATUS = {int(Status.UNSUBSCRIBED): "unsubscribed", int(Status.AUTO_DELETED): "auto_deleted",
                    int(Status.DELETED): "deleted"}
@@ -58,26 +59,11 @@ class SendBatch:
     due: np.ndarray[Any, Any]
     occurrence: np.ndarray[Any, Any]
     overrides: dict[int, dict[str, Any]] = field(default_factory=dict)  # entry -> api fields (T2)
+    sender: str = ""  # the content as set when decided (an edit while paused applies to later sends)
+    subject: str = ""
 
     def __len__(self) -> int:
         return len(self.entries)
-
-
-@dataclass(slots=True)
-class _Series:
-    """A subscriber's repeat series (R1, R2): occurrence n is anchor + n periods."""
-
-    anchor: Instant
-    entry: int = -1  # the pending repeat entry, or -1
-
-
-@dataclass(order=True, slots=True)
-class _Watch:
-    deadline: Instant
-    seq: int
-    subscriber: int = field(compare=False)
-    send_id: str = field(compare=False)
-    trigger: int = field(compare=False)
 
 
 class Automation:
@@ -95,12 +81,10 @@ class Automation:
         self._last_accepted = Column(np.float64, fill=np.nan)
         self._fired: set[tuple[int, str]] = set()  # (subscriber, source occurrence) for NO_DUPLICATES
         self._combined: dict[int, int] = {}  # T4 all: subscriber -> bitmask of satisfied triggers
-        self._series: dict[int, _Series] = {}
-        self._watches: list[_Watch] = []
-        self._watched: dict[tuple[int, str, int], _Watch] = {}
-        self._seq = 0
+        self._series = Series()
+        self._watches = Watches()
         self._api = RateLimit(config.api_limit)
-        self._next_anniversary: Instant | None = None
+        self._anniversaries = Anniversaries()
 
     @property
     def id(self) -> str:
@@ -121,7 +105,7 @@ class Automation:
             self.events.add(now, "state", reason=new.value)
         if new is State.RUNNING and old is not State.RUNNING:
             self.running_spans.append([now, math.inf])
-            self._arm_anniversary(now)
+            self._anniversaries.arm(self._anniversary_trigger(), now, self.tz)
         elif old is State.RUNNING and new is not State.RUNNING:
             self.running_spans[-1][1] = now
 
@@ -166,10 +150,15 @@ class Automation:
         self._move(Command.END if reason == "ended" else Command.REACH_END, now)
         self._purge(now)
 
+    def check_editable(self) -> None:
+        """L6: settings change only while draft or paused; refuses with what to do instead."""
+        if self.deleted:
+            raise NotAllowed("cannot edit: the automation was deleted", state="deleted", command="edit")
+        transition(self.state, Command.EDIT)
+
     def edit(self, now: Instant, **changes: Any) -> None:
         """L6: settings change only while draft or paused."""
-        if self.deleted or transition(self.state, Command.EDIT) is not self.state:
-            raise NotAllowed("cannot edit", state=self.state.value, command="edit")
+        self.check_editable()
         config = self.config.edited(changes)
         self.config = config
         self._api = RateLimit(config.api_limit)
@@ -178,6 +167,7 @@ class Automation:
         """L7: refused while running; anything still pending is cancelled."""
         self._move(Command.DELETE, now)
         self.deleted = True
+        self.start_at = None  # a deleted schedule never starts
         ids = self.pending.remove(self.pending.pending_ids(), CANCELLED)
         self.stats.cancelled += len(ids)
         self.events.add_batch(now, "cancelled", self.pending.subscriber[ids], ids, "deleted")
@@ -191,7 +181,6 @@ class Automation:
                               self.pending.due[ids])
         self._series.clear()
         self._watches.clear()
-        self._watched.clear()
 
     @property
     def has_statistics(self) -> bool:
@@ -208,51 +197,28 @@ class Automation:
             times.append(self.start_at)
         if self.state in (State.RUNNING, State.PAUSED):
             times.append(self.end_at)
-            times.append(self._watches[0].deadline if self._watches else None)
-            times.append(self._next_anniversary)
+            times.append(self._watches.next_deadline())
+            times.append(self._anniversaries.next)
         return min((t for t in times if t is not None), default=None)
 
     def tick(self, now: Instant, store: SubscriberStore) -> None:
         """Apply every time-driven rule up to `now`, in time order."""
         if self.state is State.SCHEDULED and self.start_at is not None and now >= self.start_at:
             self._move(Command.REACH_START, self.start_at)
-        while self._watches and self._watches[0].deadline <= now and (
-                self.end_at is None or self._watches[0].deadline < self.end_at):
-            w = heapq.heappop(self._watches)
-            if self._watched.pop((w.subscriber, w.send_id, w.trigger), None) is None:
-                continue  # the subscriber opened/clicked in time
+        for w in self._watches.expire(now, before=self.end_at):
             kind = self.config.triggers[w.trigger].kind
             self.observe(Signal(kind, w.subscriber, w.deadline, send_id=w.send_id), store)
-        while self._next_anniversary is not None and self._next_anniversary <= now and (
-                self.end_at is None or self._next_anniversary < self.end_at):
-            self._fire_anniversaries(self._next_anniversary, store)
+        trigger = self._anniversary_trigger()
+        while trigger is not None and (at := self._anniversaries.next) is not None and at <= now and (
+                self.end_at is None or at < self.end_at):
+            for signal in self._anniversaries.fire(trigger, store, self.tz):
+                self.observe(signal, store)
         if self.end_at is not None and now >= self.end_at and self.state in (State.RUNNING, State.PAUSED):
             self.due(self.end_at, store)  # what came due before end_at still goes out
             self.end(self.end_at, reason="end_at")
 
-    def _arm_anniversary(self, now: Instant) -> None:
-        trigger = next((t for t in self.config.triggers if t.kind is Kind.ANNIVERSARY), None)
-        if trigger is None or self._next_anniversary is not None:
-            return
-        minute = _parse_hhmm(trigger.at, "trigger.at")
-        local = to_local(now, self.tz)
-        first = datetime.combine(local.date(), datetime.min.time()) + timedelta(minutes=minute)
-        t = from_local(first, self.tz)
-        self._next_anniversary = t if t >= now else from_local(first + timedelta(days=1), self.tz)
-
-    def _fire_anniversaries(self, at: Instant, store: SubscriberStore) -> None:
-        _index, trigger = next((i, t) for i, t in enumerate(self.config.triggers)
-                              if t.kind is Kind.ANNIVERSARY)
-        day = to_local(at, self.tz).date()
-        target = day - timedelta(days=trigger.offset_days)
-        wanted = [target.month * 100 + target.day]
-        if target.month == 2 and target.day == 28 and not _leap(target.year):
-            wanted.append(229)  # Feb 29 anniversaries fall on Feb 28 in other years
-        codes = store.month_days(trigger.field)
-        for sid in np.flatnonzero(np.isin(codes, wanted)).tolist():
-            self.observe(Signal(Kind.ANNIVERSARY, sid, at, send_id=str(target.year)), store)
-        local = to_local(at, self.tz).replace(tzinfo=None)
-        self._next_anniversary = from_local(local + timedelta(days=1), self.tz)
+    def _anniversary_trigger(self) -> Trigger | None:
+        return next((t for t in self.config.triggers if t.kind is Kind.ANNIVERSARY), None)
 
     # -- triggers (T1-T6) --------------------------------------------------
     def observe(self, signal: Signal, store: SubscriberStore) -> str:
@@ -318,7 +284,7 @@ class Automation:
         self._last_accepted[sid] = now
         self.stats.accepted += 1
         self.events.add(now, "triggered", sid)
-        series = self._series.get(sid)
+        series = self._series.of(sid)
         if series is not None and series.entry >= 0 and self.config.repeat is not None:
             series.anchor = now  # R2: the next repeat counts from the latest trigger
             self.pending.reschedule(series.entry, self._when(self.config.repeat.occurrence(now, 1, self.tz)))
@@ -347,18 +313,15 @@ class Automation:
     def _watch(self, signal: Signal) -> None:
         for i, t in enumerate(self.config.triggers):
             if t.kind in WATCH_KINDS and t.email == signal.email:
-                self._seq += 1
-                w = _Watch(signal.at + t.within, self._seq, signal.subscriber, signal.send_id, i)
-                heapq.heappush(self._watches, w)
-                self._watched[(signal.subscriber, signal.send_id, i)] = w
+                self._watches.arm(signal.at + t.within, signal.subscriber, signal.send_id, i)
 
     def _unwatch(self, signal: Signal) -> None:
         """An open/click cancels the matching not_opened/not_clicked deadline."""
-        if not self._watched or signal.kind not in (Kind.OPENED, Kind.CLICKED):
+        if not len(self._watches) or signal.kind not in (Kind.OPENED, Kind.CLICKED):
             return
         for i, t in enumerate(self.config.triggers):
             if WATCH_KINDS.get(t.kind) is signal.kind and (not t.link or t.link == signal.link):
-                self._watched.pop((signal.subscriber, signal.send_id, i), None)
+                self._watches.cancel(signal.subscriber, signal.send_id, i)
 
     # -- send time (S1-S3, R1) ---------------------------------------------
     def due(self, now: Instant, store: SubscriberStore, limit: int | None = None) -> SendBatch:
@@ -407,7 +370,7 @@ class Automation:
         if self.overrides and len(ids):
             overrides = {e: self.overrides[e] for e in ids.tolist() if e in self.overrides}
         return SendBatch(self.id, now, ids, self.pending.subscriber[ids], self.pending.due[ids],
-                         self.pending.occurrence[ids], overrides)
+                         self.pending.occurrence[ids], overrides, self.config.sender, self.config.subject)
 
     def _drop(self, ids: np.ndarray[Any, Any], now: Instant, reason: str, *, continue_series: bool) -> None:
         if len(ids) == 0:
@@ -421,8 +384,7 @@ class Automation:
         if continue_series and self.state is not State.ENDED:
             self._continue_series(ids, now)
         else:
-            for sid in self.pending.subscriber[ids].tolist():
-                self._series.pop(sid, None)
+            self._series.end(self.pending.subscriber[ids])
 
     def _continue_series(self, ids: np.ndarray[Any, Any], now: Instant) -> None:
         """R1: after an occurrence, queue the next one of that subscriber's series."""
@@ -430,9 +392,9 @@ class Automation:
         assert repeat is not None
         for e in ids.tolist():
             sid = int(self.pending.subscriber[e])
-            series = self._series.get(sid)
+            series = self._series.of(sid)
             if series is None:
-                series = self._series[sid] = _Series(anchor=float(self.pending.due[e]))
+                series = self._series.begin(sid, float(self.pending.due[e]))
             elif series.entry not in (-1, e):
                 continue  # a retrigger's own send; the series entry was already moved (R2)
             n = int(self.pending.occurrence[e]) + 1
@@ -441,34 +403,32 @@ class Automation:
 
     # -- outcomes and engagement (ST1, U2) --------------------------------
     def record_outcomes(self, entries: np.ndarray[Any, Any], now: Instant | np.ndarray[Any, Any],
-                        failure: np.ndarray[Any, Any] | None = None,
-                        store: SubscriberStore | None = None) -> int:
-        """Record transport outcomes; `failure` holds 0 ok, 1 soft, 2 hard.
+                        outcomes: np.ndarray[Any, Any] | None = None) -> int:
+        """Record transport outcomes (`Outcome` values; all delivered when omitted).
 
         Only entries in flight count: a repeated outcome for the same entry is
         ignored (nothing counted twice, ST2). Returns how many were counted.
+        What a hard bounce does to the list (U2) is a list change
+        (`core.commands.hard_bounces`), applied by whoever owns the store.
         """
         entries = np.asarray(entries, np.int64)
         fresh = self.pending.state[entries] == IN_FLIGHT
-        failure = np.zeros(len(entries), np.int8) if failure is None else np.asarray(failure, np.int8)
+        codes = np.zeros(len(entries), np.int8) if outcomes is None else np.asarray(outcomes, np.int8)
         at = np.broadcast_to(np.asarray(now, np.float64), (len(entries),))
-        entries, failure, at = entries[fresh], failure[fresh], at[fresh]
+        entries, codes, at = entries[fresh], codes[fresh], at[fresh]
         subs = self.pending.subscriber[entries]
-        ok = failure == 0
+        ok = codes == Outcome.DELIVERED
         self.pending.state[entries[ok]] = SENT
         self.pending.state[entries[~ok]] = FAILED
         self.stats.sent += int(ok.sum())
         self.stats.in_flight -= len(entries)
         self.events.add_batch(at[ok], "sent", subs[ok], entries[ok], due=self.pending.due[entries[ok]])
-        for code, label in ((1, "soft"), (2, "hard")):
-            hit = failure == code
+        for code, label in ((Outcome.SOFT_BOUNCE, "soft"), (Outcome.HARD_BOUNCE, "hard")):
+            hit = codes == code
             n = int(hit.sum())
             if n:
                 self.stats.failed[label] += n
                 self.events.add_batch(at[hit], "failed", subs[hit], entries[hit], label)
-                if code == 2 and store is not None:
-                    for sid in subs[hit].tolist():
-                        store.bounce(sid, hard=True)
         if self.overrides:
             for e in entries.tolist():
                 self.overrides.pop(e, None)
@@ -523,8 +483,7 @@ class Automation:
         self.stats.cancelled += len(ids)
         subs = self.pending.subscriber[ids]
         self.events.add_batch(now, "cancelled", subs, ids, "operator", self.pending.due[ids])
-        for sid in subs.tolist():
-            self._series.pop(sid, None)
+        self._series.end(subs)
         return len(ids)
 
     # -- statistics (ST1, ST2) ---------------------------------------------
@@ -535,8 +494,4 @@ class Automation:
 
     def violations(self, *, finished: bool = True) -> list[str]:
         return conservation_violations(self.stats, len(self.pending), finished=finished)
-
-
-def _leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 

@@ -20,7 +20,7 @@ REASONS = ("", "not_running", "duplicate", "filtered", "not_subscribed", "rate_l
            "unknown_subscriber", "paused", "ended", "unsubscribed", "auto_deleted", "deleted",
            "soft", "hard", "operator", "delay", "window", "repeat", "immediate", "retrigger",
            "send_now", "draft", "scheduled", "running", "end_at", "restart", "crash",
-           "start", "schedule", "cancel_schedule", "pause", "resume", "end", "edit", "delete")
+           "start", "schedule", "cancel_schedule", "pause", "resume", "end", "edit", "delete", "query")
 KIND = {name: i for i, name in enumerate(KINDS)}
 REASON = {name: i for i, name in enumerate(REASONS)}
 _NO = -1

@@ -49,7 +49,7 @@ class Delay:
         return wall_add(t, tz, days=days * self.amount, months=months * self.amount)
 
 
-def _parse_hhmm(text: str, field: str) -> int:
+def parse_hhmm(text: str, field: str) -> int:
     try:
         hh, mm = text.strip().split(":")
         h, m = int(hh), int(mm)
@@ -90,7 +90,7 @@ class SendWindow:
         """The same range on each chosen day; start after end wraps past midnight."""
         if not days:
             raise ConfigError("window.days", "a send window needs at least one day")
-        s, e = _parse_hhmm(start, "window.from"), _parse_hhmm(end, "window.to")
+        s, e = parse_hhmm(start, "window.from"), parse_hhmm(end, "window.to")
         if s == e:
             raise ConfigError("window.to", "equals window.from; use 00:00-23:59 for all day")
         length = (e - s) % 1440 + 1
@@ -104,7 +104,7 @@ class SendWindow:
             parts = str(text).split()
             if len(parts) != 2:
                 raise ConfigError(field, f"expected 'DAY HH:MM', got {text!r}")
-            return _parse_day(parts[0], field) * 1440 + _parse_hhmm(parts[1], field)
+            return _parse_day(parts[0], field) * 1440 + parse_hhmm(parts[1], field)
 
         s, e = parse(start, "window.from"), parse(end, "window.to")
         if s == e:

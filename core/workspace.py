@@ -1,29 +1,38 @@
-"""Every automation of one account over one subscriber list.
+"""Every automation of one account over one subscriber list, in one thread.
 
-The workspace routes each signal to every automation in a fixed order (the
-order they were added) and enforces the rules that span automations: an
-ended automation cannot be picked as the trigger source of another (L4).
-The actor shell splits this same work across actors; tests and the
-single-threaded reference path use it directly.
+The workspace is the single-threaded driver of the domain: tests and the
+reference path use it, the actor shell splits the same work across actors.
+Both go through `core.handlers.handle` for every command and
+`core.audience.apply_changes` for every list change, and both route signals
+with `core.routing.Routes`, rebuilt after every edit. Nothing here decides a
+rule.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
+from core.audience import Applied, apply_changes
 from core.automation import Automation, SendBatch
+from core.commands import AutomationCommand, Edit, ListChange, Observe, RecordOutcomes, hard_bounces
 from core.config import AutomationConfig
 from core.errors import ConfigError
+from core.handlers import Context, Effects, advance, handle
 from core.instants import Instant
 from core.lifecycle import State
+from core.routing import Routes, check_sources
 from core.subscribers import SubscriberStore
-from core.triggers import EMAIL_KINDS, Signal
+from core.triggers import Signal
 
 
 class Workspace:
     def __init__(self, store: SubscriberStore | None = None) -> None:
         self.store = store if store is not None else SubscriberStore()
         self.automations: dict[str, Automation] = {}
+        self.routes = Routes.of(())
 
     def __getitem__(self, automation_id: str) -> Automation:
         try:
@@ -31,27 +40,58 @@ class Workspace:
         except KeyError:
             raise ConfigError("automation", f"no automation called {automation_id!r}") from None
 
-    def _check_sources(self, config: AutomationConfig) -> None:
-        for i, trigger in enumerate(config.triggers):
-            source = self.automations.get(trigger.email) if trigger.kind in EMAIL_KINDS else None
-            if source is not None and source.state is State.ENDED and source.id != config.id:
-                raise ConfigError(f"triggers[{i}].email", f"automation {source.id!r} has ended and "
-                                  "cannot be a trigger source (L4); pick an automation that is not ended")
+    def ended(self) -> frozenset[str]:
+        return frozenset(a.id for a in self.automations.values() if a.state is State.ENDED)
+
+    def context(self) -> Context:
+        return Context(self.store, self.ended())
+
+    def _reroute(self) -> None:
+        self.routes = Routes.of(a.config for a in self.automations.values())
 
     def add(self, config: AutomationConfig) -> Automation:
         if config.id in self.automations:
             raise ConfigError("id", f"an automation called {config.id!r} already exists")
-        self._check_sources(config)
+        check_sources(config, self.ended())
         automation = self.automations[config.id] = Automation(config)
+        self._reroute()
         return automation
 
-    def edit(self, automation_id: str, now: Instant, **changes: Any) -> None:
-        automation = self[automation_id]
-        self._check_sources(automation.config.edited(changes))
-        automation.edit(now, **changes)
+    def execute(self, automation_id: str, command: AutomationCommand, quota: int | None = None) -> Effects:
+        """Handle one command for one automation; refusals are in `Effects.refused`."""
+        fx = Effects(quota)
+        if isinstance(command, RecordOutcomes):  # the list learns of bounces first (U2), as in the simulator
+            a = self[automation_id]
+            self.change(hard_bounces(a.pending.subscriber[np.asarray(command.entries, np.int64)],
+                                     command.done_at, command.outcomes))
+        handle(self[automation_id], command, self.context(), fx)
+        if fx.edited is not None:
+            self._reroute()
+        return fx
+
+    def edit(self, automation_id: str, now: Instant, **changes: Any) -> Effects:
+        return self.execute(automation_id, Edit(now, changes))
+
+    def change(self, changes: Iterable[ListChange]) -> Applied:
+        """List changes; their signals reach the automations that listen for them."""
+        applied = apply_changes(self.store, changes)
+        for signal in applied.signals:
+            self.signal(signal)
+        return applied
 
     def signal(self, signal: Signal) -> dict[str, str]:
-        return {a.id: a.observe(signal, self.store) for a in self.automations.values()}
+        """Offer a signal to every automation routed to it; the others see nothing ('unmatched')."""
+        verdicts = dict.fromkeys(self.automations, "unmatched")
+        for name in self.routes.of_signal(signal):
+            verdicts[name] = self.execute(name, Observe(signal)).verdict
+        return verdicts
+
+    def deliver(self, batch: SendBatch, outcomes: Iterable[int] | None = None, at: Instant | None = None) -> None:
+        """The transport's answer for a batch (all delivered unless `outcomes` says otherwise)."""
+        n = len(batch)
+        codes = np.zeros(n, np.int8) if outcomes is None else np.asarray(list(outcomes), np.int8)
+        done = np.full(n, batch.decided_at if at is None else at)
+        self.execute(batch.automation, RecordOutcomes(float(done.min()) if n else 0.0, batch.entries, done, codes))
 
     def next_wakeup(self) -> Instant | None:
         times = [a.next_wakeup() for a in self.automations.values()]
@@ -60,9 +100,9 @@ class Workspace:
     def advance(self, now: Instant) -> list[SendBatch]:
         """Every time-driven rule and every due entry up to `now`."""
         batches = []
+        ctx = self.context()
         for automation in self.automations.values():
-            automation.tick(now, self.store)
-            batch = automation.due(now, self.store)
-            if len(batch):
-                batches.append(batch)
+            fx = Effects()
+            advance(automation, now, ctx, fx)
+            batches += fx.batches
         return batches

@@ -72,9 +72,8 @@ def build(spec: RunSpec, *, transport: Transport | None = None, clock: Clock | N
         tx = transport or SimulatedTransport(spec.transport, rng["transport"],
                                              now=clock.actual_now if clock.kind == "real" else None)
         behaviour = Behaviour(spec.behaviour, rng["behaviour"])
-        subjects = {a.id: (a.config.sender, a.config.subject) for a in automations}
         render = spec.smtp if render_messages is None else render_messages
-        sup.start("dispatcher", lambda: DispatcherActor.start(tx, behaviour, store, subjects, render))
+        sup.start("dispatcher", lambda: DispatcherActor.start(tx, behaviour, store, render))
         load = arrivals(spec.loads, spec.actions, t0, t0 + spec.duration, rng["loads"])
         conductor = Conductor(spec, clock, sup, store, load, rng["api"])
     except BaseException:

@@ -23,44 +23,45 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from core import Kind, Signal
-from core.triggers import EMAIL_KINDS
+from core import (
+    AutomationCommand,
+    Kind,
+    Observe,
+    Outcome,
+    RecordEngagements,
+    RecordOutcomes,
+    Routes,
+    SavedPage,
+    Signal,
+    State,
+    Unsubscribe,
+    hard_bounces,
+)
+from core.commands import TargetedChange
 from sim.actors.supervision import Supervisor
 from sim.chunks import Chunks
 from sim.clock import Clock
 from sim.future import FutureQueue
 from sim.messages import (
+    AddSubscribers,
     Changed,
     Dispatch,
-    Engagement,
-    Input,
-    Lifecycle,
-    Mutation,
-    Mutations,
-    Observe,
-    Outcome,
+    ListChanges,
     Peek,
-    PendingOp,
-    SavedPage,
     Sent,
     Step,
     StepResult,
     Summarise,
 )
 from sim.runlog import RunLog
-from sim.spec import ActionSpec, RunSpec
+from sim.spec import ActionSpec, ApiCall, RunSpec, Snapshot
 
-LIFECYCLE = {"start", "schedule", "cancel_schedule", "pause", "resume", "end", "edit", "delete"}
-LIST_CHANGES = {"unsubscribe": "unsubscribe", "hard_bounce": "hard_bounce",
-                "delete_subscriber": "delete", "set_field": "set_field", "add_to_group": "add_to_group"}
-_WATCHERS = {Kind.EMAIL_SENT: (Kind.EMAIL_SENT, Kind.NOT_OPENED, Kind.NOT_CLICKED),
-             Kind.EMAIL_FAILED: (Kind.EMAIL_FAILED,),
-             Kind.OPENED: (Kind.OPENED, Kind.NOT_OPENED), Kind.CLICKED: (Kind.CLICKED, Kind.NOT_CLICKED)}
+Change = TargetedChange | AddSubscribers
 
 
 @dataclass
@@ -106,23 +107,9 @@ class Conductor:
         self._dispatcher_crash = False
         self._crash_pending: set[str] = set()
         self._snapshots: list[str] = []
-        self._routes = self._routing()
-
-    # -- routing: which automation can care about which signal -------------
-    def _routing(self) -> dict[tuple[Kind, str], list[str]]:
-        routes: dict[tuple[Kind, str], list[str]] = defaultdict(list)
-        for config in self.spec.automations:
-            for trigger in config.triggers:
-                for kind, watchers in _WATCHERS.items():
-                    if trigger.kind in watchers:
-                        routes[(kind, trigger.email)].append(config.id)
-                if trigger.kind not in EMAIL_KINDS:
-                    routes[(trigger.kind, "")].append(config.id)
-        return {k: sorted(set(v), key=self.index.__getitem__) for k, v in routes.items()}
-
-    def _interested(self, signal: Signal) -> list[str]:
-        email = signal.email if signal.kind in EMAIL_KINDS else ""
-        return self._routes.get((signal.kind, email), [])
+        self.configs = {c.id: c for c in spec.automations}
+        self.routes = Routes.of(spec.automations)  # rebuilt after every edit
+        self.ended: frozenset[str] = frozenset()  # L4: known at the start of each phase
 
     # -- the process -------------------------------------------------------
     def process(self) -> Any:
@@ -160,12 +147,12 @@ class Conductor:
         rate = self.spec.transport.rate
         self.tokens = min(rate * max(self.spec.tick, 1.0), self.tokens + rate * (t - self.last_t))
         self.last_t = t
-        inputs: dict[str, list[tuple[float, int, Input]]] = defaultdict(list)
-        mutations: list[Mutation] = []
+        inputs: dict[str, list[tuple[float, int, AutomationCommand]]] = defaultdict(list)
+        mutations: list[Change] = []
         self._snapshots = []
         seq = 0
 
-        def put(name: str, at: float, item: Input) -> None:
+        def put(name: str, at: float, item: AutomationCommand) -> None:
             nonlocal seq
             seq += 1
             inputs[name].append((at, seq, item))
@@ -182,45 +169,44 @@ class Conductor:
             replies = self.sup.ask_all([(name, Summarise()) for name in self.ids])
             self.metrics.snapshots[label] = dict(zip(self.ids, replies, strict=True))
 
-    def _flush(self, mutations: list[Mutation], put: Any) -> None:
+    def _flush(self, mutations: list[Change], put: Any) -> None:
         """Apply the list changes gathered so far (audience actor) and route their signals."""
         if not mutations:
             return
-        changed: Changed = self.sup.ask("audience", Mutations(tuple(mutations)))
+        ordered = sorted(mutations, key=lambda m: m.at)  # stable: ties keep the order they were made in
+        changed: Changed = self.sup.ask("audience", ListChanges(tuple(ordered)))
         mutations.clear()
         self.metrics.status_log.extend(changed.status_log)
         for signal in changed.signals:
-            for name in self._interested(signal):
-                put(name, signal.at, Observe(signal.at, signal))
+            for name in self.routes.of_signal(signal):
+                put(name, signal.at, Observe(signal))
 
     def _release(self, kind: str, times: np.ndarray, cols: dict[str, np.ndarray], put: Any,
-                 mutations: list[Mutation]) -> None:
+                 mutations: list[Change]) -> None:
         name = self.ids[int(cols["automation"][0])] if len(times) else ""
         first = float(times.min()) if len(times) else 0.0
         if kind == "outcome":
             code = cols["code"]
-            put(name, first, Outcome(first, cols["entry"], times, code))
-            hard = np.flatnonzero(code == 2)
-            if len(hard):
-                hard = hard[np.argsort(times[hard], kind="stable")]  # bounces apply in time order
-                mutations.append(Mutation(float(times[hard[0]]), "hard_bounce", cols["subscriber"][hard]))
-            for k, hit in ((Kind.EMAIL_SENT, code == 0), (Kind.EMAIL_FAILED, code != 0)):
-                watchers = self._routes.get((k, name), [])
+            put(name, first, RecordOutcomes(first, cols["entry"], times, code))
+            mutations.extend(hard_bounces(cols["subscriber"], times, code))  # U2, each at its own time
+            delivered = code == Outcome.DELIVERED
+            for k, hit in ((Kind.EMAIL_SENT, delivered), (Kind.EMAIL_FAILED, ~delivered)):
+                watchers = self.routes.watchers(k, name)
                 if watchers and hit.any():
                     self._email_signals(k, name, times[hit], cols, hit, watchers, put)
         elif kind in ("opened", "clicked"):
-            put(name, first, Engagement(first, cols["entry"], times, kind))
+            put(name, first, RecordEngagements(first, cols["entry"], times, kind))  # type: ignore[arg-type]
             k = Kind.OPENED if kind == "opened" else Kind.CLICKED
-            watchers = self._routes.get((k, name), [])
+            watchers = self.routes.watchers(k, name)
             if watchers:
                 self._email_signals(k, name, times, cols, np.ones(len(times), bool), watchers, put)
         elif kind == "unsubscribe":
             order = np.argsort(times, kind="stable")
             for at, sid in zip(times[order].tolist(), cols["subscriber"][order].tolist(), strict=True):
-                mutations.append(Mutation(at, "unsubscribe", (sid,)))
+                mutations.append(Unsubscribe(at, (sid,)))
 
     def _email_signals(self, kind: Kind, email: str, times: np.ndarray, cols: dict[str, np.ndarray],
-                       hit: np.ndarray, watchers: list[str], put: Any) -> None:
+                       hit: np.ndarray, watchers: tuple[str, ...], put: Any) -> None:
         links = self.spec.behaviour.links
         link_col = cols.get("link")
         rows = np.flatnonzero(hit)
@@ -229,52 +215,36 @@ class Conductor:
             signal = Signal(kind, int(cols["subscriber"][i]), at, email=email, link=link,
                             send_id=f"{email}:{int(cols['entry'][i])}", sent_at=float(cols["sent_at"][i]))
             for name in watchers:
-                put(name, at, Observe(at, signal))
+                put(name, at, Observe(signal))
 
-    def _external(self, at: float, item: Any, put: Any, mutations: list[Mutation]) -> None:
+    def _external(self, at: float, item: Any, put: Any, mutations: list[Change]) -> None:
         if isinstance(item, ActionSpec):
             self._action(at, item, put, mutations)
             return
         kind, automation, source, count = item  # a load arrival
         if kind == "subscriber_added":
-            mutations.append(Mutation(at, "add", count=count, source=source))
+            mutations.append(AddSubscribers(at, count, source))
         elif kind == "api":
             for sid in self._random_subscribers(count):
-                put(automation, at, Observe(at, Signal(Kind.API, sid, at)))
+                put(automation, at, Observe(Signal(Kind.API, sid, at)))
 
     def _random_subscribers(self, count: int) -> list[int]:
         n = len(self.store)
         return self._api_rng.integers(0, max(n, 1), count).tolist() if n else [-1] * count
 
-    def _action(self, at: float, action: ActionSpec, put: Any, mutations: list[Mutation]) -> None:
-        do, name, args = action.do, action.automation, dict(action.args)
-        if do == "snapshot":
-            self._snapshots.append(str(args["label"]))
-        elif do in LIFECYCLE:
-            for key in ("at", "end_at"):
-                if key in args and args[key] is not None:
-                    args[key] = self.t0 + args[key]
-            put(name, at, Lifecycle(at, do, args))
-        elif do.startswith("pending."):
-            put(name, at, PendingOp(at, do.split(".", 1)[1], args.get("label", ""),
-                                    args.get("search"), args.get("field"), args.get("sort", "asc"),
-                                    int(args.get("page", 1)), args.get("select", "page")))
-        elif do == "api":
+    def _action(self, at: float, action: ActionSpec, put: Any, mutations: list[Change]) -> None:
+        command = action.command
+        if isinstance(command, Snapshot):
+            self._snapshots.append(command.label)
+        elif isinstance(command, ApiCall):
             for sid in self._who(action, mutations, put):
-                put(name, at, Observe(at, Signal(Kind.API, sid, at, overrides=args.get("fields"))))
-        elif do in LIST_CHANGES:
-            sids = tuple(self._who(action, mutations, put))
-            if do in ("set_field", "add_to_group"):
-                value = args.get("value") if do == "set_field" else args.get("group", args.get("value"))
-                for sid in sids:
-                    mutations.append(Mutation(at, LIST_CHANGES[do], (sid,), field=args.get("field", ""),
-                                              value=value))
-            else:
-                mutations.append(Mutation(at, LIST_CHANGES[do], sids))
+                put(action.automation, at, Observe(Signal(Kind.API, sid, at, overrides=command.fields)))
+        elif isinstance(command, TargetedChange):
+            mutations.append(replace(command, subscribers=tuple(self._who(action, mutations, put))))
         else:
-            raise ValueError(f"unknown action {do!r}")
+            put(action.automation, at, command)
 
-    def _who(self, action: ActionSpec, mutations: list[Mutation], put: Any) -> list[int]:
+    def _who(self, action: ActionSpec, mutations: list[Change], put: Any) -> list[int]:
         who = action.who
         if who is None:
             return []
@@ -291,7 +261,7 @@ class Conductor:
         return []
 
     # -- steps and dispatch ------------------------------------------------
-    def _steps(self, t: float, inputs: dict[str, list[tuple[float, int, Input]]]) -> None:
+    def _steps(self, t: float, inputs: dict[str, list[tuple[float, int, AutomationCommand]]]) -> None:
         active = [n for n in self.ids if inputs.get(n) or n in self.backlog
                   or (self.wakeups[n] is not None and self.wakeups[n] <= t)]  # type: ignore[operator]
         while self.crash_at and self.crash_at[0][0] <= t:
@@ -310,13 +280,14 @@ class Conductor:
         shares = _split(capacity, len(active))
         messages = []
         for name, share in zip(active, shares, strict=True):
-            messages.append((name, Step(t, share, _ordered(inputs.get(name, [])), crash=name in crash)))
+            messages.append((name, Step(t, share, _ordered(inputs.get(name, [])), self.ended, crash=name in crash)))
         results: list[StepResult] = self.sup.ask_all(messages) if messages else []
         used = sum(sum(len(b) for b in r.batches) for r in results)
         leftover = capacity - used
         hungry = [r.automation for r in results if r.backlog > 0]
         if leftover > 0 and hungry:  # second round: spare capacity to those still waiting
-            again = [(n, Step(t, s)) for n, s in zip(hungry, _split(leftover, len(hungry)), strict=True)]
+            again = [(n, Step(t, s, ended=self.ended))
+                     for n, s in zip(hungry, _split(leftover, len(hungry)), strict=True)]
             results += self.sup.ask_all(again)
         self._record_restarts(t)
         self._absorb(t, results)
@@ -330,6 +301,10 @@ class Conductor:
             self.metrics.pages.extend(r.pages)
             batches.extend(r.batches)
             latest[r.automation] = r
+        edited = [r.config for r in results if r.config is not None]
+        if edited:
+            self.configs.update((c.id, c) for c in edited)
+            self.routes = Routes.of(self.configs[n] for n in self.ids)
         for name, r in latest.items():
             self.wakeups[name] = r.next_wakeup
             (self.backlog.add if r.backlog > 0 else self.backlog.discard)(name)
@@ -339,6 +314,7 @@ class Conductor:
             states = self.metrics.states[name]
             if not states or states[-1][1] != r.state:
                 states.append((t, r.state))
+        self.ended = frozenset(n for n, s in self.metrics.states.items() if s and s[-1][1] == State.ENDED)
         if batches:
             self.tokens -= sum(len(b) for b in batches)
             self.steps["dispatcher"] += 1
@@ -373,21 +349,21 @@ class Conductor:
 
     def _drain(self) -> None:
         """After the end: record the outcomes of sends still in flight; nothing new starts."""
-        inputs: dict[str, list[tuple[float, int, Input]]] = defaultdict(list)
+        inputs: dict[str, list[tuple[float, int, AutomationCommand]]] = defaultdict(list)
         seq = 0
         for kind, times, cols in self.future.pop_until(math.inf):
             if kind != "outcome":
                 continue
             seq += 1
             name = self.ids[int(cols["automation"][0])]
-            inputs[name].append((float(times[0]), seq, Outcome(float(times[0]), cols["entry"], times,
-                                                                cols["code"])))
+            first = float(times[0])
+            inputs[name].append((first, seq, RecordOutcomes(first, cols["entry"], times, cols["code"])))
         messages = [(n, Step(self.end, 0, _ordered(v))) for n, v in inputs.items()]
         for r in self.sup.ask_all(sorted(messages, key=lambda m: self.index[m[0]])):
             self.log.add(self.index[r.automation], r.events)
 
 
-def _ordered(items: list[tuple[float, int, Input]]) -> tuple[Input, ...]:
+def _ordered(items: list[tuple[float, int, AutomationCommand]]) -> tuple[AutomationCommand, ...]:
     """An actor's inputs in (time, sequence) order: the order it must apply them in."""
     return tuple(item for _, _, item in sorted(items, key=lambda x: (x[0], x[1])))
 

@@ -19,7 +19,7 @@ def arrivals(loads: tuple[LoadSpec, ...], actions: tuple[ActionSpec, ...], t0: f
     out: list[tuple[float, int, Any]] = []
     seq = 0
     for action in actions:
-        out.append((t0 + action.at, seq, action))
+        out.append((action.at, seq, action))
         seq += 1
     for load in loads:
         start = t0 + load.start

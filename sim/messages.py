@@ -7,78 +7,23 @@ for one actor: never one message per send.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
-from core import EventRows, PendingPage, SendBatch, Signal
+from core import AutomationCommand, AutomationConfig, EventRows, ListChange, SavedPage, SendBatch, Signal
 from sim.behaviour import Reactions
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
-    """Transport outcomes of one automation's sends (codes: 0 ok, 1 soft, 2 hard)."""
-
-    at: float
-    entries: np.ndarray
-    done_at: np.ndarray
-    code: np.ndarray
-
-
-@dataclass(frozen=True, slots=True)
-class Engagement:
-    """Opens or clicks of one automation's sends (one row per event)."""
-
-    at: float
-    entries: np.ndarray
-    times: np.ndarray
-    kind: str  # opened | clicked
-
-
-@dataclass(frozen=True, slots=True)
-class Lifecycle:
-    at: float
-    command: str  # start, schedule, cancel_schedule, pause, resume, end, edit, delete
-    args: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Observe:
-    at: float
-    signal: Signal
-
-
-@dataclass(frozen=True, slots=True)
-class PendingOp:
-    at: float
-    op: str  # query | send_now | delete
-    label: str = ""
-    search: str | None = None
-    field: str | None = None
-    sort: str = "asc"
-    page: int = 1
-    select: str | int = "page"  # page | all | a count from the top of the page order
-
-
-Input = Outcome | Engagement | Lifecycle | Observe | PendingOp
-
-
-@dataclass(frozen=True, slots=True)
 class Step:
-    """Advance one automation to `t`: apply `inputs` in order, then send up to `quota`."""
+    """Advance one automation to `t`: handle `inputs` in order, then send up to `quota`."""
 
     t: float
     quota: int
-    inputs: tuple[Input, ...] = ()
+    inputs: tuple[AutomationCommand, ...] = ()
+    ended: frozenset[str] = frozenset()  # automations ended before this phase (L4)
     crash: bool = False  # fault injection: die on receipt, before touching state
-
-
-@dataclass(frozen=True, slots=True)
-class SavedPage:
-    label: str
-    at: float
-    page: PendingPage
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +37,7 @@ class StepResult:
     pages: tuple[SavedPage, ...] = ()
     state: str = ""
     pending: int = 0
+    config: AutomationConfig | None = None  # new settings, when this step edited them
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,21 +54,19 @@ class Crash(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Mutation:
-    """A change to the subscriber list at `at` (only the audience actor applies it)."""
+class AddSubscribers:
+    """`count` sign-ups at `at`: the audience actor draws them from the population."""
 
     at: float
-    op: str  # add | unsubscribe | hard_bounce | delete | set_field | add_to_group
-    subscribers: tuple[int, ...] | np.ndarray = ()
-    count: int = 0
+    count: int
     source: str = "form"
-    field: str = ""
-    value: Any = None
 
 
 @dataclass(frozen=True, slots=True)
-class Mutations:
-    items: tuple[Mutation, ...]
+class ListChanges:
+    """List changes in time order (only the audience actor applies them)."""
+
+    items: tuple[ListChange | AddSubscribers, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +75,6 @@ class Changed:
 
     signals: tuple[Signal, ...]
     status_log: tuple[tuple[float, int, int], ...]  # (at, subscriber, new status)
-    added: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,16 +1,18 @@
 """A run, fully described: what the scenario loader produces and the runner consumes.
 
 Times here are offsets in seconds from the run's calendar start, except
-`start` itself (an aware datetime).
+`start` itself (an aware datetime) and the instants inside actions' commands.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from core import AutomationConfig
+from core import AutomationCommand, AutomationConfig
+from core.commands import TargetedChange
 from sim.behaviour import BehaviourSpec
 from sim.population import PopulationSpec
 from sim.transport import TransportSpec
@@ -39,14 +41,37 @@ class LoadSpec:
     source: str = "form"
 
 
+@dataclass(frozen=True, slots=True)
+class ApiCall:
+    """An API request naming subscribers (`who`), with optional merge fields for this email only (T2)."""
+
+    at: float
+    fields: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Record every automation's statistics now (expectations checked mid-run)."""
+
+    at: float
+    label: str
+
+
+# A scheduled action: a core command for one automation, a list change whose subscribers
+# `who` picks when it happens, or one of the simulator's own.
+Action = AutomationCommand | TargetedChange | ApiCall | Snapshot
+
+
 @dataclass(frozen=True)
 class ActionSpec:
-    at: float
-    do: str
+    command: Action  # its instant is absolute (POSIX seconds)
     automation: str | None = None
-    args: dict[str, Any] = field(default_factory=dict)
     who: Who | None = None
     index: int = 0  # position in the file (ties keep file order)
+
+    @property
+    def at(self) -> float:
+        return self.command.at
 
 
 @dataclass(frozen=True)

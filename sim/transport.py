@@ -18,7 +18,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-OK, SOFT, HARD = 0, 1, 2
+from core import Outcome
+
+OK, SOFT, HARD = Outcome.DELIVERED, Outcome.SOFT_BOUNCE, Outcome.HARD_BOUNCE
 _MERGE = re.compile(r"\$%([A-Za-z_][A-Za-z0-9_]*)%\$")
 
 

@@ -1,8 +1,8 @@
 """The audience actor: the only writer of the subscriber store.
 
-It applies list changes (sign-ups, unsubscribes, bounces, field and group
-changes) and answers with the signals they raise for triggers, and the status
-history the run's invariants are checked against.
+It draws sign-ups from the population and applies list changes through
+`core.apply_changes` (the same path the workspace takes), and answers with
+the signals they raise and the status history the invariants check.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 import pykka
 
-from core import Kind, Signal, Source, Status, SubscriberStore
-from sim.messages import Changed, Mutations
+from core import ListChange, Source, SubscribersAdded, SubscriberStore, apply_changes
+from sim.messages import AddSubscribers, Changed, ListChanges
 from sim.population import Population
 
 
@@ -23,42 +23,18 @@ class AudienceActor(pykka.ThreadingActor):
         self.population = population
 
     def on_receive(self, message: Any) -> Any:
-        if isinstance(message, Mutations):
+        if isinstance(message, ListChanges):
             return self._apply(message)
         raise TypeError(f"unexpected message {type(message).__name__}")
 
-    def _apply(self, message: Mutations) -> Changed:
-        store = self.store
-        signals: list[Signal] = []
-        log: list[tuple[float, int, int]] = []
-        added: list[int] = []
-        for m in message.items:
-            if m.op == "add":
-                source = Source.ADMIN if m.source == "admin" else Source.FORM
-                ids = self.population.fill(store, m.count, m.at, source=source)
-                added += list(ids)
-                signals += [Signal(Kind.SUBSCRIBER_ADDED, sid, m.at, source=m.source) for sid in ids]
-                continue
-            for sid in (int(s) for s in m.subscribers):
-                if not 0 <= sid < len(store):
-                    continue
-                if m.op in ("unsubscribe", "delete", "hard_bounce"):
-                    before = store.status_of(sid)
-                    if m.op == "hard_bounce":
-                        after = store.bounce(sid, hard=True)
-                    else:
-                        after = Status.UNSUBSCRIBED if m.op == "unsubscribe" else Status.DELETED
-                        if before is Status.SUBSCRIBED or after is Status.DELETED:
-                            store.set_status(sid, after)
-                        after = store.status_of(sid)
-                    if after is not before:
-                        log.append((m.at, sid, int(after)))
-                elif m.op == "set_field":
-                    store.set_field(sid, m.field, m.value)
-                    signals.append(Signal(Kind.FIELD_UPDATED, sid, m.at, field=m.field, value=m.value))
-                elif m.op == "add_to_group":
-                    if store.add_to_group(sid, str(m.value)):
-                        signals.append(Signal(Kind.GROUP_ADDED, sid, m.at, group=str(m.value)))
-                else:
-                    raise ValueError(f"unknown list change {m.op!r}")
-        return Changed(tuple(signals), tuple(log), tuple(added))
+    def _apply(self, message: ListChanges) -> Changed:
+        changes: list[ListChange] = []
+        for item in message.items:
+            if isinstance(item, AddSubscribers):
+                source = Source.ADMIN if item.source == "admin" else Source.FORM
+                ids = self.population.fill(self.store, item.count, item.at, source=source)
+                changes.append(SubscribersAdded(item.at, ids, item.source))
+            else:
+                changes.append(item)
+        applied = apply_changes(self.store, changes)
+        return Changed(tuple(applied.signals), tuple(applied.status_log))

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pykka
 
-from core import SubscriberStore
+from core import SendBatch, SubscriberStore
 from sim.behaviour import Behaviour
 from sim.messages import Crash, Dispatch, Sent
 from sim.transport import OK, Transport, render
@@ -21,12 +21,11 @@ from sim.transport import OK, Transport, render
 
 class DispatcherActor(pykka.ThreadingActor):
     def __init__(self, transport: Transport, behaviour: Behaviour, store: SubscriberStore,
-                 subjects: dict[str, tuple[str, str]], render_messages: bool) -> None:
+                 render_messages: bool) -> None:
         super().__init__()
         self.transport = transport
         self.behaviour = behaviour
         self.store = store  # read-only: recipients and merge fields
-        self.subjects = subjects  # automation -> (sender, subject template)
         self.render_messages = render_messages
 
     def on_receive(self, message: Any) -> Any:
@@ -40,8 +39,8 @@ class DispatcherActor(pykka.ThreadingActor):
     def on_stop(self) -> None:
         self.transport.close()
 
-    def _send(self, batch: Any) -> Sent:
-        sender, template = self.subjects[batch.automation]
+    def _send(self, batch: SendBatch) -> Sent:
+        sender, template = batch.sender, batch.subject  # as set when decided: edits apply to later sends
         recipients: list[str] = []
         subjects: list[str] = []
         if self.render_messages:

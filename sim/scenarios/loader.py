@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -18,19 +19,36 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core import (
+    AddToGroup,
     AutomationConfig,
+    CancelSchedule,
     ConfigError,
     Delay,
+    Delete,
+    DeletePending,
+    DeleteSubscriber,
     Duplicates,
+    Edit,
+    End,
     Filter,
+    HardBounce,
+    Pause,
+    PendingQuery,
+    QueryPending,
     Repeat,
+    Resume,
+    Schedule,
+    SendNow,
     SendWindow,
+    SetField,
+    Start,
     Trigger,
+    Unsubscribe,
 )
 from core.instants import zone
 from sim.behaviour import BehaviourSpec
 from sim.population import DOMAINS, PopulationSpec
-from sim.spec import ActionSpec, CrashSpec, Expect, LoadSpec, RunSpec, Who
+from sim.spec import Action, ActionSpec, ApiCall, CrashSpec, Expect, LoadSpec, RunSpec, Snapshot, Who
 from sim.transport import TransportSpec
 
 MAX_SUBSCRIBERS = 10_000_000
@@ -152,8 +170,9 @@ class DispatcherModel(_Model):
     tick: Duration = "1s"
 
 
-class AutomationModel(_Model):
-    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
+class SettingsModel(_Model):
+    """The keys an automation's settings have, shared by `[[automation]]` and an `edit` action."""
+
     trigger: dict[str, Any] | None = None
     triggers: list[dict[str, Any]] | None = None
     combine: Literal["any", "all"] = "any"
@@ -163,13 +182,17 @@ class AutomationModel(_Model):
     duplicates: dict[str, Any] | None = None
     filter: dict[str, Any] | list[dict[str, Any]] | None = None
     filter_combine: Literal["all", "any"] = "all"
+    subject: str = "Hello $%name%$"
+    sender: str = "newsletter@example.com"
+    api_limit: int = Field(3, ge=1)
+
+
+class AutomationModel(SettingsModel):
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
     start: Duration | None = None
     schedule: Duration | None = None
     end_at: Duration | None = None
     timezone: str | None = None
-    subject: str = "Hello $%name%$"
-    sender: str = "newsletter@example.com"
-    api_limit: int = Field(3, ge=1)
 
 
 class LoadModel(_Model):
@@ -220,7 +243,7 @@ class ActionModel(_Model):
     label: str | None = None
     end_at: Duration | None = None
     schedule_at: Duration | None = None
-    settings: dict[str, Any] | None = None
+    settings: SettingsModel | None = None
 
 
 class ExpectModel(_Model):
@@ -407,28 +430,11 @@ def _build(m: ScenarioModel, name: str) -> RunSpec:
     dupes = {i for i in ids if ids.count(i) > 1}
     if dupes:
         raise ValueError(f"automation.id: {sorted(dupes)[0]!r} is used twice")
-    automations, actions = [], []
-    for i, a in enumerate(m.automation):
-        where = f"automation[{i}]"
-        automations.append(_automation(a, where, m.timezone))
-        if a.start is not None and a.schedule is not None:
-            raise ValueError(f"{where}: give 'start' or 'schedule', not both")
-        end_at = _duration(a.end_at, f"{where}.end_at") if a.end_at is not None else None
-        if a.start is not None:
-            at = _duration(a.start, f"{where}.start", allow_zero=True)
-            if end_at is not None and end_at <= at:
-                raise ValueError(f"{where}.end_at: must lie after the start time")
-            actions.append(ActionSpec(at, "start", a.id, {"end_at": end_at}, index=-len(ids) + i))
-        elif a.schedule is not None:
-            at = _duration(a.schedule, f"{where}.schedule")
-            if end_at is not None and end_at <= at:
-                raise ValueError(f"{where}.end_at: must lie after the start time")
-            actions.append(ActionSpec(0.0, "schedule", a.id, {"at": at, "end_at": end_at},
-                                      index=-len(ids) + i))
-        elif end_at is not None:
-            raise ValueError(f"{where}.end_at: needs 'start' or 'schedule'")
-    for i, act in enumerate(m.action):
-        actions.append(_action(act, f"action[{i}]", ids, duration, m.timezone, i))
+    t0 = m.start.timestamp()
+    automations = [_automation(a, f"automation[{i}]", m.timezone) for i, a in enumerate(m.automation)]
+    initial = [_initial(a, f"automation[{i}]", t0, i - len(ids)) for i, a in enumerate(m.automation)]
+    actions = [spec for spec in initial if spec is not None]
+    actions += [_action(act, f"action[{i}]", ids, duration, m.timezone, t0, i) for i, act in enumerate(m.action)]
     loads_ = []
     for i, load in enumerate(m.load):
         where = f"load[{i}]"
@@ -459,7 +465,7 @@ def _build(m: ScenarioModel, name: str) -> RunSpec:
                 raise ValueError(f"expect[{i}].at: lies after the end of the run")
             if head not in ids:
                 raise ValueError(f"expect[{i}].at: only automation metrics can be checked mid-run")
-            actions.append(ActionSpec(when, "snapshot", None, {"label": f"expect[{i}]"}, index=10_000 + i))
+            actions.append(ActionSpec(Snapshot(t0 + when, f"expect[{i}]"), index=10_000 + i))
         expects.append(Expect(e.metric, e.op, e.value, when))
     crashes = []
     for i, c in enumerate(m.faults.crash):
@@ -469,7 +475,6 @@ def _build(m: ScenarioModel, name: str) -> RunSpec:
             raise ValueError(f"faults.crash[{i}]: give 'at' or 'every'")
         crashes.append(CrashSpec(c.actor, _duration(c.at, f"faults.crash[{i}].at", True)
                                  if c.at is not None else None, c.every))
-    t0 = m.start.timestamp()
     windows = []
     for i, span in enumerate(m.faults.transport_down):
         if len(span) != 2:
@@ -511,67 +516,112 @@ def _did_you_mean(key: str, options: list[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+def _initial(a: AutomationModel, where: str, t0: float, index: int) -> ActionSpec | None:
+    """The automation's own `start` or `schedule`, as the first action of the run."""
+    if a.start is not None and a.schedule is not None:
+        raise ValueError(f"{where}: give 'start' or 'schedule', not both")
+    end_at = _duration(a.end_at, f"{where}.end_at") if a.end_at is not None else None
+    if a.start is None and a.schedule is None:
+        if end_at is not None:
+            raise ValueError(f"{where}.end_at: needs 'start' or 'schedule'")
+        return None
+    begins = _duration(a.start, f"{where}.start", allow_zero=True) if a.start is not None \
+        else _duration(a.schedule, f"{where}.schedule")
+    if end_at is not None and end_at <= begins:
+        raise ValueError(f"{where}.end_at: must lie after the start time")
+    end = None if end_at is None else t0 + end_at
+    command: Start | Schedule = Start(t0 + begins, end) if a.start is not None else Schedule(t0, t0 + begins, end)
+    return ActionSpec(command, a.id, index=index)
+
+
 def _automation(a: AutomationModel, where: str, default_tz: str) -> AutomationConfig:
-    tz = a.timezone or default_tz
     if (a.trigger is None) == (a.triggers is None):
         raise ValueError(f"{where}: give 'trigger' or 'triggers'")
-    specs = [a.trigger] if a.trigger is not None else list(a.triggers or [])
+    tz = a.timezone or default_tz
+    try:
+        return AutomationConfig(id=a.id, timezone=tz, **_settings(a, set(SettingsModel.model_fields), where, tz))
+    except ConfigError as err:
+        raise ValueError(f"{where}.{err.field}: {err.problem}") from None
+
+
+def _triggers(m: SettingsModel, where: str) -> tuple[Trigger, ...]:
+    specs = [m.trigger] if m.trigger is not None else list(m.triggers or [])
     triggers = []
     for i, spec in enumerate(specs):
         spec = dict(spec)
-        key = f"{where}.trigger" if a.trigger is not None else f"{where}.triggers[{i}]"
+        key = f"{where}.trigger" if m.trigger is not None else f"{where}.triggers[{i}]"
         if "within" in spec:
             spec["within"] = _duration(spec["within"], f"{key}.within")
         try:
             triggers.append(Trigger.of(spec, key))
         except ConfigError as err:
             raise ValueError(f"{err.field}: {err.problem}") from None
-    try:
-        delay = to_delay(_duration(a.delay, f"{where}.delay", allow_zero=True))
-        window = None
-        if a.window is not None:
-            w = dict(a.window)
-            unknown = set(w) - {"days", "from", "to"}
-            if unknown:
-                raise ValueError(f"{where}.window.{sorted(unknown)[0]}: unknown key"
-                                 + _did_you_mean(sorted(unknown)[0], ["days", "from", "to"]))
-            if "from" not in w or "to" not in w:
-                raise ValueError(f"{where}.window: needs 'from' and 'to'")
-            if "days" in w:
-                if not isinstance(w["days"], list):
-                    raise ValueError(f"{where}.window.days: expected a list such as ['mon', 'tue']")
-                window = SendWindow.daily(w["days"], str(w["from"]), str(w["to"]), tz)
-            elif " " in str(w["from"]).strip():
-                window = SendWindow.span(str(w["from"]), str(w["to"]), tz)
-            else:
-                raise ValueError(f"{where}.window.days: a send window needs at least one day")
-        repeat = None
-        if a.repeat is not None:
-            named = a.repeat in ("daily", "weekly", "monthly", "yearly")
-            repeat = Repeat(a.repeat if named else _duration(a.repeat, f"{where}.repeat"))
-        dup = a.duplicates or {}
-        unknown = set(dup) - {"allow", "cooldown"}
-        if unknown:
-            raise ValueError(f"{where}.duplicates.{sorted(unknown)[0]}: unknown key")
-        duplicates = Duplicates(bool(dup.get("allow", False)),
-                                _duration(dup.get("cooldown", 0), f"{where}.duplicates.cooldown", True))
-        filt = Filter.of(a.filter, a.filter_combine) if a.filter is not None else None  # type: ignore[arg-type]
-        return AutomationConfig(id=a.id, triggers=tuple(triggers), combine=a.combine, filter=filt,
-                                delay=delay, window=window, repeat=repeat, duplicates=duplicates,
-                                sender=a.sender, subject=a.subject, timezone=tz, api_limit=a.api_limit)
-    except ConfigError as err:
-        raise ValueError(f"{where}.{err.field}: {err.problem}") from None
+    return tuple(triggers)
+
+
+def _window(w: dict[str, Any], where: str, tz: str) -> SendWindow:
+    unknown = set(w) - {"days", "from", "to"}
+    if unknown:
+        raise ValueError(f"{where}.window.{sorted(unknown)[0]}: unknown key"
+                         + _did_you_mean(sorted(unknown)[0], ["days", "from", "to"]))
+    if "from" not in w or "to" not in w:
+        raise ValueError(f"{where}.window: needs 'from' and 'to'")
+    if "days" in w:
+        if not isinstance(w["days"], list):
+            raise ValueError(f"{where}.window.days: expected a list such as ['mon', 'tue']")
+        return SendWindow.daily(w["days"], str(w["from"]), str(w["to"]), tz)
+    if " " in str(w["from"]).strip():
+        return SendWindow.span(str(w["from"]), str(w["to"]), tz)
+    raise ValueError(f"{where}.window.days: a send window needs at least one day")
+
+
+def _duplicates(dup: dict[str, Any], where: str) -> Duplicates:
+    unknown = set(dup) - {"allow", "cooldown"}
+    if unknown:
+        raise ValueError(f"{where}.duplicates.{sorted(unknown)[0]}: unknown key")
+    return Duplicates(bool(dup.get("allow", False)),
+                      _duration(dup.get("cooldown", 0), f"{where}.duplicates.cooldown", True))
+
+
+def _repeat(text: str, where: str) -> Repeat:
+    named = text in ("daily", "weekly", "monthly", "yearly")
+    return Repeat(text if named else _duration(text, f"{where}.repeat"))
+
+
+def _settings(m: SettingsModel, keys: set[str], where: str, tz: str) -> dict[str, Any]:
+    """The `AutomationConfig` fields that the given file keys set (the keys of an edit, or all)."""
+    out: dict[str, Any] = {}
+    if keys & {"trigger", "triggers"}:
+        if m.trigger is not None and m.triggers is not None:
+            raise ValueError(f"{where}: give 'trigger' or 'triggers', not both")
+        out["triggers"] = _triggers(m, where)
+    if keys & {"filter", "filter_combine"}:
+        out["filter"] = Filter.of(m.filter, m.filter_combine) if m.filter is not None else None  # type: ignore[arg-type]
+    if "delay" in keys:
+        out["delay"] = to_delay(_duration(m.delay, f"{where}.delay", allow_zero=True))
+    if "window" in keys:
+        out["window"] = _window(dict(m.window), where, tz) if m.window is not None else None
+    if "repeat" in keys:
+        out["repeat"] = _repeat(m.repeat, where) if m.repeat is not None else None
+    if "duplicates" in keys:
+        out["duplicates"] = _duplicates(m.duplicates or {}, where)
+    out.update({k: getattr(m, k) for k in ("combine", "subject", "sender", "api_limit") if k in keys})
+    return out
 
 
 _NEEDS_AUTOMATION = {"start", "schedule", "cancel_schedule", "pause", "resume", "end", "edit", "delete",
                      "api", "pending.query", "pending.send_now", "pending.delete"}
 _NEEDS_WHO = {"unsubscribe", "hard_bounce", "delete_subscriber", "set_field", "add_to_group", "api"}
+_SIMPLE: dict[str, Callable[[float], Action]] = {
+    "cancel_schedule": CancelSchedule, "pause": Pause, "resume": Resume, "end": End, "delete": Delete,
+    "unsubscribe": Unsubscribe, "hard_bounce": HardBounce, "delete_subscriber": DeleteSubscriber,
+}
 
 
-def _action(act: ActionModel, where: str, ids: list[str], duration: float, tz: str,
+def _action(act: ActionModel, where: str, ids: list[str], duration: float, tz: str, t0: float,
             index: int) -> ActionSpec:
-    at = _duration(act.at, f"{where}.at", allow_zero=True)
-    if at > duration:
+    offset = _duration(act.at, f"{where}.at", allow_zero=True)
+    if offset > duration:
         raise ValueError(f"{where}.at: {act.at!r} lies after the end of the run")
     if act.do in _NEEDS_AUTOMATION and not act.automation:
         raise ValueError(f"{where}.automation: '{act.do}' needs an automation")
@@ -582,52 +632,45 @@ def _action(act: ActionModel, where: str, ids: list[str], duration: float, tz: s
         raise ValueError(f"{where}.who: '{act.do}' needs 'who' (pending_of, emails or field)")
     if act.who is not None and act.who.pending_of is not None and act.who.pending_of not in ids:
         raise ValueError(f"{where}.who.pending_of: no automation called {act.who.pending_of!r}")
-    if act.do == "set_field" and not act.field:
-        raise ValueError(f"{where}.field: set_field needs 'field' and 'value'")
-    args: dict[str, Any] = {}
-    if act.do in ("start", "schedule") and act.end_at is not None:
-        args["end_at"] = _duration(act.end_at, f"{where}.end_at")
-    if act.do == "schedule":
-        if act.schedule_at is None:
-            raise ValueError(f"{where}.schedule_at: 'schedule' needs 'schedule_at' (an offset)")
-        args["at"] = _duration(act.schedule_at, f"{where}.schedule_at")
-    if act.do == "edit":
-        args.update(_settings(act.settings or {}, f"{where}.settings", act.automation or "", tz))
-    if act.do.startswith("pending."):
-        args.update({"search": act.search, "field": act.field, "sort": act.sort, "page": act.page,
-                     "select": act.select, "label": act.label or ""})
-    if act.do == "set_field":
-        args.update({"field": act.field, "value": act.value})
-    if act.do == "add_to_group":
-        if not (act.group or act.value):
-            raise ValueError(f"{where}.group: add_to_group needs 'group'")
-        args["group"] = act.group or act.value
-    if act.do == "api" and act.fields:
-        args["fields"] = dict(act.fields)
     who = None
     if act.who is not None:
         w = act.who
         who = Who(w.pending_of, w.count, tuple(w.emails), w.field, w.value, w.search)
-    return ActionSpec(at, act.do, act.automation, args, who, index)
+    return ActionSpec(_command(act, where, tz, t0 + offset, t0), act.automation, who, index)
 
 
-def _settings(settings: dict[str, Any], where: str, automation: str, tz: str) -> dict[str, Any]:
-    """An `edit` action's new settings, validated like an automation's own keys."""
-    data = {"id": automation or "x", "trigger": {"kind": "api"}, **settings}
-    if "triggers" in settings:
-        data.pop("trigger")
-    try:
-        model = AutomationModel.model_validate(data)
-    except ValidationError as err:
-        first = err.errors()[0]
-        raise ValueError(f"{where}.{_path(tuple(first['loc']))}: {first['msg']}") from None
-    built = _automation(model, where, tz)
-    mapping = {"trigger": "triggers", "triggers": "triggers", "filter": "filter", "delay": "delay",
-               "window": "window", "repeat": "repeat", "duplicates": "duplicates", "subject": "subject",
-               "sender": "sender", "combine": "combine", "api_limit": "api_limit"}
-    out = {}
-    for key in settings:
-        if key not in mapping:
-            raise ValueError(f"{where}.{key}: cannot be edited" + _did_you_mean(key, list(mapping)))
-        out[mapping[key]] = getattr(built, mapping[key])
-    return out
+def _command(act: ActionModel, where: str, tz: str, at: float, t0: float) -> Action:
+    """The typed command an `[[action]]` stands for (times absolute)."""
+    end_at = t0 + _duration(act.end_at, f"{where}.end_at") if act.end_at is not None else None
+    query = PendingQuery(act.search, act.field, act.sort, act.page)
+    if act.do in _SIMPLE:
+        return _SIMPLE[act.do](at)
+    if act.do == "start":
+        return Start(at, end_at)
+    if act.do == "schedule":
+        if act.schedule_at is None:
+            raise ValueError(f"{where}.schedule_at: 'schedule' needs 'schedule_at' (an offset)")
+        return Schedule(at, t0 + _duration(act.schedule_at, f"{where}.schedule_at"), end_at)
+    if act.do == "edit":
+        settings = act.settings or SettingsModel()
+        try:
+            changes = _settings(settings, settings.model_fields_set, f"{where}.settings", tz)
+        except ConfigError as err:
+            raise ValueError(f"{where}.settings.{err.field}: {err.problem}") from None
+        return Edit(at, changes)
+    if act.do == "pending.query":
+        return QueryPending(at, query, act.label or "")
+    if act.do == "pending.send_now":
+        return SendNow(at, query, act.select)
+    if act.do == "pending.delete":
+        return DeletePending(at, query, act.select)
+    if act.do == "set_field":
+        if not act.field:
+            raise ValueError(f"{where}.field: set_field needs 'field' and 'value'")
+        return SetField(at, act.field, act.value)
+    if act.do == "add_to_group":
+        group = act.group or act.value
+        if not group:
+            raise ValueError(f"{where}.group: add_to_group needs 'group'")
+        return AddToGroup(at, str(group))
+    return ApiCall(at, dict(act.fields) if act.fields else None)  # "api": the only one left

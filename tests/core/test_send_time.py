@@ -9,11 +9,14 @@ from core import (
     Delay,
     Filter,
     Kind,
+    Outcome,
     Signal,
+    Start,
     Stats,
     Status,
     SubscriberStore,
     Trigger,
+    Workspace,
     conservation_violations,
 )
 from tests.core.builders import added, at, config, deliver, local, queued, run_until, running, store_with
@@ -120,14 +123,15 @@ def test_u1_status_per_subscriber() -> None:
 
 
 def test_u2_hard_bounce_auto_deletes_soft_changes_nothing() -> None:
-    store = store_with(3)
-    a = running(T0)
+    ws = Workspace(store_with(3))
+    a = ws.add(config())
+    ws.execute("welcome", Start(T0))
     for sid in range(3):
-        a.observe(added(sid, T0), store)
-    batch = a.due(T0, store)
-    a.record_outcomes(batch.entries, T0 + 1, __import__("numpy").array([0, 1, 2]), store)
-    assert [store.status_of(s) for s in range(3)] == [Status.SUBSCRIBED, Status.SUBSCRIBED,
-                                                      Status.AUTO_DELETED]
+        ws.signal(added(sid, T0))
+    (batch,) = ws.advance(T0)
+    ws.deliver(batch, [Outcome.DELIVERED, Outcome.SOFT_BOUNCE, Outcome.HARD_BOUNCE], at=T0 + 1)
+    assert [ws.store.status_of(s) for s in range(3)] == [Status.SUBSCRIBED, Status.SUBSCRIBED,
+                                                         Status.AUTO_DELETED]
     assert a.stats.failed["soft"] == 1
     assert a.stats.failed["hard"] == 1
     off = SubscriberStore(auto_delete=False)

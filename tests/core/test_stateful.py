@@ -54,7 +54,7 @@ class CoreMachine(RuleBasedStateMachine):
             status = self.store.status.view[b.subscribers]  # type: ignore[attr-defined]
             assert (status == Status.SUBSCRIBED).all(), "sent to a subscriber who is not subscribed"
             codes = np.asarray([int(s) % 3 == 2 for s in b.subscribers], np.int8)  # type: ignore[attr-defined]
-            self.a.record_outcomes(b.entries, self.now, codes, self.store)  # type: ignore[attr-defined]
+            self.a.record_outcomes(b.entries, self.now, codes)  # type: ignore[attr-defined]
 
     @rule(command=st.sampled_from(["start", "pause", "resume", "resume", "end", "cancel_schedule",
                                    "schedule"]))

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from core import AutomationConfig, Delay, Kind, SendWindow, Trigger
+from core import AutomationConfig, Delay, End, Kind, Pause, Resume, SendWindow, Start, Trigger
 from sim.behaviour import BehaviourSpec
 from sim.population import PopulationSpec
 from sim.runner import run
@@ -27,10 +27,11 @@ HOURS = 3600.0
 def fault_spec(seed: int) -> RunSpec:
     rng = np.random.default_rng(seed)
     down = sorted(rng.uniform(0, 5 * HOURS, 2))
+    t0 = START.timestamp()
     lifecycle = []
     for i, at in enumerate(sorted(rng.uniform(0.5 * HOURS, 5.5 * HOURS, int(rng.integers(0, 4))))):
-        lifecycle.append(ActionSpec(float(at), str(rng.choice(["pause", "resume", "end", "resume"])),
-                                    str(rng.choice(["welcome", "nudge"])), index=10 + i))
+        command = {"pause": Pause, "resume": Resume, "end": End}[str(rng.choice(["pause", "resume", "end", "resume"]))]
+        lifecycle.append(ActionSpec(command(t0 + float(at)), str(rng.choice(["welcome", "nudge"])), index=10 + i))
     crashes = [CrashSpec(str(rng.choice(["welcome", "nudge", "dispatcher"])), at=float(rng.uniform(0, 6 * HOURS)))
                for _ in range(int(rng.integers(0, 3)))]
     if rng.random() < 0.5:
@@ -52,7 +53,7 @@ def fault_spec(seed: int) -> RunSpec:
             AutomationConfig(id="nudge", triggers=(Trigger(Kind.NOT_OPENED, email="welcome", within=1800.0),),
                              subject="again")),
         loads=(LoadSpec("subscriber_added", rate=float(rng.uniform(0.005, 0.05)), until=5 * HOURS),),
-        actions=(ActionSpec(0.0, "start", "welcome", index=0), ActionSpec(0.0, "start", "nudge", index=1),
+        actions=(ActionSpec(Start(t0), "welcome", index=0), ActionSpec(Start(t0), "nudge", index=1),
                  *lifecycle),
         crashes=tuple(crashes))
 

@@ -1,0 +1,101 @@
+"""List changes applied to the subscriber store (U1, U2), and the signals they raise (T2).
+
+One function per change type, in one table: the workspace and the audience
+actor both call `apply_changes`, so what an unsubscribe, a bounce or a field
+change means is written once. Changes naming a subscriber outside the list are
+skipped (an operator's stale selection cannot corrupt the store).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.commands import (
+    AddToGroup,
+    DeleteSubscriber,
+    HardBounce,
+    ListChange,
+    SetField,
+    SubscribersAdded,
+    Unsubscribe,
+)
+from core.instants import Instant
+from core.subscribers import Status, SubscriberStore
+from core.triggers import Kind, Signal
+
+
+@dataclass(slots=True)
+class Applied:
+    """What a batch of list changes meant: trigger signals and the status history."""
+
+    signals: list[Signal] = field(default_factory=list)
+    status_log: list[tuple[Instant, int, int]] = field(default_factory=list)  # (at, subscriber, new status)
+
+
+def _known(store: SubscriberStore, subscribers: Iterable[int]) -> list[int]:
+    n = len(store)
+    return [sid for sid in (int(s) for s in subscribers) if 0 <= sid < n]
+
+
+def _logged(store: SubscriberStore, out: Applied, at: Instant, sid: int, before: Status) -> None:
+    after = store.status_of(sid)
+    if after is not before:
+        out.status_log.append((at, sid, int(after)))
+
+
+def _unsubscribe(store: SubscriberStore, c: Unsubscribe, out: Applied) -> None:
+    for sid in _known(store, c.subscribers):
+        before = store.status_of(sid)
+        if before is Status.SUBSCRIBED:  # U1: an unsubscribe never revives a deleted subscriber
+            store.set_status(sid, Status.UNSUBSCRIBED)
+        _logged(store, out, c.at, sid, before)
+
+
+def _hard_bounce(store: SubscriberStore, c: HardBounce, out: Applied) -> None:
+    for sid in _known(store, c.subscribers):
+        before = store.status_of(sid)
+        store.bounce(sid, hard=True)  # U2: auto-deletes when the list says so
+        _logged(store, out, c.at, sid, before)
+
+
+def _delete(store: SubscriberStore, c: DeleteSubscriber, out: Applied) -> None:
+    for sid in _known(store, c.subscribers):
+        before = store.status_of(sid)
+        store.set_status(sid, Status.DELETED)
+        _logged(store, out, c.at, sid, before)
+
+
+def _set_field(store: SubscriberStore, c: SetField, out: Applied) -> None:
+    for sid in _known(store, c.subscribers):
+        store.set_field(sid, c.field, c.value)
+        out.signals.append(Signal(Kind.FIELD_UPDATED, sid, c.at, field=c.field, value=c.value))
+
+
+def _add_to_group(store: SubscriberStore, c: AddToGroup, out: Applied) -> None:
+    for sid in _known(store, c.subscribers):
+        if store.add_to_group(sid, c.group):
+            out.signals.append(Signal(Kind.GROUP_ADDED, sid, c.at, group=c.group))
+
+
+def _added(store: SubscriberStore, c: SubscribersAdded, out: Applied) -> None:
+    out.signals += [Signal(Kind.SUBSCRIBER_ADDED, sid, c.at, source=c.source) for sid in c.subscribers]
+
+
+CHANGE_HANDLERS: dict[type, Callable[[SubscriberStore, Any, Applied], None]] = {
+    Unsubscribe: _unsubscribe,
+    HardBounce: _hard_bounce,
+    DeleteSubscriber: _delete,
+    SetField: _set_field,
+    AddToGroup: _add_to_group,
+    SubscribersAdded: _added,
+}
+
+
+def apply_changes(store: SubscriberStore, changes: Iterable[ListChange]) -> Applied:
+    """Apply `changes` in the order given (the caller orders them by time)."""
+    out = Applied()
+    for change in changes:
+        CHANGE_HANDLERS[type(change)](store, change, out)
+    return out

@@ -1,0 +1,202 @@
+"""One handler per command type: the only path from a command to the domain.
+
+Theory of operation (cosmicpython's message bus, without the bus): `HANDLERS`
+maps each command type of `core.commands` to a plain function that applies
+it to one `Automation`. `handle` looks the handler up, and turns a refusal
+(`NotAllowed`, `ConfigError`) into a "refused" event row and a line in
+`Effects.refused`, with nothing changed. The `Workspace` (tests, the
+single-threaded path) and the automation actor (the simulator) both call
+`handle`, so a rule lives in exactly one place.
+
+Commands given at an instant first catch the automation up to that instant
+(`advance`): time-driven rules fire, and for operator commands what is due
+is sent first, within the step's quota, exactly as if a phase had run then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.automation import Automation, SendBatch
+from core.commands import (
+    AutomationCommand,
+    CancelSchedule,
+    Delete,
+    DeletePending,
+    Edit,
+    End,
+    Observe,
+    Pause,
+    QueryPending,
+    RecordEngagements,
+    RecordOutcomes,
+    Resume,
+    Schedule,
+    SendNow,
+    Start,
+)
+from core.config import AutomationConfig
+from core.errors import DripError
+from core.instants import Instant
+from core.pending import PendingPage, Selection
+from core.routing import check_sources
+from core.subscribers import SubscriberStore
+
+
+@dataclass(frozen=True, slots=True)
+class SavedPage:
+    """A pending-list page an operator looked at (P3), kept for the report."""
+
+    label: str
+    at: Instant
+    page: PendingPage
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a handler may read besides its own automation."""
+
+    store: SubscriberStore
+    ended: Collection[str] = frozenset()  # automations that have ended (L4)
+
+
+@dataclass(slots=True)
+class Effects:
+    """What handling commands produced, for the driver to carry out."""
+
+    quota: int | None = None  # sends still allowed in this step; None = no limit
+    batches: list[SendBatch] = field(default_factory=list)
+    refused: list[tuple[Instant, str]] = field(default_factory=list)
+    pages: list[SavedPage] = field(default_factory=list)
+    edited: AutomationConfig | None = None  # new settings: the driver re-routes (Routes.of)
+    verdict: str = ""  # what became of the last observed signal (Automation.observe)
+
+    @property
+    def limit(self) -> int | None:
+        return None if self.quota is None else max(self.quota, 0)
+
+    def send(self, batch: SendBatch) -> None:
+        if len(batch):
+            self.batches.append(batch)
+            if self.quota is not None:
+                self.quota -= len(batch)
+
+
+def advance(a: Automation, t: Instant, ctx: Context, fx: Effects) -> None:
+    """Every time-driven rule up to `t`, then what is due at `t` (within the quota)."""
+    a.tick(t, ctx.store)
+    fx.send(a.due(t, ctx.store, limit=fx.limit))
+
+
+# -- lifecycle -------------------------------------------------------------------
+def _start(a: Automation, c: Start, ctx: Context, fx: Effects) -> None:
+    a.start(c.at, end_at=c.end_at)
+
+
+def _schedule(a: Automation, c: Schedule, ctx: Context, fx: Effects) -> None:
+    a.schedule(c.at, c.start_at, end_at=c.end_at)
+
+
+def _cancel_schedule(a: Automation, c: CancelSchedule, ctx: Context, fx: Effects) -> None:
+    a.cancel_schedule(c.at)
+
+
+def _pause(a: Automation, c: Pause, ctx: Context, fx: Effects) -> None:
+    a.pause(c.at)
+
+
+def _resume(a: Automation, c: Resume, ctx: Context, fx: Effects) -> None:
+    a.resume(c.at)
+
+
+def _end(a: Automation, c: End, ctx: Context, fx: Effects) -> None:
+    a.end(c.at)
+
+
+def _edit(a: Automation, c: Edit, ctx: Context, fx: Effects) -> None:
+    a.check_editable()
+    check_sources(a.config.edited(dict(c.changes)), ctx.ended)  # L4, on the edit's own path
+    a.edit(c.at, **c.changes)
+    fx.edited = a.config
+
+
+def _delete(a: Automation, c: Delete, ctx: Context, fx: Effects) -> None:
+    a.delete(c.at)
+
+
+# -- the operator's pending list -----------------------------------------------------
+def _selection(a: Automation, c: SendNow | DeletePending, store: SubscriberStore) -> Selection:
+    q = c.query
+    if c.select == "all":
+        return Selection.every_page(q.search, q.field)
+    if c.select == "page":
+        return Selection().with_page(a.query(store, search=q.search, field=q.field, sort=q.sort, page=q.page))
+    ids = a.pending.matching(store, q.search, q.field, q.sort)[: int(c.select)]
+    return Selection(frozenset(ids.tolist()))
+
+
+def _query(a: Automation, c: QueryPending, ctx: Context, fx: Effects) -> None:
+    q = c.query
+    page = a.query(ctx.store, search=q.search, field=q.field, sort=q.sort, page=q.page)
+    fx.pages.append(SavedPage(c.label or f"{a.id}@{c.at:.0f}", c.at, page))
+
+
+def _send_now(a: Automation, c: SendNow, ctx: Context, fx: Effects) -> None:
+    fx.send(a.send_now(_selection(a, c, ctx.store), ctx.store, c.at))
+
+
+def _delete_pending(a: Automation, c: DeletePending, ctx: Context, fx: Effects) -> None:
+    a.delete_pending(_selection(a, c, ctx.store), ctx.store, c.at)
+
+
+# -- what happened ---------------------------------------------------------------------
+def _observe(a: Automation, c: Observe, ctx: Context, fx: Effects) -> None:
+    a.tick(c.at, ctx.store)
+    fx.verdict = a.observe(c.signal, ctx.store)
+
+
+def _outcomes(a: Automation, c: RecordOutcomes, ctx: Context, fx: Effects) -> None:
+    a.record_outcomes(c.entries, c.done_at, c.outcomes)
+
+
+def _engagements(a: Automation, c: RecordEngagements, ctx: Context, fx: Effects) -> None:
+    a.record_engagements(c.entries, c.kind, c.times)
+
+
+Handler = Callable[[Automation, Any, Context, Effects], None]
+
+# command type -> (handler, name in refusals, reason of the "refused" event row,
+#                  catch up with sending first: operator commands see the list as a phase left it)
+HANDLERS: dict[type, tuple[Handler, str, str, bool]] = {
+    Start: (_start, "start", "start", True),
+    Schedule: (_schedule, "schedule", "schedule", True),
+    CancelSchedule: (_cancel_schedule, "cancel_schedule", "cancel_schedule", True),
+    Pause: (_pause, "pause", "pause", True),
+    Resume: (_resume, "resume", "resume", True),
+    End: (_end, "end", "end", True),
+    Edit: (_edit, "edit", "edit", True),
+    Delete: (_delete, "delete", "delete", True),
+    QueryPending: (_query, "pending.query", "query", False),
+    SendNow: (_send_now, "pending.send_now", "send_now", False),
+    DeletePending: (_delete_pending, "pending.delete", "delete", False),
+    Observe: (_observe, "observe", "", False),
+    RecordOutcomes: (_outcomes, "outcomes", "", False),
+    RecordEngagements: (_engagements, "engagements", "", False),
+}
+
+
+def handle(a: Automation, command: AutomationCommand, ctx: Context, fx: Effects) -> None:
+    """Apply one command; a refusal is recorded (event row and `fx.refused`), never raised."""
+    handler, name, reason, catch_up = HANDLERS[type(command)]
+    if catch_up:
+        advance(a, command.at, ctx, fx)
+    try:
+        handler(a, command, ctx, fx)
+    except DripError as err:
+        fx.refused.append((command.at, f"{a.id}: {name}: {err}"))
+        a.events.add(command.at, "refused", reason=reason)
+
+
+__all__ = ["HANDLERS", "Context", "Effects", "SavedPage", "advance", "handle"]

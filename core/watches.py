@@ -1,0 +1,61 @@
+"""`not_opened` / `not_clicked` deadlines (T2): one per (subscriber, send, trigger).
+
+A watch is armed when a watched automation's email is sent, and cancelled when
+the subscriber opens (or clicks) that send in time. A deadline that passes
+uncancelled becomes a signal for the automation that armed it. Deadlines are
+a heap ordered by (deadline, arming order), so equal deadlines fire in a
+deterministic order.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+from core.instants import Instant
+
+
+@dataclass(frozen=True, slots=True)
+class Expired:
+    """A deadline that passed with no open (or click): what the signal needs."""
+
+    deadline: Instant
+    subscriber: int
+    send_id: str
+    trigger: int  # index of the trigger that armed it
+
+
+class Watches:
+    def __init__(self) -> None:
+        self._heap: list[tuple[Instant, int, int, str, int]] = []  # (deadline, seq, subscriber, send, trigger)
+        self._live: set[tuple[int, str, int]] = set()
+        self._seq = 0
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def arm(self, deadline: Instant, subscriber: int, send_id: str, trigger: int) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (deadline, self._seq, subscriber, send_id, trigger))
+        self._live.add((subscriber, send_id, trigger))
+
+    def cancel(self, subscriber: int, send_id: str, trigger: int) -> None:
+        self._live.discard((subscriber, send_id, trigger))
+
+    def next_deadline(self) -> Instant | None:
+        return self._heap[0][0] if self._heap else None
+
+    def expire(self, now: Instant, before: Instant | None = None) -> list[Expired]:
+        """Live deadlines up to `now` (and strictly before `before`, if given), in order."""
+        out = []
+        while self._heap and self._heap[0][0] <= now and (before is None or self._heap[0][0] < before):
+            deadline, _, sid, send_id, trigger = heapq.heappop(self._heap)
+            key = (sid, send_id, trigger)
+            if key in self._live:
+                self._live.discard(key)
+                out.append(Expired(deadline, sid, send_id, trigger))
+        return out
+
+    def clear(self) -> None:
+        self._heap.clear()
+        self._live.clear()
