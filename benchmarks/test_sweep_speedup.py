@@ -12,6 +12,7 @@ import pytest
 
 from reports.sweep import sweep
 from sim.clock import wall_seconds
+from sim.measure import measure, validate
 from sim.scenarios.library import builtin_path
 
 pytestmark = pytest.mark.benchmark(group="sweep")
@@ -20,7 +21,7 @@ GRID = {"dispatcher.rate": ["2", "5", "10", "20"]}
 
 def _timed(workers: int, out: Path) -> float:
     began = wall_seconds()
-    sweep(builtin_path("email-chain"), GRID, 1, ("p95", 600.0), workers, None, out)
+    sweep(measure, validate, builtin_path("email-chain"), GRID, 1, ("p95", 600.0), workers, None, out)
     return wall_seconds() - began
 
 

@@ -227,11 +227,7 @@ class Automation:
         'unmatched' (not for this automation), 'partial' (T4 all, not complete
         yet), 'accepted', or 'ignored:<reason>'.
         """
-        self._unwatch(signal)
-        source_ok = signal.sent_at is not None and self.was_running(signal.sent_at)  # T3
-        if (signal.kind is Kind.EMAIL_SENT and source_ok and self.state is State.RUNNING
-                and not self.deleted):
-            self._watch(signal)
+        source_ok = self._track_watches(signal)
         matched = [i for i, t in enumerate(self.config.triggers) if t.matches(signal)]
         if not matched or self.deleted:
             return "unmatched"
@@ -246,29 +242,49 @@ class Automation:
             return self._ignore(signal, "unknown_subscriber")
         if store.status[sid] != SUBSCRIBED:
             return self._ignore(signal, "not_subscribed")
-        if self.config.combine == "all" and len(self.config.triggers) > 1:
-            full = (1 << len(self.config.triggers)) - 1
-            mask = self._combined.get(sid, 0)
-            for i in matched:
-                mask |= 1 << i
-            if mask != full:
-                self._combined[sid] = mask
-                self.stats.partial += 1
-                self.events.add(now, "partial", sid)
-                return "partial"
-            self._combined.pop(sid, None)
+        if not self._combined_complete(sid, matched, now):
+            return "partial"
         once_key = (sid, signal.send_id) if signal.kind in NO_DUPLICATES else None
-        if once_key is not None and once_key in self._fired:
+        if self._is_duplicate(sid, once_key, now):
             return self._ignore(signal, "duplicate")
-        last = self._last_accepted[sid] if sid < len(self._last_accepted) else math.nan
-        if once_key is None and not math.isnan(last):
-            dup = self.config.duplicates
-            if not dup.allow or (dup.cooldown and now - last < dup.cooldown):
-                return self._ignore(signal, "duplicate")
         if self.config.filter is not None and not self.config.filter.passes(store, sid):
             return self._ignore(signal, "filtered")
         self._accept(signal, once_key)
         return "accepted"
+
+    def _track_watches(self, signal: Signal) -> bool:
+        """Arm or cancel not_opened/not_clicked deadlines; True when the source send counts (T3)."""
+        self._unwatch(signal)
+        source_ok = signal.sent_at is not None and self.was_running(signal.sent_at)
+        if signal.kind is Kind.EMAIL_SENT and source_ok and self.state is State.RUNNING and not self.deleted:
+            self._watch(signal)
+        return source_ok
+
+    def _combined_complete(self, sid: int, matched: list[int], now: Instant) -> bool:
+        """T4 all: has this subscriber now satisfied every trigger? Records a partial if not."""
+        if self.config.combine != "all" or len(self.config.triggers) < 2:
+            return True
+        full = (1 << len(self.config.triggers)) - 1
+        mask = self._combined.get(sid, 0)
+        for i in matched:
+            mask |= 1 << i
+        if mask == full:
+            self._combined.pop(sid, None)
+            return True
+        self._combined[sid] = mask
+        self.stats.partial += 1
+        self.events.add(now, "partial", sid)
+        return False
+
+    def _is_duplicate(self, sid: int, once_key: tuple[int, str] | None, now: Instant) -> bool:
+        """T5: once per source occurrence for single-occurrence kinds, else the duplicates setting."""
+        if once_key is not None:
+            return once_key in self._fired
+        last = self._last_accepted[sid] if sid < len(self._last_accepted) else math.nan
+        if math.isnan(last):
+            return False
+        dup = self.config.duplicates
+        return not dup.allow or bool(dup.cooldown and now - last < dup.cooldown)
 
     def _ignore(self, signal: Signal, reason: str) -> str:
         self.stats.ignored[reason] += 1

@@ -65,7 +65,3 @@ class Column:
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self.view[index] = value
-
-    @property
-    def nbytes(self) -> int:
-        return int(self._data.nbytes)

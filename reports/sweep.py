@@ -12,10 +12,15 @@ import csv
 import itertools
 import json
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+from reports.capacity import build_capacity_report
+from sim.scenarios.loader import parse_duration
 
 SLO_KEYS = ("p50", "p95", "p99", "max")
 
@@ -45,8 +50,6 @@ def parse_grid(items: list[str]) -> dict[str, list[str]]:
 def parse_slo(text: str | None) -> tuple[str, float] | None:
     if not text:
         return None
-    from sim.scenarios.loader import parse_duration
-
     key, _, value = text.partition("=")
     if key not in SLO_KEYS or not value:
         raise ValueError(f"--slo {text!r}: expected e.g. p95=15m")
@@ -63,44 +66,26 @@ def points(grid: dict[str, list[str]], seeds: int, base_seed: int) -> list[Point
     return out
 
 
-def run_point(text: str, name: str, point: Point) -> dict[str, Any]:
-    """One run, in a worker process (local or Dask): the numbers a planner needs."""
-    import dataclasses
-
-    from sim.runner import run
-    from sim.scenarios.loader import loads
-
-    spec = dataclasses.replace(loads(text, name, list(point.overrides)), seed=point.seed)
-    result = run(spec)
-    s = result.summary
-    autos = s["automations"].values()
-    sent = sum(a["sent"] for a in autos)
-    queued = sum(a["queued"] for a in autos)
-    row: dict[str, Any] = dict(point.values)
-    row.update({
-        "seed": point.seed, "rate": spec.transport.rate,
-        "offered_per_s": queued / spec.duration, "throughput_per_s": sent / spec.duration,
-        "sent": sent, "queued": queued,
-        "dropped": sum(sum(a["dropped"].values()) for a in autos),
-        "unsent_at_end": sum(a["pending"] for a in autos),
-        "failed": sum(sum(a["failed"].values()) for a in autos),
-        "wall_seconds": s["wall_seconds"], "invariants_ok": s["invariants"]["ok"],
-    })
-    row.update({f"latency_{k}_s": v for k, v in s["latency_s"].items()})
-    return row
+Measure = Callable[[str, str, tuple[str, ...], int], dict[str, Any]]  # (text, name, overrides, seed) -> row
+Validate = Callable[[str, str, tuple[str, ...]], str]  # (text, name, overrides) -> scenario name
 
 
-def execute(text: str, name: str, todo: list[Point], workers: int, scheduler: str | None) -> list[dict[str, Any]]:
+def _point(measure: Measure, text: str, name: str, point: Point) -> dict[str, Any]:
+    return {**dict(point.values), **measure(text, name, point.overrides, point.seed)}
+
+
+def execute(measure: Measure, text: str, name: str, todo: list[Point], workers: int,
+            scheduler: str | None) -> list[dict[str, Any]]:
+    run = partial(_point, measure, text, name)
     if scheduler:
         from distributed import Client
 
         with Client(scheduler, timeout=30) as client:  # type: ignore[no-untyped-call]
-            futures = client.map(run_point, [text] * len(todo), [name] * len(todo), todo, pure=False)
-            return list(client.gather(futures))
+            return list(client.gather(client.map(run, todo, pure=False)))
     if workers == 0:  # in this process (debugging)
-        return [run_point(text, name, p) for p in todo]
+        return [run(p) for p in todo]
     with ProcessPoolExecutor(max_workers=workers) as pool:  # one worker is a pool of one: a fair baseline
-        return list(pool.map(run_point, [text] * len(todo), [name] * len(todo), todo))
+        return list(pool.map(run, todo))
 
 
 def answer(rows: list[dict[str, Any]], slo: tuple[str, float] | None) -> dict[str, Any]:
@@ -128,19 +113,18 @@ def write(rows: list[dict[str, Any]], result: dict[str, Any], out: Path) -> None
     (out / "sweep.json").write_text(json.dumps({**result, "rows": rows}, indent=1))
 
 
-def sweep(path: Path, grid: dict[str, list[str]], seeds: int, slo: tuple[str, float] | None,
-          workers: int | None, scheduler: str | None, out: Path) -> dict[str, Any]:
-    from reports.capacity import build_capacity_report
-    from sim.scenarios.loader import loads
-
+def sweep(measure: Measure, validate: Validate, path: Path, grid: dict[str, list[str]], seeds: int,
+          slo: tuple[str, float] | None, workers: int | None, scheduler: str | None, out: Path,
+          base_seed: int = 0) -> dict[str, Any]:
+    """Run every grid point with `seeds` seeds through `measure` (the simulator, passed in)."""
     text = path.read_text(encoding="utf-8")
-    base = loads(text, str(path))  # fail fast on a bad file, before any worker starts
-    for point in points(grid, 1, base.seed):  # and on a bad grid value
-        loads(text, str(path), list(point.overrides))
-    todo = points(grid, seeds, base.seed)
+    name = validate(text, str(path), ())  # fail fast on a bad file, before any worker starts
+    for point in points(grid, 1, base_seed):  # and on a bad grid value
+        validate(text, str(path), point.overrides)
+    todo = points(grid, seeds, base_seed)
     workers = (os.cpu_count() or 1) if workers is None else workers
-    rows = execute(text, str(path), todo, workers, scheduler)
-    result = {"scenario": base.name, "grid": grid, "seeds": seeds, "workers": workers,
+    rows = execute(measure, text, str(path), todo, workers, scheduler)
+    result = {"scenario": name, "grid": grid, "seeds": seeds, "workers": workers,
               "scheduler": scheduler, "answer": answer(rows, slo)}
     write(rows, result, out)
     build_capacity_report(rows, result, out)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import KINDS, REASONS, Automation, State
+from core import KINDS, REASONS, Automation, State, Status
 
 _IN_FLIGHT = KINDS.index("in_flight")
 _STATE = KINDS.index("state")
@@ -22,15 +22,19 @@ _DONE = (KINDS.index("sent"), KINDS.index("failed"))
 def check(automations: list[Automation], cols: dict[str, np.ndarray], initial_status: np.ndarray,
           status_log: list[tuple[float, int, int]], t0: float) -> list[str]:
     problems: list[str] = []
-    first_bad = np.full(max(len(initial_status), 1), np.inf)
+    size = max(len(initial_status), max((sid + 1 for _, sid, _ in status_log), default=0), 1)
+    first_bad = np.full(size, np.inf)  # the first change away from subscribed, by anything but a bounce
     first_bad[: len(initial_status)][initial_status != 0] = t0 - 1
+    first_bounce = np.full(size, np.inf)  # the first auto-delete by a hard bounce (U2)
     for at, sid, status in status_log:
-        if status != 0 and sid < len(first_bad):
+        if status == Status.AUTO_DELETED:
+            first_bounce[sid] = min(first_bounce[sid], at)
+        elif status != Status.SUBSCRIBED:
             first_bad[sid] = min(first_bad[sid], at)
     for i, a in enumerate(automations):
         mine = cols["automation"] == i
         decided = mine & (cols["kind"] == _IN_FLIGHT)
-        times, subs = cols["at"][decided], cols["subscriber"][decided]
+        times, subs = cols["at"][decided], cols["subscriber"][decided].astype(np.int64)
         # The log itself is the witness: the latest state row before each decision must say
         # running (rows of one automation keep their order within an instant).
         rows = np.flatnonzero(mine)
@@ -41,9 +45,10 @@ def check(automations: list[Automation], cols: dict[str, np.ndarray], initial_st
         running = (at_decision >= 0) & (reasons[np.clip(at_decision, 0, None)] == _RUNNING)
         if not running.all():
             problems.append(f"{a.id}: {int((~running).sum())} sends decided while not running")
-        grown = np.full(max(len(first_bad), int(subs.max()) + 1 if len(subs) else 0), np.inf)
-        grown[: len(first_bad)] = first_bad
-        bad = times >= grown[subs]
+        known = subs < size  # subscribers added after the last status change cannot be affected
+        # A bounce at the instant of a decision is that send's own outcome (zero latency): it comes after.
+        bad = known & ((times >= first_bad[np.minimum(subs, size - 1)])
+                       | (times > first_bounce[np.minimum(subs, size - 1)]))
         if bad.any():
             problems.append(f"{a.id}: {int(bad.sum())} sends to subscribers no longer subscribed")
         done = mine & np.isin(cols["kind"], _DONE)

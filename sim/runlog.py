@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -40,16 +41,22 @@ class RunLog:
 
     def write(self, path: Path, emails: list[str], tz: str) -> str:
         """Write events.csv.gz; returns the sha256 digest of the canonical text."""
-        cols = self.canonical()
+        with gzip.open(path, "wt", encoding="utf-8", newline="") as out:
+            return self.digest(self.canonical(), emails, tz, out.write)
+
+    def digest(self, cols: dict[str, np.ndarray], emails: list[str], tz: str,
+               sink: Callable[[str], object] | None = None) -> str:
+        """The sha256 of the canonical CSV text of `cols`, handing the text to `sink` as it goes."""
         zone = ZoneInfo(tz)
         digest = hashlib.sha256(HEADER.encode())
-        with gzip.open(path, "wt", encoding="utf-8", newline="") as out:
-            out.write(HEADER)
-            n = len(cols["at"])
-            for lo in range(0, n, 100_000):
-                text = self._lines(cols, slice(lo, min(n, lo + 100_000)), emails, zone)
-                out.write(text)
-                digest.update(text.encode())
+        if sink is not None:
+            sink(HEADER)
+        n = len(cols["at"])
+        for lo in range(0, n, 100_000):
+            text = self._lines(cols, slice(lo, min(n, lo + 100_000)), emails, zone)
+            if sink is not None:
+                sink(text)
+            digest.update(text.encode())
         return digest.hexdigest()
 
     def _lines(self, cols: dict[str, np.ndarray], sl: slice, emails: list[str], zone: ZoneInfo) -> str:

@@ -141,18 +141,5 @@ def write(result: RunResult, out: Path) -> Path:
 
 def digest_of(result: RunResult) -> str:
     """The event digest without writing files (the canonical CSV's sha256)."""
-    import hashlib
-
-    from sim.runlog import HEADER
-
     w = result.wiring
-    log = w.conductor.log
-    from zoneinfo import ZoneInfo
-
-    h = hashlib.sha256(HEADER.encode())
-    cols = result.events
-    n = len(cols["at"])
-    for lo in range(0, n, 100_000):
-        h.update(log._lines(cols, slice(lo, min(n, lo + 100_000)), w.store.emails,
-                            ZoneInfo(result.spec.timezone)).encode())
-    return h.hexdigest()
+    return w.conductor.log.digest(result.events, w.store.emails, result.spec.timezone)

@@ -416,16 +416,13 @@ def _duration(value: Any, where: str, allow_zero: bool = False) -> float:
 
 
 def _build(m: ScenarioModel, name: str) -> RunSpec:
+    """The validated model as a `RunSpec`: the checks that span keys, and durations as seconds."""
     zone(m.timezone, "timezone")
     if m.start.tzinfo is None:
         raise ValueError("start: needs a UTC offset, e.g. 2026-03-02T08:00:00+09:00")
     duration = _duration(m.duration, "duration")
     if duration > MAX_DURATION:
         raise ValueError(f"duration: at most {MAX_DURATION // 86400} days")
-    tick = _duration(m.dispatcher.tick, "dispatcher.tick")
-    emails = [k.email.lower() for k in m.population.subscribers]
-    if len(set(emails)) != len(emails):
-        raise ValueError("population.subscribers: an email is listed twice")
     ids = [a.id for a in m.automation]
     dupes = {i for i in ids if ids.count(i) > 1}
     if dupes:
@@ -435,80 +432,95 @@ def _build(m: ScenarioModel, name: str) -> RunSpec:
     initial = [_initial(a, f"automation[{i}]", t0, i - len(ids)) for i, a in enumerate(m.automation)]
     actions = [spec for spec in initial if spec is not None]
     actions += [_action(act, f"action[{i}]", ids, duration, m.timezone, t0, i) for i, act in enumerate(m.action)]
-    loads_ = []
-    for i, load in enumerate(m.load):
-        where = f"load[{i}]"
-        if load.automation is not None and load.automation not in ids:
-            raise ValueError(f"{where}.automation: no automation called {load.automation!r}"
-                             + _did_you_mean(load.automation, ids))
-        start = _duration(load.from_, f"{where}.from", allow_zero=True)
-        until = _duration(load.until, f"{where}.until") if load.until is not None else None
-        if start > duration:
-            raise ValueError(f"{where}.from: lies after the end of the run")
-        if until is not None and until <= start:
-            raise ValueError(f"{where}.until: must lie after 'from'")
-        try:
-            rate = parse_rate(load.rate) if load.rate is not None else None
-        except ValueError as err:
-            raise ValueError(f"{where}.rate: {err}") from None
-        loads_.append(LoadSpec(load.kind, start, until, rate, load.count, load.automation, load.source))
-    expects = []
-    for i, e in enumerate(m.expect):
-        head = e.metric.split(".")[0]
-        if head not in ids and head not in ("subscribers", "restarts", "refused"):
-            raise ValueError(f"expect[{i}].metric: {e.metric!r} names no automation"
-                             + _did_you_mean(head, ids))
-        when: float | None = None
-        if e.at is not None:
-            when = _duration(e.at, f"expect[{i}].at", allow_zero=True)
-            if when > duration:
-                raise ValueError(f"expect[{i}].at: lies after the end of the run")
-            if head not in ids:
-                raise ValueError(f"expect[{i}].at: only automation metrics can be checked mid-run")
-            actions.append(ActionSpec(Snapshot(t0 + when, f"expect[{i}]"), index=10_000 + i))
-        expects.append(Expect(e.metric, e.op, e.value, when))
-    crashes = []
-    for i, c in enumerate(m.faults.crash):
-        if c.actor not in ids and c.actor != "dispatcher":
-            raise ValueError(f"faults.crash[{i}].actor: no actor called {c.actor!r}")
-        if (c.at is None) == (c.every is None):
-            raise ValueError(f"faults.crash[{i}]: give 'at' or 'every'")
-        crashes.append(CrashSpec(c.actor, _duration(c.at, f"faults.crash[{i}].at", True)
-                                 if c.at is not None else None, c.every))
+    expects = [_expect(e, f"expect[{i}]", ids, duration) for i, e in enumerate(m.expect)]
+    actions += [ActionSpec(Snapshot(t0 + e.at, f"expect[{i}]"), index=10_000 + i)
+                for i, e in enumerate(expects) if e.at is not None]
+    b, d = m.behaviour, m.dispatcher
+    return RunSpec(
+        name=m.name, seed=m.seed, start=m.start, duration=duration, timezone=m.timezone, clock=m.clock,
+        time_scale=m.time_scale, tick=_duration(d.tick, "dispatcher.tick"), smtp=m.smtp,
+        population=_population(m.population),
+        behaviour=BehaviourSpec(b.open, _duration(b.open_after, "behaviour.open_after"), b.click,
+                                _duration(b.click_after, "behaviour.click_after"), b.unsubscribe,
+                                tuple(b.links)),
+        transport=_transport(m, t0),
+        automations=tuple(automations),
+        loads=tuple(_load(load, f"load[{i}]", ids, duration) for i, load in enumerate(m.load)),
+        actions=tuple(sorted(actions, key=lambda x: (x.at, x.index))),
+        expects=tuple(expects),
+        crashes=tuple(_crash(c, f"faults.crash[{i}]", ids) for i, c in enumerate(m.faults.crash)),
+        source=name)
+
+
+def _population(p: PopulationModel) -> PopulationSpec:
+    emails = [k.email.lower() for k in p.subscribers]
+    if len(set(emails)) != len(emails):
+        raise ValueError("population.subscribers: an email is listed twice")
+    if p.locale not in DOMAINS:
+        raise ValueError(f"population.locale: unsupported {p.locale!r}")
+    groups = dict.fromkeys(p.groups, 0.1) if isinstance(p.groups, list) else dict(p.groups)
+    return PopulationSpec(p.size, p.locale, {str(k): v for k, v in p.status.items()},
+                          dict(p.fields), groups, tuple(k.model_dump() for k in p.subscribers))
+
+
+def _load(load: LoadModel, where: str, ids: list[str], duration: float) -> LoadSpec:
+    if load.automation is not None and load.automation not in ids:
+        raise ValueError(f"{where}.automation: no automation called {load.automation!r}"
+                         + _did_you_mean(load.automation, ids))
+    start = _duration(load.from_, f"{where}.from", allow_zero=True)
+    until = _duration(load.until, f"{where}.until") if load.until is not None else None
+    if start > duration:
+        raise ValueError(f"{where}.from: lies after the end of the run")
+    if until is not None and until <= start:
+        raise ValueError(f"{where}.until: must lie after 'from'")
+    try:
+        rate = parse_rate(load.rate) if load.rate is not None else None
+    except ValueError as err:
+        raise ValueError(f"{where}.rate: {err}") from None
+    return LoadSpec(load.kind, start, until, rate, load.count, load.automation, load.source)
+
+
+def _expect(e: ExpectModel, where: str, ids: list[str], duration: float) -> Expect:
+    head = e.metric.split(".")[0]
+    if head not in ids and head not in ("subscribers", "restarts", "refused"):
+        raise ValueError(f"{where}.metric: {e.metric!r} names no automation" + _did_you_mean(head, ids))
+    when: float | None = None
+    if e.at is not None:
+        when = _duration(e.at, f"{where}.at", allow_zero=True)
+        if when > duration:
+            raise ValueError(f"{where}.at: lies after the end of the run")
+        if head not in ids:
+            raise ValueError(f"{where}.at: only automation metrics can be checked mid-run")
+    return Expect(e.metric, e.op, e.value, when)
+
+
+def _crash(c: CrashModel, where: str, ids: list[str]) -> CrashSpec:
+    if c.actor not in ids and c.actor != "dispatcher":
+        raise ValueError(f"{where}.actor: no actor called {c.actor!r}")
+    if (c.at is None) == (c.every is None):
+        raise ValueError(f"{where}: give 'at' or 'every'")
+    return CrashSpec(c.actor, _duration(c.at, f"{where}.at", True) if c.at is not None else None, c.every)
+
+
+def _transport(m: ScenarioModel, t0: float) -> TransportSpec:
+    f, d, b = m.faults, m.dispatcher, m.behaviour
     windows = []
-    for i, span in enumerate(m.faults.transport_down):
+    for i, span in enumerate(f.transport_down):
         if len(span) != 2:
             raise ValueError(f"faults.transport_down[{i}]: expected [from, until]")
         lo = _duration(span[0], f"faults.transport_down[{i}]", True)
         hi = _duration(span[1], f"faults.transport_down[{i}]")
         windows.append((t0 + lo, t0 + hi))
     spikes = []
-    for i, spike in enumerate(m.faults.latency_spikes):
+    for i, spike in enumerate(f.latency_spikes):
         if len(spike) != 3 or isinstance(spike[2], str) or not float(spike[2]) > 0:
             raise ValueError(f"faults.latency_spikes[{i}]: expected [from, until, factor > 0]")
         lo = _duration(spike[0], f"faults.latency_spikes[{i}]", True)
         hi = _duration(spike[1], f"faults.latency_spikes[{i}]")
         spikes.append((t0 + lo, t0 + hi, float(spike[2])))
-    f = m.faults
-    b, d, p = m.behaviour, m.dispatcher, m.population
-    groups = dict.fromkeys(p.groups, 0.1) if isinstance(p.groups, list) else dict(p.groups)
-    if p.locale not in DOMAINS:
-        raise ValueError(f"population.locale: unsupported {p.locale!r}")
-    return RunSpec(
-        name=m.name, seed=m.seed, start=m.start, duration=duration, timezone=m.timezone, clock=m.clock,
-        time_scale=m.time_scale, tick=tick, smtp=m.smtp,
-        population=PopulationSpec(p.size, p.locale, {str(k): v for k, v in p.status.items()},
-                                  dict(p.fields), groups, tuple(k.model_dump() for k in p.subscribers)),
-        behaviour=BehaviourSpec(b.open, _duration(b.open_after, "behaviour.open_after"), b.click,
-                                _duration(b.click_after, "behaviour.click_after"), b.unsubscribe,
-                                tuple(b.links)),
-        transport=TransportSpec(d.rate, _duration(d.latency, "dispatcher.latency", True), d.latency_sigma,
-                                b.soft_bounce, b.hard_bounce, windows, f.transient, f.permanent, f.retries,
-                                _duration(f.backoff, "faults.backoff"), spikes),
-        automations=tuple(automations), loads=tuple(loads_),
-        actions=tuple(sorted(actions, key=lambda x: (x.at, x.index))),
-        expects=tuple(expects), crashes=tuple(crashes),
-        source=name)
+    return TransportSpec(d.rate, _duration(d.latency, "dispatcher.latency", True), d.latency_sigma,
+                         b.soft_bounce, b.hard_bounce, windows, f.transient, f.permanent, f.retries,
+                         _duration(f.backoff, "faults.backoff"), spikes)
 
 
 def _did_you_mean(key: str, options: list[str]) -> str:
@@ -617,6 +629,12 @@ _SIMPLE: dict[str, Callable[[float], Action]] = {
     "unsubscribe": Unsubscribe, "hard_bounce": HardBounce, "delete_subscriber": DeleteSubscriber,
 }
 
+_PENDING: dict[str, Callable[[float, PendingQuery, ActionModel], Action]] = {
+    "pending.query": lambda at, q, act: QueryPending(at, q, act.label or ""),
+    "pending.send_now": lambda at, q, act: SendNow(at, q, act.select),
+    "pending.delete": lambda at, q, act: DeletePending(at, q, act.select),
+}
+
 
 def _action(act: ActionModel, where: str, ids: list[str], duration: float, tz: str, t0: float,
             index: int) -> ActionSpec:
@@ -645,6 +663,8 @@ def _command(act: ActionModel, where: str, tz: str, at: float, t0: float) -> Act
     query = PendingQuery(act.search, act.field, act.sort, act.page)
     if act.do in _SIMPLE:
         return _SIMPLE[act.do](at)
+    if act.do in _PENDING:
+        return _PENDING[act.do](at, query, act)
     if act.do == "start":
         return Start(at, end_at)
     if act.do == "schedule":
@@ -658,12 +678,6 @@ def _command(act: ActionModel, where: str, tz: str, at: float, t0: float) -> Act
         except ConfigError as err:
             raise ValueError(f"{where}.settings.{err.field}: {err.problem}") from None
         return Edit(at, changes)
-    if act.do == "pending.query":
-        return QueryPending(at, query, act.label or "")
-    if act.do == "pending.send_now":
-        return SendNow(at, query, act.select)
-    if act.do == "pending.delete":
-        return DeletePending(at, query, act.select)
     if act.do == "set_field":
         if not act.field:
             raise ValueError(f"{where}.field: set_field needs 'field' and 'value'")

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.cli import main
+from cli import main
 from sim.scenarios.loader import ScenarioError, loads
 
 CORPUS = Path(__file__).resolve().parents[1] / "bad_scenarios"
@@ -48,7 +48,7 @@ def test_bad_scenario_gives_one_line_and_exit_2(name: str, capsys: pytest.Captur
 
 @pytest.mark.parametrize("name", ["not-utf8", "unknown-key", "toml-syntax"])
 def test_real_process_prints_no_traceback(name: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(CORPUS / f"{name}.toml")],
+    proc = subprocess.run([sys.executable, "-m", "cli", "run", str(CORPUS / f"{name}.toml")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

@@ -41,7 +41,7 @@ def test_signal_stops_cleanly_and_flushes_outputs(tmp_path: Path, sig: int, code
     scenario = tmp_path / "long.toml"
     scenario.write_text(LONG)
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "run", str(scenario), "--quiet", "--out", str(out)],
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "run", str(scenario), "--quiet", "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(6)  # well into the run: 60 simulated days take far longer than this
     assert proc.poll() is None, proc.communicate()

@@ -161,7 +161,7 @@ def test_little_law_holds_roughly(report) -> None:  # type: ignore[no-untyped-de
 
 
 def test_report_command_rebuilds_and_refuses_non_run_folders(report, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from sim.cli import main
+    from cli import main
 
     out, _, _ = report
     (out / "report.html").unlink()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from reports.sweep import answer, parse_grid, parse_slo, sweep
+from sim.measure import measure, validate
 from sim.scenarios.library import builtin_path
 
 GRID = {"dispatcher.rate": ["0.2", "1", "50"]}
@@ -26,7 +27,7 @@ def _check_outputs(out: Path, runs: int) -> dict:  # type: ignore[type-arg]
 
 
 def test_local_sweep_answers_the_capacity_question(tmp_path: Path) -> None:
-    result = sweep(builtin_path("pause-boundary"), GRID, 2, ("p95", 60.0), 2, None, tmp_path)
+    result = sweep(measure, validate, builtin_path("pause-boundary"), GRID, 2, ("p95", 60.0), 2, None, tmp_path)
     data = _check_outputs(tmp_path, 6)
     # 30 sends due at once: 0.2/s needs 150 s (p95 > 60 s), 1/s about 30 s, 50/s under a second.
     assert result["answer"]["rate"] == 1.0
@@ -38,7 +39,7 @@ def test_sweep_on_a_dask_cluster(tmp_path: Path) -> None:
     with distributed.LocalCluster(host="127.0.0.1", n_workers=1, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
-        result = sweep(builtin_path("pause-boundary"), GRID, 1, ("p95", 60.0), None,
+        result = sweep(measure, validate, builtin_path("pause-boundary"), GRID, 1, ("p95", 60.0), None,
                        cluster.scheduler_address, tmp_path)
     _check_outputs(tmp_path, 3)
     assert result["answer"]["rate"] == 1.0
@@ -65,7 +66,7 @@ def test_sweep_arguments_are_validated() -> None:
 
 
 def test_sweep_command_line(tmp_path: Path) -> None:
-    from sim.cli import main
+    from cli import main
 
     args = ["sweep", "pause-boundary", "--grid", "dispatcher.rate=1,50", "--seeds", "1", "--slo", "p95=60s",
             "--workers", "1", "--out", str(tmp_path)]

@@ -145,6 +145,7 @@ def _rebuild_report(run_dir: Path) -> int:
 
 def _sweep(args: Any) -> int:
     from reports.sweep import parse_grid, parse_slo, sweep
+    from sim.measure import measure, validate
 
     try:
         grid = parse_grid(args.grid)
@@ -153,7 +154,8 @@ def _sweep(args: Any) -> int:
             raise ValueError("--seeds: must be at least 1")
         path = _resolve(args.file)
         out = args.out or Path("runs") / f"sweep-{path.stem}-{stamp()}"
-        result = sweep(path, grid, args.seeds, slo, args.workers, args.scheduler, out)
+        seed = load(path).seed
+        result = sweep(measure, validate, path, grid, args.seeds, slo, args.workers, args.scheduler, out, seed)
     except (ValueError, ScenarioError) as err:
         print(f"dripsim: {err}", file=sys.stderr)
         return EXIT_INPUT
