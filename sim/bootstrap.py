@@ -6,15 +6,19 @@ passing them in (a transport, a clock), never by monkeypatching.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import TypeVar
 
 import numpy as np
+import pykka
 
 from core import Automation, SubscriberStore
 from sim.actors.audience import AudienceActor
 from sim.actors.automation import AutomationActor
 from sim.actors.dispatcher import DispatcherActor
+from sim.actors.inline import inline
 from sim.actors.supervision import Supervisor
 from sim.behaviour import Behaviour
 from sim.clock import Clock, make_clock
@@ -23,6 +27,8 @@ from sim.loads import arrivals
 from sim.population import Population, add_known
 from sim.spec import RunSpec
 from sim.transport import SimulatedTransport, SmtpSink, SmtpTransport, Transport
+
+A = TypeVar("A", bound=pykka.Actor)
 
 
 @dataclass
@@ -37,8 +43,9 @@ class Wiring:
     sink: SmtpSink | None = None
 
 
-def _automation_factory(automation: Automation, store: SubscriberStore) -> Any:
-    return lambda: AutomationActor.start(automation, store)
+def _runtime(clock: Clock) -> Callable[[type[A]], type[A]]:
+    """Actors run in the conductor's thread on the virtual clock, on their own threads on the real one."""
+    return inline if clock.kind == "virtual" else (lambda cls: cls)
 
 
 def streams(seed: int) -> dict[str, np.random.Generator]:
@@ -66,14 +73,17 @@ def build(spec: RunSpec, *, transport: Transport | None = None, clock: Clock | N
         if transport is None and spec.smtp:  # real SMTP to a sink dripsim starts on 127.0.0.1
             sink = SmtpSink().__enter__()
             transport = SmtpTransport(sink.port, clock.actual_now)
+        runtime = _runtime(clock)
+        automation_actor, audience_actor, dispatcher_actor = (
+            runtime(AutomationActor), runtime(AudienceActor), runtime(DispatcherActor))
         for a in automations:
-            sup.start(a.id, _automation_factory(a, store))
-        sup.start("audience", lambda: AudienceActor.start(store, population))
+            sup.start(a.id, partial(automation_actor.start, a, store))
+        sup.start("audience", lambda: audience_actor.start(store, population))
         tx = transport or SimulatedTransport(spec.transport, rng["transport"],
                                              now=clock.actual_now if clock.kind == "real" else None)
         behaviour = Behaviour(spec.behaviour, rng["behaviour"])
         render = spec.smtp if render_messages is None else render_messages
-        sup.start("dispatcher", lambda: DispatcherActor.start(tx, behaviour, store, render))
+        sup.start("dispatcher", lambda: dispatcher_actor.start(tx, behaviour, store, render))
         load = arrivals(spec.loads, spec.actions, t0, t0 + spec.duration, rng["loads"])
         conductor = Conductor(spec, clock, sup, store, load, rng["api"])
     except BaseException:
