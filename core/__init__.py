@@ -19,6 +19,7 @@ from core.commands import (
     HardBounce,
     ListChange,
     Observe,
+    ObserveMany,
     Outcome,
     Pause,
     PendingQuery,
@@ -45,16 +46,17 @@ from core.routing import Routes, check_sources
 from core.stats import Stats, conservation_violations
 from core.subscribers import Source, Status, SubscriberStore
 from core.timing import Delay, Repeat, SendWindow
-from core.triggers import Duplicates, Kind, RateLimit, Signal, Trigger
+from core.triggers import Duplicates, Kind, RateLimit, Signal, Signals, Trigger
 
 __all__ = [
     "HANDLERS", "KINDS", "PAGE_SIZE", "REASONS", "TRANSITIONS", "AddToGroup", "Applied", "Automation",
     "AutomationCommand", "AutomationConfig", "CancelSchedule", "Command", "Condition", "ConfigError",
     "Context", "Delay", "Delete", "DeletePending", "DeleteSubscriber", "DripError", "Duplicates", "Edit",
     "Effects", "End", "EntryState", "EventLog", "EventRows", "Filter", "HardBounce", "Kind", "ListChange",
-    "NotAllowed", "Observe", "Outcome", "Pause", "PendingList", "PendingPage", "PendingQuery", "PendingRow",
+    "NotAllowed", "Observe", "ObserveMany", "Outcome", "Pause", "PendingList", "PendingPage", "PendingQuery",
+    "PendingRow",
     "QueryPending", "RateLimit", "RecordEngagements", "RecordOutcomes", "Repeat", "Resume", "Routes",
-    "SavedPage", "Schedule", "Selection", "SendBatch", "SendNow", "SendWindow", "SetField", "Signal",
+    "SavedPage", "Schedule", "Selection", "SendBatch", "SendNow", "SendWindow", "SetField", "Signal", "Signals",
     "Source", "Start", "State", "Stats", "Status", "SubscriberStore", "SubscribersAdded", "Trigger",
     "Unsubscribe", "Why", "Workspace", "advance", "apply_changes", "check_sources", "conservation_violations",
     "handle", "hard_bounces",

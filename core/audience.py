@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from core.commands import (
     AddToGroup,
     DeleteSubscriber,
@@ -23,14 +25,14 @@ from core.commands import (
 )
 from core.instants import Instant
 from core.subscribers import Status, SubscriberStore
-from core.triggers import Kind, Signal
+from core.triggers import Kind, Signal, Signals
 
 
 @dataclass(slots=True)
 class Applied:
     """What a batch of list changes meant: trigger signals and the status history."""
 
-    signals: list[Signal] = field(default_factory=list)
+    signals: list[Signal | Signals] = field(default_factory=list)  # in the order they happened
     status_log: list[tuple[Instant, int, int]] = field(default_factory=list)  # (at, subscriber, new status)
 
 
@@ -80,7 +82,11 @@ def _add_to_group(store: SubscriberStore, c: AddToGroup, out: Applied) -> None:
 
 
 def _added(store: SubscriberStore, c: SubscribersAdded, out: Applied) -> None:
-    out.signals += [Signal(Kind.SUBSCRIBER_ADDED, sid, c.at, source=c.source) for sid in c.subscribers]
+    n = len(c.subscribers)
+    if n:
+        ids = np.arange(c.subscribers.start, c.subscribers.stop, dtype=np.int64)
+        times = np.full(n, c.at) if c.times is None else c.times
+        out.signals.append(Signals(Kind.SUBSCRIBER_ADDED, times, ids, source=c.source))
 
 
 CHANGE_HANDLERS: dict[type, Callable[[SubscriberStore, Any, Applied], None]] = {

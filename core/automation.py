@@ -24,7 +24,7 @@ from core.columns import Column
 from core.commands import Outcome
 from core.config import AutomationConfig
 from core.errors import ConfigError, NotAllowed
-from core.events import EventLog
+from core.events import KIND, REASON, REASONS, EventLog
 from core.instants import Instant, zone
 from core.lifecycle import Command, State, has_statistics, transition
 from core.pending import (
@@ -41,7 +41,7 @@ from core.pending import (
 from core.series import Series
 from core.stats import Stats, conservation_violations
 from core.subscribers import SUBSCRIBED, Status, SubscriberStore
-from core.triggers import EMAIL_KINDS, NO_DUPLICATES, WATCH_KINDS, Kind, RateLimit, Signal, Trigger
+from core.triggers import EMAIL_KINDS, NO_DUPLICATES, WATCH_KINDS, Kind, RateLimit, Signal, Signals, Trigger
 from core.watches import Watches
 
 _DROP_BY_STATUS = {int(Status.UNSUBSCRIBED): "unsubscribed", int(Status.AUTO_DELETED): "auto_deleted",
@@ -251,6 +251,194 @@ class Automation:
             return self._ignore(signal, "filtered")
         self._accept(signal, once_key)
         return "accepted"
+
+    # -- triggers in batches: the same rules, a column at a time ----------
+    def observe_many(self, signals: Signals, store: SubscriberStore) -> None:
+        """`observe` every row in time order, as if one at a time with `tick` before each.
+
+        Rows between two time-driven instants (a scheduled start, end_at, a
+        watch deadline, an anniversary) are decided together with numpy; a
+        batch whose rows depend on each other in ways that need the
+        one-at-a-time order (T4 all, duplicates allowed with repeats in the
+        batch, a repeat series retriggered) takes the one-at-a-time path.
+        """
+        if not len(signals):
+            return
+        order = np.argsort(signals.at, kind="stable")
+        if (np.diff(order) != 1).any():
+            signals = signals.take(order)
+        at, i, n = signals.at, 0, len(signals)
+        while i < n:
+            self.tick(float(at[i]), store)
+            timed = self._next_timed()
+            j = n if timed is None else max(i + 1, int(np.searchsorted(at, timed, side="left")))
+            self._observe_segment(signals.take(slice(i, j)) if (i, j) != (0, n) else signals, store)
+            i = j
+
+    def _next_timed(self) -> Instant | None:
+        """The next instant a time-driven rule can change how a signal is treated."""
+        times = [self.start_at if self.state is State.SCHEDULED else None]
+        if self.state in (State.RUNNING, State.PAUSED):
+            times += [self.end_at, self._watches.next_deadline(), self._anniversaries.next]
+        return min((t for t in times if t is not None), default=None)
+
+    def _ran_at(self, times: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """`was_running` for every instant."""
+        ok = np.zeros(len(times), bool)
+        for start, end in self.running_spans:
+            ok |= (times >= start) & (times < end)
+        return ok
+
+    def _track_watches_many(self, s: Signals) -> np.ndarray[Any, Any] | None:
+        """`_track_watches` for every row; the T3 mask for email kinds."""
+        if s.kind not in EMAIL_KINDS:
+            return None
+        assert s.sent_at is not None
+        source_ok = self._ran_at(s.sent_at)
+        if s.kind in (Kind.OPENED, Kind.CLICKED) and len(self._watches):
+            for k in range(len(s)):
+                self._unwatch(s.row(k))
+        if s.kind is Kind.EMAIL_SENT and self.state is State.RUNNING and not self.deleted and source_ok.any():
+            armed = s.take(source_ok)
+            for i, t in enumerate(self.config.triggers):
+                if t.kind in WATCH_KINDS and t.email == s.email:
+                    self._watches.arm_many(armed.at + t.within, armed.subscriber, armed.send_ids(), i)
+        return source_ok
+
+    def _needs_one_at_a_time(self, s: Signals, matched: np.ndarray[Any, Any]) -> bool:
+        if self.config.combine == "all" and len(self.config.triggers) > 1:
+            return True
+        sids = s.subscriber[matched]
+        repeats = len(np.unique(sids)) != len(sids)
+        if repeats and (self.config.duplicates.allow or s.kind in NO_DUPLICATES):
+            return True
+        if self.config.repeat is not None:
+            return any((x := self._series.of(sid)) is not None and x.entry >= 0 for sid in sids.tolist())
+        return False
+
+    def _observe_segment(self, s: Signals, store: SubscriberStore) -> None:
+        n = len(s)
+        matched = np.zeros(n, bool)
+        for t in self.config.triggers:
+            matched |= t.matches_many(s)
+        if self._needs_one_at_a_time(s, matched):
+            for k in range(n):
+                self.observe(s.row(k), store)
+            return
+        source_ok = self._track_watches_many(s)
+        if self.deleted or not matched.any():
+            return
+        reason = np.where(matched, 0, -1).astype(np.int16)  # -1 unmatched, 0 still in, else REASON code
+        self._screen(s, reason, source_ok, store)
+        later, first = self._duplicates_many(s, reason)
+        live = np.flatnonzero(reason == 0)
+        if self.config.filter is not None and len(live):
+            ok = self.config.filter.passes_many(store, s.subscriber[live])
+            reason[live[~ok]] = REASON["filtered"]
+        # A repeat of a subscriber decided earlier in the batch is a duplicate of it when that one was
+        # accepted (or a duplicate); else the filter decided it, the same way for both.
+        was = reason[first]
+        reason[later] = np.where((was == 0) | (was == REASON["duplicate"]), REASON["duplicate"], was)
+        self._accept_many(s, reason)
+
+    def _screen(self, s: Signals, reason: np.ndarray[Any, Any], source_ok: np.ndarray[Any, Any] | None,
+                store: SubscriberStore) -> None:
+        """The checks before duplicates, in `observe`'s order: running, T3, T6, known, subscribed."""
+        if self.state is not State.RUNNING:
+            reason[reason == 0] = REASON["not_running"]
+            return
+        if source_ok is not None and s.kind not in WATCH_KINDS:
+            reason[(reason == 0) & ~source_ok] = REASON["not_running"]
+        if s.kind is Kind.API:
+            for k in np.flatnonzero(reason == 0).tolist():
+                if not self._api.allow(float(s.at[k])):
+                    reason[k] = REASON["rate_limited"]
+        sids = s.subscriber
+        unknown = (reason == 0) & ((sids < 0) | (sids >= len(store)))
+        reason[unknown] = REASON["unknown_subscriber"]
+        live = np.flatnonzero(reason == 0)
+        reason[live[store.status.view[sids[live]] != SUBSCRIBED]] = REASON["not_subscribed"]
+
+    def _duplicates_many(self, s: Signals, reason: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], ...]:
+        """T5 for every row still in; returns (later rows, the earlier row of the same subscriber).
+
+        Repeats in the batch only reach here with duplicates not allowed; they are
+        decided after the filter, from their first occurrence (marked -2 until then).
+        """
+        live = np.flatnonzero(reason == 0)
+        none = np.zeros(0, np.int64)
+        if not len(live):
+            return none, none
+        sids = s.subscriber[live]
+        if s.kind in NO_DUPLICATES:
+            ids = s.take(live).send_ids() if s.entry is not None else [""] * len(live)
+            seen = np.fromiter(((sid, x) in self._fired for sid, x in zip(sids.tolist(), ids, strict=True)),
+                               bool, count=len(live))
+            reason[live[seen]] = REASON["duplicate"]
+            return none, none
+        last = np.full(len(live), np.nan)
+        known = sids < len(self._last_accepted)
+        last[known] = self._last_accepted.view[sids[known]]
+        dup = self.config.duplicates
+        seen = ~np.isnan(last)
+        if dup.allow:
+            seen &= (s.at[live] - last < dup.cooldown) if dup.cooldown else False
+        _, first, inverse = np.unique(sids, return_index=True, return_inverse=True)
+        later = np.ones(len(live), bool)
+        later[first] = False
+        reason[live[seen]] = REASON["duplicate"]
+        reason[live[later]] = -2
+        return live[later], live[first[inverse[later]]]
+
+    def _accept_many(self, s: Signals, reason: np.ndarray[Any, Any]) -> None:
+        rows = np.flatnonzero(reason == 0)
+        sids, times = s.subscriber[rows].astype(np.int64), s.at[rows]
+        entries = np.zeros(0, np.int64)
+        due = why = np.zeros(0)
+        if len(rows):
+            if s.kind in NO_DUPLICATES:
+                self._fired.update(zip(sids.tolist(), s.take(rows).send_ids() or [""] * len(rows), strict=True))
+            top = int(sids.max()) + 1
+            if len(self._last_accepted) < top:
+                self._last_accepted.extend(np.full(max(top - len(self._last_accepted), 1024), np.nan))
+            self._last_accepted[sids] = times
+            nominal = self.config.delay.after_many(times, self.tz)
+            window = self.config.window
+            due = nominal if window is None else window.next_open_many(nominal)
+            why = np.where(due == times, Why.IMMEDIATE, np.where(due != nominal, Why.WINDOW, Why.DELAY))
+            entries = self.pending.add_many(sids, due, why.astype(np.int8))
+            self.stats.accepted += len(rows)
+            self.stats.queued += len(rows)
+        ignored = np.flatnonzero(reason > 0)
+        for code, count in zip(*np.unique(reason[ignored], return_counts=True), strict=True):
+            self.stats.ignored[REASONS[int(code)]] += int(count)
+        self._log_decisions(s, reason, rows, entries, due, why)
+
+    def _log_decisions(self, s: Signals, reason: np.ndarray[Any, Any], rows: np.ndarray[Any, Any],
+                       entries: np.ndarray[Any, Any], due: np.ndarray[Any, Any], why: np.ndarray[Any, Any]) -> None:
+        """One 'ignored' row per ignored signal, 'triggered' and 'queued' per accepted one, in signal order."""
+        width = np.where(reason == 0, 2, np.where(reason > 0, 1, 0))
+        end = np.cumsum(width)
+        total = int(end[-1]) if len(end) else 0
+        if not total:
+            return
+        start = end - width
+        kind = np.full(total, KIND["ignored"], np.int8)
+        sub = np.repeat(s.subscriber, width)
+        at = np.repeat(s.at, width)
+        entry = np.full(total, -1, np.int64)
+        code = np.zeros(total, np.int16)
+        duecol = np.full(total, np.nan)
+        ign = np.flatnonzero(reason > 0)
+        code[start[ign]] = reason[ign]
+        first, second = start[rows], start[rows] + 1
+        kind[first] = KIND["triggered"]
+        kind[second] = KIND["queued"]
+        entry[second] = entries
+        code[second] = np.asarray([REASON[Why(int(w)).label] for w in range(4)], np.int16)[why.astype(np.int64)] \
+            if len(rows) else 0
+        duecol[second] = due
+        self.events.add_rows(at, kind, sub, entry, code, duecol)
 
     def _track_watches(self, signal: Signal) -> bool:
         """Arm or cancel not_opened/not_clicked deadlines; True when the source send counts (T3)."""

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from core.instants import Instant
-from core.triggers import Signal
+from core.triggers import Signal, Signals
 
 
 class Outcome(IntEnum):
@@ -124,6 +124,17 @@ class Observe:
 
 
 @dataclass(frozen=True, slots=True)
+class ObserveMany:
+    """Trigger signals of one kind as columns, offered together (the batch form of `Observe`)."""
+
+    signals: Signals
+
+    @property
+    def at(self) -> Instant:
+        return float(self.signals.at.min())
+
+
+@dataclass(frozen=True, slots=True)
 class RecordOutcomes:
     """Transport outcomes of one automation's sends; row i finished at done_at[i]."""
 
@@ -145,7 +156,7 @@ class RecordEngagements:
 
 LifecycleCommand = Start | Schedule | CancelSchedule | Pause | Resume | End | Edit | Delete
 PendingCommand = QueryPending | SendNow | DeletePending
-AutomationCommand = LifecycleCommand | PendingCommand | Observe | RecordOutcomes | RecordEngagements
+AutomationCommand = LifecycleCommand | PendingCommand | Observe | ObserveMany | RecordOutcomes | RecordEngagements
 
 
 # -- changes to the subscriber list (U1, U2, T2) ---------------------------------
@@ -189,6 +200,7 @@ class SubscribersAdded:
     at: Instant
     subscribers: range
     source: str = "form"
+    times: np.ndarray[Any, Any] | None = None  # each one's sign-up instant, when they differ
 
 
 ListChange = Unsubscribe | HardBounce | DeleteSubscriber | SetField | AddToGroup | SubscribersAdded

@@ -75,6 +75,15 @@ class EventLog:
             np.broadcast_to(np.asarray(due, np.float64), (n,)).copy(),
         ))
 
+    def add_rows(self, at: np.ndarray[Any, Any], kind: np.ndarray[Any, Any], subscriber: np.ndarray[Any, Any],
+                 entry: np.ndarray[Any, Any], reason: np.ndarray[Any, Any], due: np.ndarray[Any, Any]) -> None:
+        """Rows of mixed kinds at once (codes of KINDS and REASONS), in the order given."""
+        if len(at) == 0:
+            return
+        self._flush_single()
+        self._chunks.append(tuple(np.asarray(c, dt) for c, dt in
+                                  zip((at, kind, subscriber, entry, reason, due), _DTYPES, strict=True)))
+
     def _flush_single(self) -> None:
         if self._single:
             cols = list(zip(*self._single, strict=True))

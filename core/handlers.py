@@ -28,6 +28,7 @@ from core.commands import (
     Edit,
     End,
     Observe,
+    ObserveMany,
     Pause,
     QueryPending,
     RecordEngagements,
@@ -157,6 +158,10 @@ def _observe(a: Automation, c: Observe, ctx: Context, fx: Effects) -> None:
     fx.verdict = a.observe(c.signal, ctx.store)
 
 
+def _observe_many(a: Automation, c: ObserveMany, ctx: Context, fx: Effects) -> None:
+    a.observe_many(c.signals, ctx.store)
+
+
 def _outcomes(a: Automation, c: RecordOutcomes, ctx: Context, fx: Effects) -> None:
     a.record_outcomes(c.entries, c.done_at, c.outcomes)
 
@@ -182,6 +187,7 @@ HANDLERS: dict[type, tuple[Handler, str, str, bool]] = {
     SendNow: (_send_now, "pending.send_now", "send_now", False),
     DeletePending: (_delete_pending, "pending.delete", "delete", False),
     Observe: (_observe, "observe", "", False),
+    ObserveMany: (_observe_many, "observe", "", False),
     RecordOutcomes: (_outcomes, "outcomes", "", False),
     RecordEngagements: (_engagements, "engagements", "", False),
 }

@@ -181,13 +181,13 @@ class PendingList:
         self.version += 1
         return entry
 
-    def add_many(self, subscribers: np.ndarray[Any, Any], due: np.ndarray[Any, Any], why: Why,
-                 occurrence: np.ndarray[Any, Any] | int = 0) -> np.ndarray[Any, Any]:
+    def add_many(self, subscribers: np.ndarray[Any, Any], due: np.ndarray[Any, Any],
+                 why: Why | np.ndarray[Any, Any], occurrence: np.ndarray[Any, Any] | int = 0) -> np.ndarray[Any, Any]:
         n = len(subscribers)
         start, end = self.state.extend(np.full(n, PENDING, np.int8))
         self.subscriber.extend(subscribers)
         self.due.extend(due)
-        self.why.extend(np.full(n, int(why), np.int8))
+        self.why.extend(np.broadcast_to(np.asarray(why, np.int8), (n,)))
         self.occurrence.extend(np.broadcast_to(np.asarray(occurrence, np.int32), (n,)))
         self.flags.extend(np.zeros(n, np.int8))
         ids = np.arange(start, end, dtype=np.int64)

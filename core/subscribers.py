@@ -83,7 +83,7 @@ class SubscriberStore:
         self.version += 1
         return sid
 
-    def add_many(self, emails: list[str], at: Instant, *, source: Source = Source.FORM,
+    def add_many(self, emails: list[str], at: Instant | np.ndarray[Any, Any], *, source: Source = Source.FORM,
                  fields: Mapping[str, list[Any]] | None = None,
                  status: np.ndarray[Any, Any] | Iterable[int] | None = None) -> range:
         """Bulk add (the population generator's path): columns, not objects."""
@@ -98,7 +98,7 @@ class SubscriberStore:
         self.status.extend(np.zeros(n, np.int8) if status is None else np.asarray(list(status) if not isinstance(
             status, np.ndarray) else status, np.int8))
         self.source.extend(np.full(n, int(source), np.int8))
-        self.added_at.extend(np.full(n, at))
+        self.added_at.extend(np.broadcast_to(np.asarray(at, np.float64), (n,)))
         given = dict(fields or {})
         for name in sorted(set(self.fields) | set(given)):
             if name not in self.fields:

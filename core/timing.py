@@ -12,7 +12,10 @@ import bisect
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
+
+import numpy as np
 
 from core.errors import ConfigError
 from core.instants import Instant, from_local, to_local, wall_add, zone
@@ -39,6 +42,14 @@ class Delay:
             raise ConfigError("delay.amount", f"must be a whole number, got {self.amount!r}")
         if self.amount < 0:
             raise ConfigError("delay.amount", f"must not be negative, got {self.amount}")
+
+    def after_many(self, t: np.ndarray[Any, Any], tz: ZoneInfo) -> np.ndarray[Any, Any]:
+        """`after` for every instant of `t`."""
+        if self.amount == 0:
+            return t.copy()
+        if self.unit in _EXACT_UNITS:
+            return t + self.amount * _EXACT_UNITS[self.unit]
+        return np.fromiter((self.after(x, tz) for x in t.tolist()), np.float64, count=len(t))
 
     def after(self, t: Instant, tz: ZoneInfo) -> Instant:
         if self.amount == 0:
@@ -124,6 +135,22 @@ class SendWindow:
 
     def is_open(self, t: Instant) -> bool:
         return self._open_at(self._position(to_local(t, self.tz)))
+
+    def next_open_many(self, t: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """`next_open` for every instant of `t`, computed once per distinct minute.
+
+        Window edges are whole local minutes, so within one minute either every
+        instant is inside (the instant itself) or every one waits for the same
+        opening, which lies after the minute.
+        """
+        minutes, inverse = np.unique(np.floor(t / 60.0), return_inverse=True)
+        opens = np.empty(len(minutes))
+        inside = np.empty(len(minutes), bool)
+        for k, m in enumerate(minutes.tolist()):
+            start = m * 60.0
+            inside[k] = self.is_open(start)
+            opens[k] = start if inside[k] else self.next_open(start)
+        return np.where(inside[inverse], t, np.maximum(t, opens[inverse]))
 
     def next_open(self, t: Instant) -> Instant:
         """`t` if the window is open then, else the instant it next opens (W1)."""

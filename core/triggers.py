@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
+
 from core.errors import ConfigError
 from core.instants import Instant
 
@@ -111,6 +113,16 @@ class Trigger:
             return signal.email == self.email and (not self.link or signal.link == self.link)
         return True  # api
 
+    def matches_many(self, signals: Signals) -> np.ndarray[Any, Any]:
+        """`matches` for every row of a batch (one kind, so mostly all or nothing)."""
+        n = len(signals)
+        if self.kind in WATCH_KINDS or self.kind is Kind.ANNIVERSARY or signals.kind is not self.kind:
+            return np.full(n, signals.kind is self.kind)
+        if self.kind in EMAIL_KINDS and self.link:
+            same = signals.email == self.email
+            return np.full(n, False) if not same or signals.link is None else signals.link == self.link
+        return np.full(n, self.matches(signals.row(0)) if n else False)
+
 
 @dataclass(frozen=True, slots=True)
 class Signal:
@@ -133,6 +145,49 @@ class Signal:
     sent_at: Instant | None = None
     overrides: Mapping[str, Any] | None = None
     subscriber_email: str = ""  # api requests name a subscriber by email
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """Signals of one kind as columns: row i happened to `subscriber[i]` at `at[i]`.
+
+    The batch form of `Signal`, for sign-ups, API loads, and sends, opens and
+    clicks of one automation's emails (`email`). Email rows name their source
+    send by `entry` (send id ``f"{email}:{entry}"``) and when it was sent.
+    """
+
+    kind: Kind
+    at: np.ndarray[Any, Any]
+    subscriber: np.ndarray[Any, Any]
+    source: str = "form"
+    email: str = ""
+    entry: np.ndarray[Any, Any] | None = None
+    sent_at: np.ndarray[Any, Any] | None = None
+    link: np.ndarray[Any, Any] | None = None  # clicked: each row's link
+    field: str = ""
+    value: Any = None
+    group: str = ""
+
+    def __len__(self) -> int:
+        return len(self.at)
+
+    def take(self, rows: np.ndarray[Any, Any] | slice) -> Signals:
+        def cut(column: np.ndarray[Any, Any] | None) -> np.ndarray[Any, Any] | None:
+            return None if column is None else column[rows]
+
+        return Signals(self.kind, self.at[rows], self.subscriber[rows], self.source, self.email,
+                       cut(self.entry), cut(self.sent_at), cut(self.link), self.field, self.value, self.group)
+
+    def send_ids(self) -> list[str]:
+        return [] if self.entry is None else [f"{self.email}:{e}" for e in self.entry.tolist()]
+
+    def row(self, i: int) -> Signal:
+        """Row i as a single `Signal` (the one-at-a-time path)."""
+        return Signal(self.kind, int(self.subscriber[i]), float(self.at[i]), source=self.source, field=self.field,
+                      value=self.value, group=self.group, email=self.email,
+                      link="" if self.link is None else str(self.link[i]),
+                      send_id="" if self.entry is None else f"{self.email}:{int(self.entry[i])}",
+                      sent_at=None if self.sent_at is None else float(self.sent_at[i]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from core.instants import Instant
 
@@ -38,6 +41,21 @@ class Watches:
         self._seq += 1
         heapq.heappush(self._heap, (deadline, self._seq, subscriber, send_id, trigger))
         self._live.add((subscriber, send_id, trigger))
+
+    def arm_many(self, deadlines: np.ndarray[Any, Any], subscribers: np.ndarray[Any, Any], send_ids: list[str],
+                 trigger: int) -> None:
+        """`arm` for every row, in row order."""
+        seq = self._seq
+        rows = [(d, seq + i + 1, s, x, trigger) for i, (d, s, x) in
+                enumerate(zip(deadlines.tolist(), subscribers.tolist(), send_ids, strict=True))]
+        self._seq += len(rows)
+        self._live.update((s, x, trigger) for _, _, s, x, _ in rows)
+        if len(rows) > len(self._heap):
+            self._heap += rows
+            heapq.heapify(self._heap)
+        else:
+            for row in rows:
+                heapq.heappush(self._heap, row)
 
     def cancel(self, subscriber: int, send_id: str, trigger: int) -> None:
         self._live.discard((subscriber, send_id, trigger))

@@ -17,7 +17,7 @@ import numpy as np
 
 from core.audience import Applied, apply_changes
 from core.automation import Automation, SendBatch
-from core.commands import AutomationCommand, Edit, ListChange, Observe, RecordOutcomes, hard_bounces
+from core.commands import AutomationCommand, Edit, ListChange, Observe, ObserveMany, RecordOutcomes, hard_bounces
 from core.config import AutomationConfig
 from core.errors import ConfigError
 from core.handlers import Context, Effects, advance, handle
@@ -25,7 +25,7 @@ from core.instants import Instant
 from core.lifecycle import State
 from core.routing import Routes, check_sources
 from core.subscribers import SubscriberStore
-from core.triggers import Signal
+from core.triggers import Signal, Signals
 
 
 class Workspace:
@@ -79,11 +79,12 @@ class Workspace:
             self.signal(signal)
         return applied
 
-    def signal(self, signal: Signal) -> dict[str, str]:
-        """Offer a signal to every automation routed to it; the others see nothing ('unmatched')."""
+    def signal(self, signal: Signal | Signals) -> dict[str, str]:
+        """Offer a signal (or a batch) to every automation routed to it; the others see nothing ('unmatched')."""
         verdicts = dict.fromkeys(self.automations, "unmatched")
-        for name in self.routes.of_signal(signal):
-            verdicts[name] = self.execute(name, Observe(signal)).verdict
+        for name in self.routes.watchers(signal.kind, signal.email):
+            command = Observe(signal) if isinstance(signal, Signal) else ObserveMany(signal)
+            verdicts[name] = self.execute(name, command).verdict
         return verdicts
 
     def deliver(self, batch: SendBatch, outcomes: Iterable[int] | None = None, at: Instant | None = None) -> None:

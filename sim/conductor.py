@@ -32,12 +32,14 @@ from core import (
     AutomationCommand,
     Kind,
     Observe,
+    ObserveMany,
     Outcome,
     RecordEngagements,
     RecordOutcomes,
     Routes,
     SavedPage,
     Signal,
+    Signals,
     State,
     Unsubscribe,
     hard_bounces,
@@ -174,12 +176,15 @@ class Conductor:
         if not mutations:
             return
         ordered = sorted(mutations, key=lambda m: m.at)  # stable: ties keep the order they were made in
-        changed: Changed = self.sup.ask("audience", ListChanges(tuple(ordered)))
+        changed: Changed = self.sup.ask("audience", ListChanges(_coalesced(ordered)))
         mutations.clear()
         self.metrics.status_log.extend(changed.status_log)
         for signal in changed.signals:
-            for name in self.routes.of_signal(signal):
-                put(name, signal.at, Observe(signal))
+            for name in self.routes.watchers(signal.kind, signal.email):
+                if isinstance(signal, Signals):
+                    put(name, float(signal.at.min()), ObserveMany(signal))
+                else:
+                    put(name, signal.at, Observe(signal))
 
     def _release(self, kind: str, times: np.ndarray, cols: dict[str, np.ndarray], put: Any,
                  mutations: list[Change]) -> None:
@@ -207,15 +212,12 @@ class Conductor:
 
     def _email_signals(self, kind: Kind, email: str, times: np.ndarray, cols: dict[str, np.ndarray],
                        hit: np.ndarray, watchers: tuple[str, ...], put: Any) -> None:
-        links = self.spec.behaviour.links
         link_col = cols.get("link")
-        rows = np.flatnonzero(hit)
-        for at, i in zip(times.tolist(), rows.tolist(), strict=True):
-            link = links[int(link_col[i])] if link_col is not None else ""
-            signal = Signal(kind, int(cols["subscriber"][i]), at, email=email, link=link,
-                            send_id=f"{email}:{int(cols['entry'][i])}", sent_at=float(cols["sent_at"][i]))
-            for name in watchers:
-                put(name, at, Observe(signal))
+        links = None if link_col is None else np.asarray(self.spec.behaviour.links, dtype=object)[link_col[hit]]
+        signals = Signals(kind, times, cols["subscriber"][hit].astype(np.int64), email=email,
+                          entry=cols["entry"][hit], sent_at=cols["sent_at"][hit], link=links)
+        for name in watchers:
+            put(name, float(times.min()), ObserveMany(signals))
 
     def _external(self, at: float, item: Any, put: Any, mutations: list[Change]) -> None:
         if isinstance(item, ActionSpec):
@@ -225,8 +227,8 @@ class Conductor:
         if kind == "subscriber_added":
             mutations.append(AddSubscribers(at, count, source))
         elif kind == "api":
-            for sid in self._random_subscribers(count):
-                put(automation, at, Observe(Signal(Kind.API, sid, at)))
+            sids = np.asarray(self._random_subscribers(count), np.int64)
+            put(automation, at, ObserveMany(Signals(Kind.API, np.full(len(sids), at), sids)))
 
     def _random_subscribers(self, count: int) -> list[int]:
         n = len(self.store)
@@ -364,8 +366,54 @@ class Conductor:
 
 
 def _ordered(items: list[tuple[float, int, AutomationCommand]]) -> tuple[AutomationCommand, ...]:
-    """An actor's inputs in (time, sequence) order: the order it must apply them in."""
-    return tuple(item for _, _, item in sorted(items, key=lambda x: (x[0], x[1])))
+    """An actor's inputs in (time, sequence) order: the order it must apply them in.
+
+    A batch of signals (`ObserveMany`) stands for one input per row, each with
+    the batch's sequence number: it is cut wherever another input falls between
+    its rows, so every row is handled exactly where it would be alone.
+    """
+    if not any(isinstance(item, ObserveMany) for _, _, item in items) or len(items) == 1:
+        return tuple(item for _, _, item in sorted(items, key=lambda x: (x[0], x[1])))
+    times, seqs, owner, rows = [], [], [], []
+    for k, (at, seq, item) in enumerate(items):
+        n = len(item.signals) if isinstance(item, ObserveMany) else 1
+        times.append(item.signals.at if isinstance(item, ObserveMany) else np.array([at]))
+        seqs.append(np.full(n, seq))
+        owner.append(np.full(n, k))
+        rows.append(np.arange(n))
+    t, q, o, r = (np.concatenate(x) for x in (times, seqs, owner, rows))
+    order = np.lexsort((r, q, t))
+    o, r = o[order], r[order]
+    cuts = np.flatnonzero(np.diff(o)) + 1
+    out: list[AutomationCommand] = []
+    for lo, hi in zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(o)].tolist(), strict=True):
+        item = items[int(o[lo])][2]
+        out.append(ObserveMany(item.signals.take(r[lo:hi])) if isinstance(item, ObserveMany) else item)
+    return tuple(out)
+
+
+def _coalesced(changes: list[Change]) -> tuple[Change, ...]:
+    """Consecutive sign-ups of one source as one `AddSubscribers` (one draw, one batch of signals)."""
+    out: list[Change] = []
+    run: list[AddSubscribers] = []
+
+    def close() -> None:
+        if len(run) == 1:
+            out.append(run[0])
+        elif run:
+            times = np.concatenate([np.full(a.count, a.at) if a.times is None else a.times for a in run])
+            out.append(AddSubscribers(run[0].at, len(times), run[0].source, times))
+        run.clear()
+
+    for change in changes:
+        if not isinstance(change, AddSubscribers) or (run and change.source != run[0].source):
+            close()
+        if isinstance(change, AddSubscribers):
+            run.append(change)
+        else:
+            out.append(change)
+    close()
+    return tuple(out)
 
 
 def _split(total: int, parts: int) -> list[int]:

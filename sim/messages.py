@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core import AutomationCommand, AutomationConfig, EventRows, ListChange, SavedPage, SendBatch, Signal
+from core import AutomationCommand, AutomationConfig, EventRows, ListChange, SavedPage, SendBatch, Signal, Signals
 from sim.behaviour import Reactions
 
 
@@ -55,11 +55,12 @@ class Crash(Exception):
 
 @dataclass(frozen=True, slots=True)
 class AddSubscribers:
-    """`count` sign-ups at `at`: the audience actor draws them from the population."""
+    """`count` sign-ups at `at` (or at `times`, one each): the audience actor draws them from the population."""
 
     at: float
     count: int
     source: str = "form"
+    times: np.ndarray | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,7 @@ class ListChanges:
 class Changed:
     """What the list changes mean for triggers, and the status history (for invariants)."""
 
-    signals: tuple[Signal, ...]
+    signals: tuple[Signal | Signals, ...]
     status_log: tuple[tuple[float, int, int], ...]  # (at, subscriber, new status)
 
 

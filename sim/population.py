@@ -87,7 +87,7 @@ class Population:
             fields[k], self._pool_fields[k] = self._pool_fields[k][:n], self._pool_fields[k][n:]
         return emails, fields
 
-    def fill(self, store: SubscriberStore, n: int, at: float, *, source: Source = Source.FORM,
+    def fill(self, store: SubscriberStore, n: int, at: float | np.ndarray, *, source: Source = Source.FORM,
              initial: bool = False) -> range:
         """Add `n` subscribers; the initial list also draws status shares and groups."""
         spec = self.spec

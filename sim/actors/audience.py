@@ -32,8 +32,9 @@ class AudienceActor(pykka.ThreadingActor):
         for item in message.items:
             if isinstance(item, AddSubscribers):
                 source = Source.ADMIN if item.source == "admin" else Source.FORM
-                ids = self.population.fill(self.store, item.count, item.at, source=source)
-                changes.append(SubscribersAdded(item.at, ids, item.source))
+                at = item.at if item.times is None else item.times
+                ids = self.population.fill(self.store, item.count, at, source=source)
+                changes.append(SubscribersAdded(item.at, ids, item.source, item.times))
             else:
                 changes.append(item)
         applied = apply_changes(self.store, changes)
