@@ -368,14 +368,20 @@ class Conductor:
 def _ordered(items: list[tuple[float, int, AutomationCommand]]) -> tuple[AutomationCommand, ...]:
     """An actor's inputs in (time, sequence) order: the order it must apply them in.
 
-    A batch of signals (`ObserveMany`) stands for one input per row, each with
-    the batch's sequence number: it is cut wherever another input falls between
+    Transport outcomes and engagement change nothing a trigger decision reads,
+    so they go first (in their own time order) and never cut a batch. A batch
+    of signals (`ObserveMany`) stands for one input per row, each with the
+    batch's sequence number: it is cut wherever another input falls between
     its rows, so every row is handled exactly where it would be alone.
     """
-    if not any(isinstance(item, ObserveMany) for _, _, item in items) or len(items) == 1:
-        return tuple(item for _, _, item in sorted(items, key=lambda x: (x[0], x[1])))
+    records = sorted((x for x in items if isinstance(x[2], RecordOutcomes | RecordEngagements)),
+                     key=lambda x: (x[0], x[1]))
+    rest = [x for x in items if not isinstance(x[2], RecordOutcomes | RecordEngagements)]
+    head = tuple(item for _, _, item in records)
+    if sum(isinstance(item, ObserveMany) for _, _, item in rest) == 0 or len(rest) == 1:
+        return head + tuple(item for _, _, item in sorted(rest, key=lambda x: (x[0], x[1])))
     times, seqs, owner, rows = [], [], [], []
-    for k, (at, seq, item) in enumerate(items):
+    for k, (at, seq, item) in enumerate(rest):
         n = len(item.signals) if isinstance(item, ObserveMany) else 1
         times.append(item.signals.at if isinstance(item, ObserveMany) else np.array([at]))
         seqs.append(np.full(n, seq))
@@ -385,9 +391,9 @@ def _ordered(items: list[tuple[float, int, AutomationCommand]]) -> tuple[Automat
     order = np.lexsort((r, q, t))
     o, r = o[order], r[order]
     cuts = np.flatnonzero(np.diff(o)) + 1
-    out: list[AutomationCommand] = []
+    out: list[AutomationCommand] = list(head)
     for lo, hi in zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(o)].tolist(), strict=True):
-        item = items[int(o[lo])][2]
+        item = rest[int(o[lo])][2]
         out.append(ObserveMany(item.signals.take(r[lo:hi])) if isinstance(item, ObserveMany) else item)
     return tuple(out)
 
