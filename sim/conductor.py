@@ -159,7 +159,7 @@ class Conductor:
             seq += 1
             inputs[name].append((at, seq, item))
 
-        for kind, times, cols in self.future.pop_until(t):
+        for kind, times, cols in _grouped(self.future.pop_until(t)):
             self._release(kind, times, cols, put, mutations)
         while self._cursor < len(self.external) and self.external[self._cursor][0] <= t:
             at, _, item = self.external[self._cursor]
@@ -369,13 +369,14 @@ def _ordered(items: list[tuple[float, int, AutomationCommand]]) -> tuple[Automat
     """An actor's inputs in (time, sequence) order: the order it must apply them in.
 
     Transport outcomes and engagement change nothing a trigger decision reads,
-    so they go first (in their own time order) and never cut a batch. A batch
+    so they go first (outcomes, then opens and clicks, which always follow
+    their send's outcome; each in time order) and never cut a batch. A batch
     of signals (`ObserveMany`) stands for one input per row, each with the
     batch's sequence number: it is cut wherever another input falls between
     its rows, so every row is handled exactly where it would be alone.
     """
     records = sorted((x for x in items if isinstance(x[2], RecordOutcomes | RecordEngagements)),
-                     key=lambda x: (x[0], x[1]))
+                     key=lambda x: (isinstance(x[2], RecordEngagements), x[0], x[1]))  # an open follows its outcome
     rest = [x for x in items if not isinstance(x[2], RecordOutcomes | RecordEngagements)]
     head = tuple(item for _, _, item in records)
     if sum(isinstance(item, ObserveMany) for _, _, item in rest) == 0 or len(rest) == 1:
@@ -396,6 +397,22 @@ def _ordered(items: list[tuple[float, int, AutomationCommand]]) -> tuple[Automat
         item = rest[int(o[lo])][2]
         out.append(ObserveMany(item.signals.take(r[lo:hi])) if isinstance(item, ObserveMany) else item)
     return tuple(out)
+
+
+def _grouped(pieces: list[tuple[str, np.ndarray, dict[str, np.ndarray]]]) -> list[tuple[str, np.ndarray,
+                                                                                      dict[str, np.ndarray]]]:
+    """Released pieces joined per (kind, automation): one input per automation and kind in a phase."""
+    groups: dict[tuple[str, int], list[tuple[np.ndarray, dict[str, np.ndarray]]]] = {}
+    for kind, times, cols in pieces:
+        groups.setdefault((kind, int(cols["automation"][0])), []).append((times, cols))
+    out = []
+    for (kind, _), parts in groups.items():
+        if len(parts) == 1:
+            out.append((kind, *parts[0]))
+        else:
+            out.append((kind, np.concatenate([p[0] for p in parts]),
+                        {c: np.concatenate([p[1][c] for p in parts]) for c in parts[0][1]}))
+    return out
 
 
 def _coalesced(changes: list[Change]) -> tuple[Change, ...]:
