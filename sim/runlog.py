@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -40,10 +41,24 @@ class RunLog:
         return {k: v[order] for k, v in cols.items()}
 
     def write(self, path: Path, emails: list[str], tz: str) -> str:
-        """Write events.csv.gz; returns the sha256 digest of the canonical text."""
+        """Write events.csv.gz; returns the sha256 digest of the canonical text.
+
+        Compression (zlib releases the GIL) runs on a second thread while the
+        next piece of text is formatted.
+        """
         # Level 3: the default 9 took 5x the time for a file 20% smaller.
-        with gzip.open(path, "wt", compresslevel=3, encoding="utf-8", newline="") as out:
-            return self.digest(self.canonical(), emails, tz, out.write)
+        with gzip.open(path, "wb", compresslevel=3) as out, ThreadPoolExecutor(1) as pool:
+            pending: list[Future[int]] = []
+
+            def sink(text: str) -> None:
+                pending.append(pool.submit(out.write, text.encode()))
+                if len(pending) > 2:  # bound the memory held by pieces waiting for the compressor
+                    pending.pop(0).result()
+
+            digest = self.digest(self.canonical(), emails, tz, sink)
+            for job in pending:
+                job.result()
+        return digest
 
     def digest(self, cols: dict[str, np.ndarray], emails: list[str], tz: str,
                sink: Callable[[str], object] | None = None) -> str:
@@ -53,44 +68,54 @@ class RunLog:
         if sink is not None:
             sink(HEADER)
         n = len(cols["at"])
-        for lo in range(0, n, 100_000):
-            text = self._lines(cols, slice(lo, min(n, lo + 100_000)), emails, zone)
+        who = np.asarray([*emails, ""], dtype=object)  # index -1 (no subscriber) is the empty cell
+        names = np.asarray(self.automations, dtype=object)
+        for lo in range(0, n, 200_000):
+            text = self._lines(cols, slice(lo, min(n, lo + 200_000)), who, names, zone)
             if sink is not None:
                 sink(text)
             digest.update(text.encode())
         return digest.hexdigest()
 
-    def _lines(self, cols: dict[str, np.ndarray], sl: slice, emails: list[str], zone: ZoneInfo) -> str:
-        at, due = cols["at"][sl], cols["due"][sl]
-        when, due_text = iso_times(at, zone), iso_times(due, zone)
-        names = [self.automations[a] for a in cols["automation"][sl].tolist()]
-        subs = cols["subscriber"][sl].tolist()
-        who = [emails[s] if 0 <= s < len(emails) else "" for s in subs]
-        kinds = [KINDS[k] for k in cols["kind"][sl].tolist()]
-        reasons = [REASONS[r] for r in cols["reason"][sl].tolist()]
-        return "".join(f"{w},{n},{e},{k},{r},{d}\n"
-                       for w, n, e, k, r, d in zip(when, names, who, kinds, reasons, due_text, strict=True))
+    @staticmethod
+    def _lines(cols: dict[str, np.ndarray], sl: slice, who: np.ndarray, names: np.ndarray, zone: ZoneInfo) -> str:
+        subs = cols["subscriber"][sl]
+        subs = np.where((subs >= 0) & (subs < len(who) - 1), subs, -1)
+        columns = (iso_times(cols["at"][sl], zone), names[cols["automation"][sl]].tolist(), who[subs].tolist(),
+                   _KIND_TEXT[cols["kind"][sl]].tolist(), _REASON_TEXT[cols["reason"][sl]].tolist(),
+                   iso_times(cols["due"][sl], zone))
+        return "".join(f"{w},{n},{e},{k},{r},{d}\n" for w, n, e, k, r, d in zip(*columns, strict=True))
+
+
+_KIND_TEXT = np.asarray(KINDS, dtype=object)
+_REASON_TEXT = np.asarray(REASONS, dtype=object)
+
+
+_MILLIS = [f".{m:03d}" for m in range(1000)]
 
 
 def iso_times(t: np.ndarray, zone: ZoneInfo) -> list[str]:
     """ISO 8601 local times with milliseconds and offset, vectorised ('' for NaN).
 
-    The UTC offset is looked up once per distinct hour (zones change offset on
-    the hour or half hour at most), not once per row.
+    Text is made once per distinct second (a run's rows share seconds) and
+    joined with the milliseconds; the UTC offset is looked up once per
+    distinct hour (zones change offset on the hour or half hour at most).
     """
-    out = [""] * len(t)
     ok = ~np.isnan(t)
     if not ok.any():
-        return out
+        return [""] * len(t)
     ms = np.round(t[ok] * 1000).astype(np.int64)
-    hours = ms // 3_600_000
-    unique, inverse = np.unique(hours, return_inverse=True)
+    seconds, millis = np.divmod(ms, 1000)
+    unique, inverse = np.unique(seconds, return_inverse=True)
+    hours, hour_of = np.unique(unique // 3600, return_inverse=True)
     offsets = np.array([int(datetime.fromtimestamp(h * 3600, zone).utcoffset().total_seconds())  # type: ignore[union-attr]
-                        for h in unique.tolist()], np.int64)
-    local = ms + offsets[inverse] * 1000
-    text = np.datetime_as_string(local.astype("datetime64[ms]"), unit="ms")
-    suffix = {o: f"{'+' if o >= 0 else '-'}{abs(o) // 3600:02d}:{abs(o) % 3600 // 60:02d}" for o in offsets.tolist()}
-    offs = offsets[inverse].tolist()
-    for i, (stamp, o) in zip(np.flatnonzero(ok).tolist(), zip(text.tolist(), offs, strict=True), strict=True):
-        out[i] = stamp + suffix[o]
-    return out
+                        for h in hours.tolist()], np.int64)
+    offset = offsets[hour_of]
+    local = np.datetime_as_string((unique + offset).astype("datetime64[s]"), unit="s").tolist()
+    suffix = [f"{'+' if o >= 0 else '-'}{abs(o) // 3600:02d}:{abs(o) % 3600 // 60:02d}" for o in offset.tolist()]
+    text = [local[i] + _MILLIS[m] + suffix[i] for i, m in zip(inverse.tolist(), millis.tolist(), strict=True)]
+    if len(text) == len(t):
+        return text
+    out = np.full(len(t), "", dtype=object)
+    out[ok] = text
+    return list(out)
