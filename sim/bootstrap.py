@@ -23,7 +23,7 @@ from sim.actors.supervision import Supervisor
 from sim.behaviour import Behaviour
 from sim.clock import Clock, make_clock
 from sim.conductor import Conductor
-from sim.loads import arrivals
+from sim.loads import streams as load_streams
 from sim.population import Population, add_known
 from sim.spec import RunSpec
 from sim.transport import SimulatedTransport, SmtpSink, SmtpTransport, Transport
@@ -84,7 +84,7 @@ def build(spec: RunSpec, *, transport: Transport | None = None, clock: Clock | N
         behaviour = Behaviour(spec.behaviour, rng["behaviour"])
         render = spec.smtp if render_messages is None else render_messages
         sup.start("dispatcher", lambda: dispatcher_actor.start(tx, behaviour, store, render))
-        load = arrivals(spec.loads, spec.actions, t0, t0 + spec.duration, rng["loads"])
+        load = load_streams(spec.loads, t0, t0 + spec.duration, rng["loads"])
         conductor = Conductor(spec, clock, sup, store, load, rng["api"])
     except BaseException:
         sup.stop_all()

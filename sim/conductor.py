@@ -49,6 +49,7 @@ from sim.actors.supervision import Supervisor
 from sim.chunks import Chunks
 from sim.clock import Clock
 from sim.future import FutureQueue
+from sim.loads import LoadStream
 from sim.messages import (
     AddSubscribers,
     Changed,
@@ -84,7 +85,7 @@ class Metrics:
 
 class Conductor:
     def __init__(self, spec: RunSpec, clock: Clock, supervisor: Supervisor, store: Any,
-                 arrivals: list[tuple[float, int, Any]], api_rng: np.random.Generator) -> None:
+                 loads: list[LoadStream], api_rng: np.random.Generator) -> None:
         self.spec = spec
         self._api_rng = api_rng
         self.clock = clock
@@ -94,8 +95,9 @@ class Conductor:
         self.index = {name: i for i, name in enumerate(self.ids)}
         self.t0 = spec.start.timestamp()
         self.end = self.t0 + spec.duration
-        self.external = sorted(arrivals, key=lambda x: (x[0], x[1]))  # (time, seq, item)
+        self.actions = sorted(spec.actions, key=lambda a: (a.at, a.index))
         self._cursor = 0
+        self.loads = loads
         self.future = FutureQueue()
         self.log = RunLog(self.ids)
         self.metrics = Metrics()
@@ -131,8 +133,9 @@ class Conductor:
     def _next_phase(self) -> float | None:
         # A backlogged automation's wakeup is already past: it waits for capacity (last_t + tick).
         times = [w for n, w in self.wakeups.items() if w is not None and n not in self.backlog]
-        if self._cursor < len(self.external):
-            times.append(self.external[self._cursor][0])
+        if self._cursor < len(self.actions):
+            times.append(self.actions[self._cursor].at)
+        times += [t for load in self.loads if (t := load.next_time()) is not None]
         if (f := self.future.next_time()) is not None:
             times.append(f)
         if self.backlog:
@@ -161,10 +164,12 @@ class Conductor:
 
         for kind, times, cols in _grouped(self.future.pop_until(t)):
             self._release(kind, times, cols, put, mutations)
-        while self._cursor < len(self.external) and self.external[self._cursor][0] <= t:
-            at, _, item = self.external[self._cursor]
+        while self._cursor < len(self.actions) and self.actions[self._cursor].at <= t:
+            action = self.actions[self._cursor]
             self._cursor += 1
-            self._external(at, item, put, mutations)
+            self._arrivals(action.at, False, put, mutations)  # loads first, up to the action's instant
+            self._action(action.at, action, put, mutations)
+        self._arrivals(t, True, put, mutations)
         self._flush(mutations, put)
         self._steps(t, inputs)
         for label in self._snapshots:
@@ -219,16 +224,26 @@ class Conductor:
         for name in watchers:
             put(name, float(times.min()), ObserveMany(signals))
 
-    def _external(self, at: float, item: Any, put: Any, mutations: list[Change]) -> None:
-        if isinstance(item, ActionSpec):
-            self._action(at, item, put, mutations)
-            return
-        kind, automation, source, count = item  # a load arrival
-        if kind == "subscriber_added":
-            mutations.append(AddSubscribers(at, count, source))
-        elif kind == "api":
-            sids = np.asarray(self._random_subscribers(count), np.int64)
-            put(automation, at, ObserveMany(Signals(Kind.API, np.full(len(sids), at), sids)))
+    def _arrivals(self, limit: float, inclusive: bool, put: Any, mutations: list[Change]) -> None:
+        """Load arrivals up to `limit`: sign-ups as one list change per source run, API calls as a batch."""
+        taken = [(k, *load.take_until(limit, inclusive=inclusive)) for k, load in enumerate(self.loads)]
+        signups = [(k, times, counts) for k, times, counts in taken if len(times) and self.loads[k].kind ==
+                   "subscriber_added"]
+        if signups:
+            times = np.concatenate([np.repeat(t, c) for _, t, c in signups])
+            which = np.concatenate([np.full(int(c.sum()), k) for k, _, c in signups])
+            order = np.lexsort((which, times))  # time order; loads in file order at the same instant
+            times, which = times[order], which[order]
+            cuts = np.flatnonzero(np.diff(which)) + 1
+            for lo, hi in zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(times)].tolist(), strict=True):
+                mutations.append(AddSubscribers(float(times[lo]), hi - lo, self.loads[int(which[lo])].source,
+                                                times[lo:hi]))
+        for k, times, counts in taken:
+            load = self.loads[k]
+            if load.kind == "api" and len(times):
+                at = np.repeat(times, counts)
+                sids = np.asarray(self._random_subscribers(len(at)), np.int64)
+                put(load.automation, float(at[0]), ObserveMany(Signals(Kind.API, at, sids)))
 
     def _random_subscribers(self, count: int) -> list[int]:
         n = len(self.store)

@@ -1,38 +1,53 @@
-"""Load generators: when triggers arrive.
+"""Load generators: when triggers arrive, as columns.
 
 A rate load is a Poisson process (the count over the span is Poisson, the
-instants uniform), a count load is a burst at one instant. Scheduled actions
-join the same time-ordered list; ties keep file order.
+instants uniform, rounded to the millisecond), a count load is a burst at one
+instant. Each load is one `LoadStream` of arrival times and counts, read by
+the conductor a phase at a time (`take_until`), never an object per arrival.
+Order at equal instants: scheduled actions first, then loads in file order.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.spec import ActionSpec, LoadSpec
+from sim.spec import LoadSpec
 
 
-def arrivals(loads: tuple[LoadSpec, ...], actions: tuple[ActionSpec, ...], t0: float, end: float,
-             rng: np.random.Generator) -> list[tuple[float, int, Any]]:
-    out: list[tuple[float, int, Any]] = []
-    seq = 0
-    for action in actions:
-        out.append((action.at, seq, action))
-        seq += 1
+@dataclass
+class LoadStream:
+    kind: str  # subscriber_added | api
+    automation: str | None
+    source: str
+    times: np.ndarray  # sorted arrival instants
+    counts: np.ndarray  # arrivals at each instant
+    cursor: int = field(default=0)
+
+    def next_time(self) -> float | None:
+        return float(self.times[self.cursor]) if self.cursor < len(self.times) else None
+
+    def take_until(self, limit: float, *, inclusive: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The arrivals before `limit` (or at it, if inclusive) not taken yet: (times, counts)."""
+        end = int(np.searchsorted(self.times, limit, side="right" if inclusive else "left"))
+        lo, self.cursor = self.cursor, max(self.cursor, end)
+        return self.times[lo:self.cursor], self.counts[lo:self.cursor]
+
+
+def streams(loads: tuple[LoadSpec, ...], t0: float, end: float, rng: np.random.Generator) -> list[LoadStream]:
+    out = []
     for load in loads:
         start = t0 + load.start
         stop = min(end, t0 + load.until) if load.until is not None else end
-        item = (load.kind, load.automation, load.source)
+        times, counts = np.zeros(0), np.zeros(0, np.int64)
         if load.count is not None:
-            out.append((start, seq, (*item, load.count)))
-            seq += 1
+            times, counts = np.array([start]), np.array([load.count], np.int64)
         if load.rate:
             n = int(rng.poisson(load.rate * max(0.0, stop - start)))
-            times = np.round(np.sort(rng.uniform(start, stop, n)), 3)
-            values, counts = np.unique(times, return_counts=True)
-            for at, count in zip(values.tolist(), counts.tolist(), strict=True):
-                out.append((at, seq, (*item, count)))
-                seq += 1
+            drawn, many = np.unique(np.round(np.sort(rng.uniform(start, stop, n)), 3), return_counts=True)
+            times, counts = np.concatenate([times, drawn]), np.concatenate([counts, many])
+            order = np.argsort(times, kind="stable")  # a burst keeps its place before rate arrivals at its instant
+            times, counts = times[order], counts[order]
+        out.append(LoadStream(load.kind, load.automation, load.source, times, counts))
     return out
