@@ -44,6 +44,7 @@ from core.subscribers import SUBSCRIBED, Status, SubscriberStore
 from core.triggers import EMAIL_KINDS, NO_DUPLICATES, WATCH_KINDS, Kind, RateLimit, Signal, Signals, Trigger
 from core.watches import Watches
 
+_SMALL_BATCH = 8
 _DROP_BY_STATUS = {int(Status.UNSUBSCRIBED): "unsubscribed", int(Status.AUTO_DELETED): "auto_deleted",
                    int(Status.DELETED): "deleted"}
 
@@ -262,7 +263,10 @@ class Automation:
         one-at-a-time order (T4 all, duplicates allowed with repeats in the
         batch, a repeat series retriggered) takes the one-at-a-time path.
         """
-        if not len(signals):
+        if len(signals) < _SMALL_BATCH:  # numpy's fixed costs exceed the per-row Python below this
+            for k in sorted(range(len(signals)), key=lambda i: float(signals.at[i])):
+                self.tick(float(signals.at[k]), store)
+                self.observe(signals.row(k), store)
             return
         order = np.argsort(signals.at, kind="stable")
         if (np.diff(order) != 1).any():
