@@ -45,6 +45,10 @@ from core.triggers import EMAIL_KINDS, NO_DUPLICATES, WATCH_KINDS, Kind, RateLim
 from core.watches import Watches
 
 _SMALL_BATCH = 8
+_NONE = np.zeros(0, np.int64)
+_NONE.flags.writeable = False
+_NO_TIMES = np.zeros(0)
+_NO_TIMES.flags.writeable = False
 _DROP_BY_STATUS = {int(Status.UNSUBSCRIBED): "unsubscribed", int(Status.AUTO_DELETED): "auto_deleted",
                    int(Status.DELETED): "deleted"}
 
@@ -272,15 +276,29 @@ class Automation:
         if (np.diff(order) != 1).any():
             signals = signals.take(order)
         at, i, n = signals.at, 0, len(signals)
+        arms = [t.within for t in self.config.triggers if t.kind in WATCH_KINDS and t.email == signals.email]
         while i < n:
             self.tick(float(at[i]), store)
-            timed = self._next_timed()
+            timed = self.next_timed()
+            if signals.kind is Kind.EMAIL_SENT and arms:  # a deadline armed by this segment ends it
+                timed = min(x for x in (timed, float(at[i]) + min(arms)) if x is not None)
             j = n if timed is None else max(i + 1, int(np.searchsorted(at, timed, side="left")))
             self._observe_segment(signals.take(slice(i, j)) if (i, j) != (0, n) else signals, store)
             i = j
 
-    def _next_timed(self) -> Instant | None:
-        """The next instant a time-driven rule can change how a signal is treated."""
+    def next_scheduled(self) -> Instant | None:
+        """The next instant this automation changes state or scans the whole list by itself.
+
+        A scheduled start, `end_at`, an anniversary check: until then, a new
+        subscriber's sign-up is decided the same whenever it is handled.
+        """
+        times = [self.start_at if self.state is State.SCHEDULED else None]
+        if self.state in (State.RUNNING, State.PAUSED):
+            times += [self.end_at, self._anniversaries.next]
+        return min((t for t in times if t is not None), default=None)
+
+    def next_timed(self) -> Instant | None:
+        """The next instant a time-driven rule fires (scheduled start, end_at, a watch, an anniversary)."""
         times = [self.start_at if self.state is State.SCHEDULED else None]
         if self.state in (State.RUNNING, State.PAUSED):
             times += [self.end_at, self._watches.next_deadline(), self._anniversaries.next]
@@ -538,6 +556,9 @@ class Automation:
         Returns what to send. A limit models dispatch capacity: what is left
         stays pending, overdue, in the operator's list.
         """
+        nxt = self.pending.next_due()
+        if nxt is None or nxt > now or limit == 0:
+            return self._no_batch(now)
         ids = self.pending.take_due(now, limit=limit)
         if len(ids) == 0:
             return self._batch(now, ids)
@@ -572,6 +593,9 @@ class Automation:
         if self.config.repeat is not None:
             self._continue_series(ids, now)
         return self._batch(now, ids)
+
+    def _no_batch(self, now: Instant) -> SendBatch:
+        return SendBatch(self.id, now, _NONE, _NONE, _NO_TIMES, _NONE, {}, self.config.sender, self.config.subject)
 
     def _batch(self, now: Instant, ids: np.ndarray[Any, Any]) -> SendBatch:
         overrides = {}

@@ -50,6 +50,11 @@ class EventRows:
 _DTYPES = (np.float64, np.int8, np.int32, np.int64, np.int16, np.float64)
 
 
+_NO_ROWS = EventRows(*(np.zeros(0, dt) for dt in _DTYPES))  # read-only: shared by every empty drain
+for _column in (_NO_ROWS.at, _NO_ROWS.kind, _NO_ROWS.subscriber, _NO_ROWS.entry, _NO_ROWS.reason, _NO_ROWS.due):
+    _column.flags.writeable = False
+
+
 class EventLog:
     def __init__(self) -> None:
         self._single: list[tuple[float, int, int, int, int, float]] = []
@@ -98,5 +103,7 @@ class EventLog:
         self._flush_single()
         chunks, self._chunks = self._chunks, []
         if not chunks:
-            return EventRows(*(np.zeros(0, dt) for dt in _DTYPES))
+            return _NO_ROWS
+        if len(chunks) == 1:
+            return EventRows(*chunks[0])
         return EventRows(*(np.concatenate([c[i] for c in chunks]) for i in range(6)))

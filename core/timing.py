@@ -43,6 +43,13 @@ class Delay:
         if self.amount < 0:
             raise ConfigError("delay.amount", f"must not be negative, got {self.amount}")
 
+    def at_least(self) -> float:
+        """A lower bound of the delay in seconds (calendar steps can be an hour short across DST)."""
+        if self.unit in _EXACT_UNITS:
+            return float(self.amount * _EXACT_UNITS[self.unit])
+        days = {"days": 1, "weeks": 7, "months": 28, "years": 365}[self.unit] * self.amount
+        return max(0.0, days * 86400.0 - 3600.0)
+
     def after_many(self, t: np.ndarray[Any, Any], tz: ZoneInfo) -> np.ndarray[Any, Any]:
         """`after` for every instant of `t`."""
         if self.amount == 0:

@@ -65,6 +65,7 @@ from sim.runlog import RunLog
 from sim.spec import ActionSpec, ApiCall, RunSpec, Snapshot
 
 Change = TargetedChange | AddSubscribers
+LOOKAHEAD = 300.0  # seconds: sign-ups handled at most this early (the pending-count samples' resolution)
 
 
 @dataclass
@@ -102,6 +103,9 @@ class Conductor:
         self.log = RunLog(self.ids)
         self.metrics = Metrics()
         self.wakeups: dict[str, float | None] = dict.fromkeys(self.ids)
+        # Unknown until each automation's first step: no lookahead before then.
+        self.scheduled: dict[str, float | None] = {a.id: -math.inf for a in spec.automations}
+        self.timed: dict[str, float | None] = {a.id: -math.inf for a in spec.automations}
         self.backlog: set[str] = set()
         self.tokens = spec.transport.rate * max(spec.tick, 1.0)  # the bucket starts full
         self.last_t = self.t0
@@ -169,7 +173,8 @@ class Conductor:
             self._cursor += 1
             self._arrivals(action.at, False, put, mutations)  # loads first, up to the action's instant
             self._action(action.at, action, put, mutations)
-        self._arrivals(t, True, put, mutations)
+        limit = self._signup_horizon(t)
+        self._arrivals(limit, limit == t, put, mutations)
         self._flush(mutations, put)
         self._steps(t, inputs)
         for label in self._snapshots:
@@ -223,6 +228,30 @@ class Conductor:
                           entry=cols["entry"][hit], sent_at=cols["sent_at"][hit], link=links)
         for name in watchers:
             put(name, float(times.min()), ObserveMany(signals))
+
+    def _signup_horizon(self, t: float) -> float:
+        """How far past `t` sign-ups may be handled now, without changing any decision (exclusive).
+
+        A sign-up adds a subscriber and offers `subscriber_added`, decided at
+        its own instant; what it queues waits in the pending list for the
+        phase at its due time, like any entry. Nothing else can see the new
+        subscriber or change how the sign-up is decided before the first of:
+        the next action, a time-driven rule of an automation that listens to
+        sign-ups (start, end_at, a watch, an anniversary), or any automation's
+        start, end or anniversary check (which reads the whole list). Outcomes,
+        opens and unsubscribes concern subscribers who already had mail. So
+        later sign-ups can be taken in this phase. API loads pick from the
+        whole list: no lookahead then.
+        """
+        if any(load.kind == "api" for load in self.loads):
+            return t
+        listening = {n for n, c in self.configs.items() if any(tr.kind is Kind.SUBSCRIBER_ADDED for tr in c.triggers)}
+        times = [t + LOOKAHEAD]
+        times += [s for n, s in self.scheduled.items() if s is not None and n not in listening]
+        times += [s for n, s in self.timed.items() if s is not None and n in listening]
+        if self._cursor < len(self.actions):
+            times.append(self.actions[self._cursor].at)
+        return max(t, min(times))
 
     def _arrivals(self, limit: float, inclusive: bool, put: Any, mutations: list[Change]) -> None:
         """Load arrivals up to `limit`: sign-ups as one list change per source run, API calls as a batch."""
@@ -324,6 +353,8 @@ class Conductor:
             self.routes = Routes.of(self.configs[n] for n in self.ids)
         for name, r in latest.items():
             self.wakeups[name] = r.next_wakeup
+            self.scheduled[name] = r.scheduled
+            self.timed[name] = r.timed
             (self.backlog.add if r.backlog > 0 else self.backlog.discard)(name)
             samples = self.metrics.pending[name]
             if not samples or samples[-1][1:] != (r.pending, r.backlog):  # a step function: keep changes only

@@ -38,6 +38,8 @@ class StepResult:
     state: str = ""
     pending: int = 0
     config: AutomationConfig | None = None  # new settings, when this step edited them
+    scheduled: float | None = None  # Automation.next_scheduled()
+    timed: float | None = None  # Automation.next_timed()
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,4 +41,5 @@ def step(a: Automation, store: SubscriberStore, message: Step) -> StepResult:
         handle(a, command, ctx, fx)
     advance(a, message.t, ctx, fx)
     return StepResult(a.id, tuple(fx.batches), a.pending.due_count(message.t), a.next_wakeup(), a.events.drain(),
-                      tuple(fx.refused), tuple(fx.pages), a.state.value, len(a.pending), fx.edited)
+                      tuple(fx.refused), tuple(fx.pages), a.state.value, len(a.pending), fx.edited,
+                      a.next_scheduled(), a.next_timed())
