@@ -14,6 +14,7 @@ needed, so a virtual clock can jump straight there.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -330,12 +331,12 @@ class Automation:
     def _needs_one_at_a_time(self, s: Signals, matched: np.ndarray[Any, Any]) -> bool:
         if self.config.combine == "all" and len(self.config.triggers) > 1:
             return True
-        sids = s.subscriber[matched]
-        repeats = len(np.unique(sids)) != len(sids)
+        sids = s.subscriber[matched].tolist()
+        repeats = len(set(sids)) != len(sids)
         if repeats and (self.config.duplicates.allow or s.kind in NO_DUPLICATES):
             return True
         if self.config.repeat is not None:
-            return any((x := self._series.of(sid)) is not None and x.entry >= 0 for sid in sids.tolist())
+            return any((x := self._series.of(sid)) is not None and x.entry >= 0 for sid in sids)
         return False
 
     def _observe_segment(self, s: Signals, store: SubscriberStore) -> None:
@@ -357,10 +358,11 @@ class Automation:
         if self.config.filter is not None and len(live):
             ok = self.config.filter.passes_many(store, s.subscriber[live])
             reason[live[~ok]] = REASON["filtered"]
-        # A repeat of a subscriber decided earlier in the batch is a duplicate of it when that one was
-        # accepted (or a duplicate); else the filter decided it, the same way for both.
-        was = reason[first]
-        reason[later] = np.where((was == 0) | (was == REASON["duplicate"]), REASON["duplicate"], was)
+        if len(later):
+            # A repeat of a subscriber decided earlier in the batch is a duplicate of it when that one was
+            # accepted (or a duplicate); else the filter decided it, the same way for both.
+            was = reason[first]
+            reason[later] = np.where((was == 0) | (was == REASON["duplicate"]), REASON["duplicate"], was)
         self._accept_many(s, reason)
 
     def _screen(self, s: Signals, reason: np.ndarray[Any, Any], source_ok: np.ndarray[Any, Any] | None,
@@ -405,10 +407,12 @@ class Automation:
         seen = ~np.isnan(last)
         if dup.allow:
             seen &= (s.at[live] - last < dup.cooldown) if dup.cooldown else False
+        reason[live[seen]] = REASON["duplicate"]
+        if len(set(sids.tolist())) == len(sids):
+            return none, none
         _, first, inverse = np.unique(sids, return_index=True, return_inverse=True)
         later = np.ones(len(live), bool)
         later[first] = False
-        reason[live[seen]] = REASON["duplicate"]
         reason[live[later]] = -2
         return live[later], live[first[inverse[later]]]
 
@@ -431,9 +435,8 @@ class Automation:
             entries = self.pending.add_many(sids, due, why.astype(np.int8))
             self.stats.accepted += len(rows)
             self.stats.queued += len(rows)
-        ignored = np.flatnonzero(reason > 0)
-        for code, count in zip(*np.unique(reason[ignored], return_counts=True), strict=True):
-            self.stats.ignored[REASONS[int(code)]] += int(count)
+        for code, count in Counter(reason[reason > 0].tolist()).items():
+            self.stats.ignored[REASONS[code]] += count
         self._log_decisions(s, reason, rows, entries, due, why)
 
     def _log_decisions(self, s: Signals, reason: np.ndarray[Any, Any], rows: np.ndarray[Any, Any],

@@ -53,7 +53,7 @@ class SubscriberStore:
         self.emails: list[str] = []
         self.fields: dict[str, list[Any]] = {}
         self.groups: dict[str, set[int]] = {}
-        self._by_email: dict[str, int] = {}
+        self._by_email: dict[str, int] | None = None  # email -> id, built on the first lookup
         self._blobs: dict[str, tuple[int, str, np.ndarray[Any, Any]]] = {}
         self.version = 0  # bumped on every change a cached view depends on
         self._hidden: tuple[int, np.ndarray[Any, Any]] | None = None
@@ -67,11 +67,12 @@ class SubscriberStore:
     def add(self, email: str, at: Instant, *, source: Source = Source.FORM,
             fields: Mapping[str, Any] | None = None, status: Status = Status.SUBSCRIBED) -> int:
         key = email.lower()
-        if key in self._by_email:
+        index = self._index()
+        if key in index:
             raise ConfigError("subscriber.email", f"{email!r} is already in the list")
         sid = len(self.emails)
         self.emails.append(email)
-        self._by_email[key] = sid
+        index[key] = sid
         self.status.append(int(status))
         self.source.append(int(source))
         self.added_at.append(at)
@@ -85,15 +86,22 @@ class SubscriberStore:
 
     def add_many(self, emails: list[str], at: Instant | np.ndarray[Any, Any], *, source: Source = Source.FORM,
                  fields: Mapping[str, list[Any]] | None = None,
-                 status: np.ndarray[Any, Any] | Iterable[int] | None = None) -> range:
-        """Bulk add (the population generator's path): columns, not objects."""
+                 status: np.ndarray[Any, Any] | Iterable[int] | None = None, new: bool = False) -> range:
+        """Bulk add (the population generator's path): columns, not objects.
+
+        `new`: the caller guarantees the emails are distinct and not in the
+        list (generated ones); then no email index is built until a lookup
+        needs one, which saves a dictionary entry per subscriber.
+        """
         start = len(self.emails)
         n = len(emails)
-        keys = [email.lower() for email in emails]
-        clash = next((e for e, k in zip(emails, keys, strict=True) if k in self._by_email), None)
-        if clash is not None or len(set(keys)) != len(keys):
-            raise ConfigError("subscriber.email", f"{clash or 'an email'!r} is already in the list")
-        self._by_email.update(zip(keys, range(start, start + n), strict=True))  # checked first: all or nothing
+        if not new or self._by_email is not None:
+            keys = [email.lower() for email in emails]
+            index = self._index()
+            clash = next((e for e, k in zip(emails, keys, strict=True) if k in index), None)
+            if clash is not None or len(set(keys)) != len(keys):
+                raise ConfigError("subscriber.email", f"{clash or 'an email'!r} is already in the list")
+            index.update(zip(keys, range(start, start + n), strict=True))  # checked first: all or nothing
         self.emails.extend(emails)
         self.status.extend(np.zeros(n, np.int8) if status is None else np.asarray(list(status) if not isinstance(
             status, np.ndarray) else status, np.int8))
@@ -134,8 +142,13 @@ class SubscriberStore:
         return Status(int(self.status[sid]))
 
     # -- reading -----------------------------------------------------------
+    def _index(self) -> dict[str, int]:
+        if self._by_email is None:
+            self._by_email = {e.lower(): sid for sid, e in enumerate(self.emails)}
+        return self._by_email
+
     def find(self, email: str) -> int | None:
-        return self._by_email.get(email.lower())
+        return self._index().get(email.lower())
 
     def status_of(self, sid: int) -> Status:
         return Status(int(self.status[sid]))

@@ -39,4 +39,6 @@ class Chunks:
         pieces = self._merged + self._recent
         if not pieces:
             return {c: np.zeros(0) for c in self.columns}
-        return self._join(pieces)
+        if len(pieces) > 1:  # keep the join as the only piece: the rows are never held twice
+            self._merged, self._recent = [self._join(pieces)], []
+        return dict(self._merged[0] if self._merged else self._recent[0])

@@ -24,6 +24,7 @@ DOMAINS = {
               [0.45, 0.18, 0.17, 0.12, 0.04, 0.04]),
 }
 POOL = 4096
+_DAYS = (np.datetime64("1960-01-01") + np.arange(365 * 45)).astype(str).astype(object)
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,9 @@ class Population:
         return [f"{u}{k}@{d}" for u, k, d in zip(users, numbers, domains, strict=True)]
 
     def _field(self, name: str, kind: Any, n: int) -> list[Any]:
-        if kind == "date":
-            days = self.rng.integers(0, 365 * 45, n)
-            return (np.datetime64("1960-01-01") + days).astype(str).tolist()  # type: ignore[no-any-return]
+        if kind == "date":  # one string per distinct day, shared: not one per subscriber
+            days = self.rng.integers(0, len(_DAYS), n)
+            return _DAYS[days].tolist()  # type: ignore[no-any-return]
         if kind == "name":
             return list(self.names[self.rng.integers(0, len(self.names), n)])
         choices = list(kind)
@@ -97,7 +98,7 @@ class Population:
             labels = [Status.SUBSCRIBED, *(Status[k.upper()] for k in spec.status)]
             p = [1 - sum(spec.status.values()), *spec.status.values()]
             status = np.asarray(labels, np.int8)[self.rng.choice(len(labels), n, p=p)]
-        ids = store.add_many(emails, at, source=source, fields=fields, status=status)
+        ids = store.add_many(emails, at, source=source, fields=fields, status=status, new=True)
         for group, share in spec.groups.items():
             members = np.flatnonzero(self.rng.random(n) < share) + ids.start
             store.groups.setdefault(group, set()).update(members.tolist())

@@ -35,12 +35,17 @@ class RunLog:
                            reason=rows.reason, due=rows.due, automation=np.full(len(rows), automation, np.int16))
 
     def canonical(self) -> dict[str, np.ndarray]:
+        """Every row in canonical order. Called once, after the run: the pieces are released as it goes."""
         cols = self._rows.all()
+        self._rows = Chunks(*self._rows.columns)
         arrival = np.arange(len(cols["at"]))  # within one automation, arrival order is deterministic
         order = np.lexsort((arrival, cols["automation"], np.round(cols["at"], 6)))
-        return {k: v[order] for k, v in cols.items()}
+        del arrival
+        for k in list(cols):  # one column at a time: at most one extra column in memory
+            cols[k] = cols[k][order]
+        return cols
 
-    def write(self, path: Path, emails: list[str], tz: str) -> str:
+    def write(self, path: Path, cols: dict[str, np.ndarray], emails: list[str], tz: str) -> str:
         """Write events.csv.gz; returns the sha256 digest of the canonical text.
 
         Compression (zlib releases the GIL) runs on a second thread while the
@@ -55,7 +60,7 @@ class RunLog:
                 if len(pending) > 2:  # bound the memory held by pieces waiting for the compressor
                     pending.pop(0).result()
 
-            digest = self.digest(self.canonical(), emails, tz, sink)
+            digest = self.digest(cols, emails, tz, sink)
             for job in pending:
                 job.result()
         return digest

@@ -125,7 +125,7 @@ def write(result: RunResult, out: Path) -> Path:
     """summary.json, events.csv.gz and the saved pending-list pages; returns the folder."""
     out.mkdir(parents=True, exist_ok=True)
     w = result.wiring
-    digest = w.conductor.log.write(out / "events.csv.gz", w.store.emails, result.spec.timezone)
+    digest = w.conductor.log.write(out / "events.csv.gz", result.events, w.store.emails, result.spec.timezone)
     result.summary["event_digest"] = digest
     pages = [{"label": p.label, "at": p.at, "automation": p.label.split("@")[0], "page": p.page.page,
               "pages": p.page.pages, "total": p.page.total, "sort": p.page.sort, "search": p.page.search,
