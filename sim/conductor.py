@@ -30,6 +30,7 @@ import numpy as np
 
 from core import (
     AutomationCommand,
+    AutomationConfig,
     Kind,
     Observe,
     ObserveMany,
@@ -117,6 +118,7 @@ class Conductor:
         self._snapshots: list[str] = []
         self.configs = {c.id: c for c in spec.automations}
         self.routes = Routes.of(spec.automations)  # rebuilt after every edit
+        self.slack = _slack(self.configs)  # likewise
         self.ended: frozenset[str] = frozenset()  # L4: known at the start of each phase
 
     # -- the process -------------------------------------------------------
@@ -141,7 +143,8 @@ class Conductor:
             times.append(self.actions[self._cursor].at)
         times += [t for load in self.loads if (t := load.next_time()) is not None]
         if (f := self.future.next_time()) is not None:
-            times.append(f)
+            first = self.future.next_row()
+            times.append(min(f, self.end) if first is not None and first <= self.end else f)  # none left behind
         if self.backlog:
             times.append(self.last_t + self.spec.tick)
         if self.crash_at:
@@ -351,6 +354,7 @@ class Conductor:
         if edited:
             self.configs.update((c.id, c) for c in edited)
             self.routes = Routes.of(self.configs[n] for n in self.ids)
+            self.slack = _slack(self.configs)
         for name, r in latest.items():
             self.wakeups[name] = r.next_wakeup
             self.scheduled[name] = r.scheduled
@@ -378,7 +382,9 @@ class Conductor:
         a = self.index[s.automation]
         self.metrics.sent[s.automation].add(sent_at=s.sent_at, due=s.due)
         n = len(s.entries)
-        self.future.push("outcome", s.done_at, automation=np.full(n, a, np.int16), entry=s.entries,
+        slack = self.slack.get(s.automation, {})
+        self.future.push("outcome", s.done_at, slack.get("outcome", 0.0), automation=np.full(n, a, np.int16),
+                         entry=s.entries,
                          subscriber=s.subscribers, code=s.code, sent_at=s.sent_at)
         r = s.reactions
         for kind, idx, at in (("opened", r.open_index, r.open_at), ("clicked", r.click_index, r.click_at)):
@@ -386,8 +392,9 @@ class Conductor:
                     "subscriber": s.subscribers[idx], "sent_at": s.sent_at[idx]}
             if kind == "clicked":
                 cols["link"] = r.click_link
-            self.future.push(kind, at, **cols)
-        self.future.push("unsubscribe", r.unsubscribe_at, automation=np.full(len(r.unsubscribe_index), a, np.int16),
+            self.future.push(kind, at, slack.get(kind, 0.0), **cols)
+        self.future.push("unsubscribe", r.unsubscribe_at, LOOKAHEAD,
+                         automation=np.full(len(r.unsubscribe_index), a, np.int16),
                          subscriber=s.subscribers[r.unsubscribe_index])
 
     def _record_restarts(self, t: float) -> None:
@@ -443,6 +450,32 @@ def _ordered(items: list[tuple[float, int, AutomationCommand]]) -> tuple[Automat
         item = rest[int(o[lo])][2]
         out.append(ObserveMany(item.signals.take(r[lo:hi])) if isinstance(item, ObserveMany) else item)
     return tuple(out)
+
+
+def _slack(configs: dict[str, AutomationConfig]) -> dict[str, dict[str, float]]:
+    """Per automation, how long its sends' outcomes, opens and clicks may wait for a phase.
+
+    What they set off is due at the earliest a delay later (email_sent,
+    email_failed, opened, clicked triggers on that email), or is a watch
+    deadline `within` later (not_opened, not_clicked, armed by the outcome).
+    A phase run for any other reason first releases everything due by then,
+    so a watch never expires before the open that cancels it.
+    """
+    slack: dict[str, dict[str, float]] = {name: dict.fromkeys(("outcome", "opened", "clicked"), LOOKAHEAD)
+                                          for name in configs}
+    by_kind = {Kind.EMAIL_SENT: "outcome", Kind.EMAIL_FAILED: "outcome", Kind.OPENED: "opened",
+               Kind.CLICKED: "clicked"}
+    for config in configs.values():
+        for trigger in config.triggers:
+            if trigger.email not in slack:
+                continue
+            mine = slack[trigger.email]
+            if trigger.kind in by_kind:
+                key = by_kind[trigger.kind]
+                mine[key] = min(mine[key], config.delay.at_least())
+            elif trigger.kind in (Kind.NOT_OPENED, Kind.NOT_CLICKED):
+                mine["outcome"] = min(mine["outcome"], trigger.within)
+    return slack
 
 
 def _grouped(pieces: list[tuple[str, np.ndarray, dict[str, np.ndarray]]]) -> list[tuple[str, np.ndarray,

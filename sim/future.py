@@ -24,6 +24,7 @@ class _Chunk:
     time: np.ndarray
     cols: dict[str, np.ndarray]
     latest: float
+    slack: float = 0.0
     pos: int = 0
     ordered: bool = False
 
@@ -31,17 +32,36 @@ class _Chunk:
 class FutureQueue:
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, _Chunk]] = []
+        self._due: list[tuple[float, int, int, _Chunk]] = []  # (must release by, seq, pos then, chunk)
         self._seq = 0
 
-    def push(self, kind: str, time: np.ndarray, **cols: Any) -> None:
+    def push(self, kind: str, time: np.ndarray, slack: float = 0.0, **cols: Any) -> None:
+        """Rows happening at `time`; `slack`: how long after its time a row may wait for a phase.
+
+        A row with slack does not call for a phase of its own: it is released
+        in the first phase at or after its time, provided that comes within
+        the slack (nothing it sets off is due sooner).
+        """
         if len(time) == 0:
             return
         self._seq += 1
         time = np.asarray(time)
-        chunk = _Chunk(self._seq, kind, time, {k: np.asarray(v) for k, v in cols.items()}, float(time.max()))
-        heapq.heappush(self._heap, (float(time.min()), chunk.seq, chunk))
+        chunk = _Chunk(self._seq, kind, time, {k: np.asarray(v) for k, v in cols.items()}, float(time.max()), slack)
+        first = float(time.min())
+        heapq.heappush(self._heap, (first, chunk.seq, chunk))
+        heapq.heappush(self._due, (first + slack, chunk.seq, 0, chunk))
 
     def next_time(self) -> float | None:
+        """The latest instant a phase must run to release what is waiting in time."""
+        while self._due:
+            _, _, pos, chunk = self._due[0]
+            if pos == chunk.pos and chunk.pos < len(chunk.time):
+                return self._due[0][0]
+            heapq.heappop(self._due)  # released since (or partly: a newer entry stands for the rest)
+        return None
+
+    def next_row(self) -> float | None:
+        """When the earliest waiting row happens."""
         return self._heap[0][0] if self._heap else None
 
     def __len__(self) -> int:
@@ -55,6 +75,7 @@ class FutureQueue:
             if chunk.latest <= t:  # all of it: no sort needed
                 sl = slice(chunk.pos, len(chunk.time))
                 out.append((chunk.kind, chunk.time[sl], {k: v[sl] for k, v in chunk.cols.items()}))
+                chunk.pos = len(chunk.time)
                 continue
             if not chunk.ordered:
                 order = np.argsort(chunk.time, kind="stable")
@@ -66,5 +87,6 @@ class FutureQueue:
             out.append((chunk.kind, chunk.time[sl], {k: v[sl] for k, v in chunk.cols.items()}))
             chunk.pos = end
             heapq.heappush(self._heap, (float(chunk.time[end]), chunk.seq, chunk))
+            heapq.heappush(self._due, (float(chunk.time[end]) + chunk.slack, chunk.seq, end, chunk))
         out.sort(key=lambda piece: float(piece[1].min()))  # stable: chunk order breaks ties
         return out
