@@ -60,12 +60,13 @@ def backlog(summary: dict[str, Any], ts: dict[str, Any]) -> Figure:
 def throughput(summary: dict[str, Any], ts: dict[str, Any]) -> Figure:
     fig, ax = plt.subplots(figsize=(10, 3.6))
     unit, _ = _unit(ts["duration_s"])
-    x = np.array(ts["edges_s"][:-1]) / unit
+    edges = np.array(ts["edges_s"]) / unit
+    x = edges[:-1]
     width = ts["bucket_s"]
     bottom = np.zeros(len(x))
-    for name, a in ts["automations"].items():
+    for name, a in ts["automations"].items():  # one filled step shape per automation, not a bar per bucket
         y = np.array(a["sends_per_s"])
-        ax.bar(x, y, width=width / unit, bottom=bottom, align="edge", label=f"{name} (mean)", lw=0)
+        ax.stairs(bottom + y, edges, baseline=bottom.copy(), fill=True, label=f"{name} (mean)", lw=0)
         bottom += y
     ax.step(x, ts["peak_per_s"], where="post", color="black", lw=1,
             label=f"peak over {ts['tick_s']:g} s (all)")
