@@ -1,0 +1,120 @@
+"""End-to-end measurements: a user's command, from start to the files on disk.
+
+Each command runs in its own process; wall time is measured around it and
+peak RSS is that process's own (`os.wait4`). Designs are compared as ratios of
+medians measured alternately in the same run.
+
+    python -m benchmarks.e2e signups [--signups N] [--rounds R]
+    python -m benchmarks.e2e run FILE [--report] [--rounds R]
+    python -m benchmarks.e2e scale
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).parent
+SIGNUPS = HERE / "signups.toml"
+
+
+@dataclass(frozen=True)
+class Measured:
+    wall_s: float
+    peak_mb: float
+    summary: dict[str, object]
+
+
+def timed(argv: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one command; fails loudly if it fails."""
+    from sim.clock import wall_seconds  # the one module that reads wall time
+
+    began = wall_seconds()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = wall_seconds() - began
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed: {err.strip()[-500:]}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def dripsim(scenario: Path | str, out: Path, *extra: str, report: bool = False) -> Measured:
+    argv = [sys.executable, "-m", "cli", "run", str(scenario), "--quiet", "--out", str(out), *extra]
+    if not report:
+        argv.append("--no-report")
+    wall, peak = timed(argv)
+    return Measured(wall, peak, json.loads((out / "summary.json").read_text()))
+
+
+def naive(signups: int, out: Path) -> float:
+    return timed([sys.executable, "-m", "benchmarks.naive", "--signups", str(signups), "--out", str(out)])[0]
+
+
+def signups_ratio(signups: int = 200_000, rounds: int = 3) -> dict[str, float]:
+    """The sign-up workload through dripsim and through the naive design, alternately."""
+    ours, theirs = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            out = Path(tmp) / f"d{r}"
+            m = dripsim(SIGNUPS, out, "--set", f'load.rate="{signups}/h"',
+                        "--set", f"expect.value={int(signups * 0.95)}")
+            ours.append(m.wall_s)
+            theirs.append(naive(signups, Path(tmp) / f"n{r}"))
+    sends = signups  # each sign-up is sent once, at once
+    d, n = statistics.median(ours), statistics.median(theirs)
+    return {"signups": signups, "dripsim_s": d, "naive_s": n, "ratio": n / d,
+            "dripsim_sends_per_s": sends / d, "naive_sends_per_s": sends / n}
+
+
+def scenario(file: Path | str, rounds: int = 1, report: bool = False, *extra: str) -> dict[str, float]:
+    walls, peaks = [], []
+    summary: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            m = dripsim(file, Path(tmp) / f"r{r}", *extra, report=report)
+            walls.append(m.wall_s)
+            peaks.append(m.peak_mb)
+            summary = m.summary
+    autos = summary["automations"]
+    assert isinstance(autos, dict)
+    sends = sum(a["sent"] + sum(a["failed"].values()) for a in autos.values())
+    signals = sum(a["triggered"] + sum(a["ignored"].values()) for a in autos.values())
+    return {"wall_s": statistics.median(walls), "peak_mb": max(peaks), "sends": sends, "signals": signals,
+            "phases": float(summary["phases"])}  # type: ignore[arg-type]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    s = sub.add_parser("signups")
+    s.add_argument("--signups", type=int, default=200_000)
+    s.add_argument("--rounds", type=int, default=3)
+    r = sub.add_parser("run")
+    r.add_argument("file")
+    r.add_argument("--rounds", type=int, default=3)
+    r.add_argument("--report", action="store_true")
+    sub.add_parser("scale")
+    args = parser.parse_args(argv)
+    if args.what == "signups":
+        print(json.dumps(signups_ratio(args.signups, args.rounds), indent=1))
+    elif args.what == "run":
+        print(json.dumps(scenario(args.file, args.rounds, args.report), indent=1))
+    else:
+        for size in (10_000, 100_000, 1_000_000):
+            m = scenario(HERE / "month.toml", 1, False, "--set", f"population.size={size}",
+                         "--set", f'load.rate="{size // 50}/d"', "--set", "expect.value=0")
+            print(json.dumps({"subscribers": size, **m, "us_per_signal": m["wall_s"] / m["signals"] * 1e6,
+                              "us_per_send": m["wall_s"] / m["sends"] * 1e6}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
