@@ -139,6 +139,17 @@ def test_l7_running_cannot_be_deleted() -> None:
     assert a.deleted
 
 
+def test_l7_deleting_a_scheduled_automation_cancels_its_start() -> None:
+    store = store_with(1)
+    a = Automation(config())
+    a.schedule(T0, T0 + 3600)
+    a.delete(T0 + 600)
+    assert a.next_wakeup() is None
+    a.tick(T0 + 7200, store)  # the scheduled start passes: nothing happens, nothing is raised
+    assert a.state is State.SCHEDULED
+    assert a.deleted
+
+
 def test_l8_start_needs_every_step_and_names_the_missing_ones() -> None:
     a = Automation(config(triggers=(), subject=""))
     with pytest.raises(NotAllowed, match="trigger, content"):
