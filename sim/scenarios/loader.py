@@ -330,8 +330,13 @@ def _path(loc: tuple[Any, ...]) -> str:
 
 def _one_line(file: str, err: ValidationError) -> str:
     first = err.errors()[0]
-    loc = tuple(p for p in first["loc"]
-                if not (isinstance(p, str) and ("[" in p or p.startswith("function"))))
+    raw = tuple(first["loc"])
+    # Drop pydantic's own path parts (union tags, validator wrappers); an unknown key is always
+    # the last part and stays, whatever it is called (a key may hold "[").
+    loc = tuple(p for p in raw[:-1] if not (isinstance(p, str) and ("[" in p or p.startswith("function"))))
+    if raw and (first["type"] == "extra_forbidden"
+                or not (isinstance(raw[-1], str) and ("[" in raw[-1] or raw[-1].startswith("function")))):
+        loc += raw[-1:]
     if first["type"] == "extra_forbidden":
         key = str(loc[-1])
         close = difflib.get_close_matches(key, _fields_of(ScenarioModel, loc), n=1)

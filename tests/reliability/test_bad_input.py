@@ -146,3 +146,11 @@ def test_fuzzed_scenarios_only_ever_raise_scenario_error(doc: dict) -> None:  # 
 def test_fuzzed_text_only_ever_raises_scenario_error(text: str) -> None:
     message = error_of(text, "text.toml")
     assert message == "" or message.startswith("text.toml: ")
+
+
+def test_an_unknown_key_that_looks_like_a_pydantic_path_is_named() -> None:
+    """Found by the loader fuzz in CI: a top-level key '[' left no path and an IndexError."""
+    text = ('name = "x"\nstart = 2026-03-02T08:00:00+09:00\nduration = "1d"\n"[" = 0\n'
+            '[[automation]]\nid = "a"\ntrigger = { kind = "api" }\n')
+    with pytest.raises(ScenarioError, match=r"^f.toml: \[: unknown key$"):
+        loads(text, "f.toml")
