@@ -23,6 +23,7 @@ from sim.scenarios.library import builtin_path, builtins
 from sim.scenarios.loader import ScenarioError, load
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
+EVENT_FORMATS = ("csv", "parquet", "both")  # sim.runner.write's choices
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", default=[], dest="overrides", metavar="KEY=VALUE")
     r.add_argument("--quiet", action="store_true")
     r.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    r.add_argument("--events", choices=EVENT_FORMATS, default="csv",
+                   help="event log format: events.csv.gz, events.parquet, or both (default: csv)")
     rep = sub.add_parser("report", help="rebuild report.html of a run folder")
     rep.add_argument("run_dir", type=Path)
     sw = sub.add_parser("sweep", help="run a grid of settings x seeds in parallel; answer the capacity question")
@@ -109,7 +112,7 @@ def _run_all(specs: list[Any], args: Any) -> int:
             # Outputs are the promise: a second Ctrl-C or TERM must not cut them short.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            write(result, out)
+            write(result, out, args.events)
             if not args.no_report:
                 _report(result, out)
             _print(result, out, args.quiet)

@@ -121,11 +121,18 @@ def summarise(result: RunResult) -> dict[str, Any]:
     }
 
 
-def write(result: RunResult, out: Path) -> Path:
-    """summary.json, events.csv.gz and the saved pending-list pages; returns the folder."""
+def write(result: RunResult, out: Path, events: str = "csv") -> Path:
+    """summary.json, the event log (events.csv.gz, events.parquet or both) and the saved
+    pending-list pages; returns the folder. The digest is of the canonical CSV text either way."""
     out.mkdir(parents=True, exist_ok=True)
     w = result.wiring
-    digest = w.conductor.log.write(out / "events.csv.gz", result.events, w.store.emails, result.spec.timezone)
+    log, tz = w.conductor.log, result.spec.timezone
+    if events in ("csv", "both"):
+        digest = log.write(out / "events.csv.gz", result.events, w.store.emails, tz)
+    else:
+        digest = log.digest(result.events, w.store.emails, tz)
+    if events in ("parquet", "both"):
+        log.write_parquet(out / "events.parquet", result.events, w.store.emails, tz)
     result.summary["event_digest"] = digest
     pages = [{"label": p.label, "at": p.at, "automation": p.label.split("@")[0], "page": p.page.page,
               "pages": p.page.pages, "total": p.page.total, "sort": p.page.sort, "search": p.page.search,
