@@ -91,6 +91,7 @@ class Automation:
         self._watches = Watches()
         self._api = RateLimit(config.api_limit)
         self._anniversaries = Anniversaries()
+        self._decided: list[SendBatch] = []  # decided by `tick`, not yet handed over
 
     @property
     def id(self) -> str:
@@ -220,8 +221,15 @@ class Automation:
             for signal in self._anniversaries.fire(trigger, store, self.tz):
                 self.observe(signal, store)
         if self.end_at is not None and now >= self.end_at and self.state in (State.RUNNING, State.PAUSED):
-            self.due(self.end_at, store)  # what came due before end_at still goes out
+            batch = self.due(self.end_at, store)  # what came due before end_at still goes out (ST2)
+            if len(batch):
+                self._decided.append(batch)
             self.end(self.end_at, reason="end_at")
+
+    def take_decided(self) -> list[SendBatch]:
+        """Sends that time-driven rules decided (the last ones before end_at), for the caller to send."""
+        decided, self._decided = self._decided, []
+        return decided
 
     def _anniversary_trigger(self) -> Trigger | None:
         return next((t for t in self.config.triggers if t.kind is Kind.ANNIVERSARY), None)

@@ -88,7 +88,13 @@ class Effects:
 def advance(a: Automation, t: Instant, ctx: Context, fx: Effects) -> None:
     """Every time-driven rule up to `t`, then what is due at `t` (within the quota)."""
     a.tick(t, ctx.store)
+    _hand_over(a, fx)
     fx.send(a.due(t, ctx.store, limit=fx.limit))
+
+
+def _hand_over(a: Automation, fx: Effects) -> None:
+    for batch in a.take_decided():
+        fx.send(batch)
 
 
 # -- lifecycle -------------------------------------------------------------------
@@ -203,6 +209,7 @@ def handle(a: Automation, command: AutomationCommand, ctx: Context, fx: Effects)
     except DripError as err:
         fx.refused.append((command.at, f"{a.id}: {name}: {err}"))
         a.events.add(command.at, "refused", reason=reason)
+    _hand_over(a, fx)  # a signal's own tick may have reached end_at
 
 
 __all__ = ["HANDLERS", "Context", "Effects", "SavedPage", "advance", "handle"]

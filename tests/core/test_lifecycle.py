@@ -192,3 +192,21 @@ def test_l10_no_statistics_in_draft_or_scheduled() -> None:
     assert a.has_statistics
     a.pause(T0 + 11)
     assert a.has_statistics
+
+
+def test_st2_sends_decided_at_end_at_are_handed_over() -> None:
+    """L5 + ST2: what came due before end_at is decided at end_at and must reach the transport."""
+    from core import Workspace
+    from core.commands import Start
+
+    ws = Workspace(store_with(3))
+    ws.add(config(delay=__import__("core").Delay(1770, "seconds")))
+    ws.execute("welcome", Start(T0, end_at=T0 + 3600))
+    for sid in range(3):
+        ws.signal(added(sid, T0 + 1800))  # due T0 + 3570, 30 s before the end
+    (batch,) = ws.advance(T0 + 3600)  # the first look after the due time is the end itself
+    assert len(batch) == 3
+    ws.deliver(batch)
+    a = ws["welcome"]
+    assert a.state is State.ENDED
+    assert (a.stats.sent, a.stats.in_flight) == (3, 0)
