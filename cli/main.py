@@ -167,8 +167,10 @@ def _sweep(args: Any) -> int:
         print(f"{result['scenario']}: smallest dispatcher rate meeting {a['slo']} in every seed: {a['rate']:g}/s")
     else:
         print(f"{result['scenario']}: {a['note']}")
+    for rate, why in a.get("failed", {}).items():
+        print(f"  {rate}/s fails: {why}")
     print(f"  outputs: {out}")
-    return EXIT_OK
+    return EXIT_FAILED if a["slo"] is not None and a["rate"] is None else EXIT_OK
 
 
 def _slug(name: str) -> str:

@@ -89,17 +89,30 @@ def execute(measure: Measure, text: str, name: str, todo: list[Point], workers: 
 
 
 def answer(rows: list[dict[str, Any]], slo: tuple[str, float] | None) -> dict[str, Any]:
-    """The smallest rate whose latency meets the SLO in every seed (or none meets it)."""
+    """The smallest rate that meets the SLO in every seed (or none meets it).
+
+    A rate meets it when, in every seed, the latency percentile is within the
+    limit and nothing that came due before the end is still unsent. Mail not
+    due yet at the end (the last hour's delays, next week's repeats) is no
+    shortfall of capacity.
+    """
     if slo is None:
         return {"slo": None, "rate": None, "note": "no --slo given"}
     key, limit = slo
-    by_rate: dict[float, list[float]] = {}
+    by_rate: dict[float, list[dict[str, Any]]] = {}
     for r in rows:
-        by_rate.setdefault(float(r["rate"]), []).append(float(r[f"latency_{key}_s"]))
-    meeting = sorted(rate for rate, lats in by_rate.items()
-                     if all(v <= limit for v in lats)
-                     and all(x["unsent_at_end"] == 0 for x in rows if float(x["rate"]) == rate))
+        by_rate.setdefault(float(r["rate"]), []).append(r)
+    failed: dict[float, str] = {}
+    for rate, seeds in by_rate.items():
+        worst = max(float(x[f"latency_{key}_s"]) for x in seeds)
+        overdue = max(int(x["overdue_at_end"]) for x in seeds)
+        if worst > limit:
+            failed[rate] = f"{key} {worst:g}s > {limit:g}s"
+        elif overdue:
+            failed[rate] = f"{overdue} sends came due and were still unsent at the end"
+    meeting = sorted(set(by_rate) - set(failed))
     return {"slo": f"{key} <= {limit:g}s", "rate": meeting[0] if meeting else None,
+            "failed": {f"{rate:g}": why for rate, why in sorted(failed.items())},
             "note": "" if meeting else "no rate in the grid meets the SLO in every seed"}
 
 

@@ -28,6 +28,7 @@ def measure(text: str, name: str, overrides: tuple[str, ...], seed: int) -> dict
         "sent": sent, "queued": queued,
         "dropped": sum(sum(a["dropped"].values()) for a in autos),
         "unsent_at_end": sum(a["pending"] for a in autos),
+        "overdue_at_end": sum(a["overdue_at_end"] for a in autos),
         "failed": sum(sum(a["failed"].values()) for a in autos),
         "wall_seconds": s["wall_seconds"], "invariants_ok": s["invariants"]["ok"],
     }

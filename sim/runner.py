@@ -89,6 +89,9 @@ def summarise(result: RunResult) -> dict[str, Any]:
         dropped = data.pop("dropped")
         data["dropped"] = {k: dropped.get(k, 0) for k in ("paused", "ended", "unsubscribed",
                                                           "auto_deleted", "deleted", "filtered")}
+        # Came due before the end and still unsent (waiting for capacity): what a capacity answer
+        # must count. Pending entries not due yet (delays, repeats) are not a shortfall.
+        data["overdue_at_end"] = a.pending.due_count(w.conductor.end)
         data["latency_s"] = _latency([w.conductor.metrics.sent[a.id]] if a.id in w.conductor.metrics.sent else [])
         automations[a.id] = data
     problems = invariants.check(w.automations, result.events, w.initial_status,

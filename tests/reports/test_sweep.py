@@ -47,11 +47,11 @@ def test_sweep_on_a_dask_cluster(tmp_path: Path) -> None:
 
 
 def test_answer_needs_every_seed_to_meet_the_slo() -> None:
-    rows = [{"rate": 10, "latency_p95_s": 100, "unsent_at_end": 0},
-            {"rate": 10, "latency_p95_s": 1000, "unsent_at_end": 0},   # one seed misses it
-            {"rate": 20, "latency_p95_s": 50, "unsent_at_end": 0},
-            {"rate": 20, "latency_p95_s": 60, "unsent_at_end": 0},
-            {"rate": 40, "latency_p95_s": 1, "unsent_at_end": 0}]
+    rows = [{"rate": 10, "latency_p95_s": 100, "overdue_at_end": 0},
+            {"rate": 10, "latency_p95_s": 1000, "overdue_at_end": 0},   # one seed misses it
+            {"rate": 20, "latency_p95_s": 50, "overdue_at_end": 0},
+            {"rate": 20, "latency_p95_s": 60, "overdue_at_end": 0},
+            {"rate": 40, "latency_p95_s": 1, "overdue_at_end": 0}]
     assert answer(rows, ("p95", 900.0))["rate"] == 20
     assert answer(rows, ("p95", 0.5))["rate"] is None
 
@@ -73,3 +73,52 @@ def test_sweep_command_line(tmp_path: Path) -> None:
     assert main(args) == 0
     assert (tmp_path / "capacity.html").exists()
     assert main(["sweep", "pause-boundary", "--grid", "dispatcher.rate=fast", "--out", str(tmp_path)]) == 2
+
+
+LATE_SIGNUPS = """
+name = "late sign-ups"
+seed = 5
+start = "2026-03-02T08:00:00+09:00"
+duration = "3h"
+[population]
+size = 0
+[behaviour]
+open = 0.0
+click = 0.0
+unsubscribe = 0.0
+[[automation]]
+id = "welcome"
+trigger = { kind = "subscriber_added" }
+delay = "1h"
+start = "+0s"
+[[load]]
+kind = "subscriber_added"
+count = 300
+from = "+1h"
+[[load]]
+kind = "subscriber_added"
+count = 50
+from = "+2h30m"
+"""
+
+
+def test_capacity_answer_ignores_mail_not_due_yet_but_counts_mail_left_unsent() -> None:
+    # 300 due at +2h, 50 more not due until +3h30m (after the end). 1/s clears the 300 in 5 minutes;
+    # 0.01/s leaves most of them overdue at the end.
+    rows = [{"rate": float(rate), **measure(LATE_SIGNUPS, "late.toml", (f"dispatcher.rate={rate}",), 5)}
+            for rate in (0.01, 1)]
+    slow, fast = rows
+    assert fast["unsent_at_end"] == 50  # not due yet: the case that used to fail every rate
+    assert fast["overdue_at_end"] == 0
+    assert slow["overdue_at_end"] > 200
+    result = answer(rows, ("p95", 3600.0))
+    assert result["rate"] == 1.0
+    assert "came due and were still unsent" in result["failed"]["0.01"]
+
+
+def test_sweep_exit_code_says_whether_a_rate_met_the_slo(tmp_path: Path) -> None:
+    from cli import main
+
+    base = ["sweep", "pause-boundary", "--grid", "dispatcher.rate=0.2,1", "--seeds", "1", "--workers", "1"]
+    assert main([*base, "--slo", "p95=60s", "--out", str(tmp_path / "met")]) == 0
+    assert main([*base, "--slo", "p95=1s", "--out", str(tmp_path / "not-met")]) == 1
