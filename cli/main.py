@@ -163,12 +163,15 @@ def _sweep(args: Any) -> int:
         print(f"dripsim: {err}", file=sys.stderr)
         return EXIT_INPUT
     a = result["answer"]
+    print("\n".join(result["table"]))
     if a["rate"] is not None:
         print(f"{result['scenario']}: smallest dispatcher rate meeting {a['slo']} in every seed: {a['rate']:g}/s")
     else:
         print(f"{result['scenario']}: {a['note']}")
     for rate, why in a.get("failed", {}).items():
         print(f"  {rate}/s fails: {why}")
+    if a["rate"] is not None and a.get("note"):
+        print(f"dripsim: warning: {a['note']}", file=sys.stderr)
     print(f"  outputs: {out}")
     return EXIT_FAILED if a["slo"] is not None and a["rate"] is None else EXIT_OK
 

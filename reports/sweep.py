@@ -111,9 +111,29 @@ def answer(rows: list[dict[str, Any]], slo: tuple[str, float] | None) -> dict[st
         elif overdue:
             failed[rate] = f"{overdue} sends came due and were still unsent at the end"
     meeting = sorted(set(by_rate) - set(failed))
-    return {"slo": f"{key} <= {limit:g}s", "rate": meeting[0] if meeting else None,
-            "failed": {f"{rate:g}": why for rate, why in sorted(failed.items())},
-            "note": "" if meeting else "no rate in the grid meets the SLO in every seed"}
+    out: dict[str, Any] = {"slo": f"{key} <= {limit:g}s", "rate": meeting[0] if meeting else None,
+                           "failed": {f"{rate:g}": why for rate, why in sorted(failed.items())},
+                           "note": "" if meeting else "no rate in the grid meets the SLO in every seed"}
+    if meeting:
+        worst = max(float(x[f"latency_{key}_s"]) for x in by_rate[meeting[0]])
+        out["headroom"] = round((limit - worst) / limit, 4) if limit else 0.0
+        if out["headroom"] < HEADROOM_WARNING:
+            out["note"] = (f"{meeting[0]:g}/s meets the SLO with {out['headroom']:.0%} headroom "
+                           f"({key} {worst:g}s against {limit:g}s): a busier day may not fit")
+    return out
+
+
+HEADROOM_WARNING = 0.10
+
+
+def table(rows: list[dict[str, Any]], slo: tuple[str, float] | None) -> list[str]:
+    """One line per run, by rate then seed: the figures the answer was made from."""
+    key = slo[0] if slo else "p95"
+    lines = [f"  {'rate/s':>8} {'seed':>5} {key + ' (s)':>10} {'overdue':>8} {'sent':>8}"]
+    for r in sorted(rows, key=lambda x: (float(x["rate"]), int(x["seed"]))):
+        lines.append(f"  {float(r['rate']):>8g} {int(r['seed']):>5} {float(r[f'latency_{key}_s']):>10.1f} "
+                     f"{int(r['overdue_at_end']):>8} {int(r['sent']):>8}")
+    return lines
 
 
 def write(rows: list[dict[str, Any]], result: dict[str, Any], out: Path) -> None:
@@ -139,6 +159,7 @@ def sweep(measure: Measure, validate: Validate, path: Path, grid: dict[str, list
     rows = execute(measure, text, str(path), todo, workers, scheduler)
     result = {"scenario": name, "grid": grid, "seeds": seeds, "workers": workers,
               "scheduler": scheduler, "answer": answer(rows, slo)}
+    result["table"] = table(rows, slo)
     write(rows, result, out)
     build_capacity_report(rows, result, out)
     return result

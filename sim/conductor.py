@@ -108,7 +108,10 @@ class Conductor:
         self.scheduled: dict[str, float | None] = {a.id: -math.inf for a in spec.automations}
         self.timed: dict[str, float | None] = {a.id: -math.inf for a in spec.automations}
         self.backlog: set[str] = set()
-        self.tokens = spec.transport.rate * max(spec.tick, 1.0)  # the bucket starts full
+        # The bucket holds a tick's worth, and at least one send: below one send per tick (0.2/s at a
+        # 1 s tick) it fills up to one every 1/rate seconds instead of never reaching a whole send.
+        self.burst = max(spec.transport.rate * max(spec.tick, 1.0), 1.0)
+        self.tokens = self.burst  # the bucket starts full
         self.last_t = self.t0
         self.crash_at = sorted((self.t0 + c.at, c.actor) for c in spec.crashes if c.at is not None)
         self.crash_every = {c.actor: c.every for c in spec.crashes if c.every}
@@ -157,7 +160,7 @@ class Conductor:
     def _phase(self, t: float) -> None:
         self.metrics.phases += 1
         rate = self.spec.transport.rate
-        self.tokens = min(rate * max(self.spec.tick, 1.0), self.tokens + rate * (t - self.last_t))
+        self.tokens = min(self.burst, self.tokens + rate * (t - self.last_t))
         self.last_t = t
         inputs: dict[str, list[tuple[float, int, AutomationCommand]]] = defaultdict(list)
         mutations: list[Change] = []

@@ -122,3 +122,14 @@ def test_sweep_exit_code_says_whether_a_rate_met_the_slo(tmp_path: Path) -> None
     base = ["sweep", "pause-boundary", "--grid", "dispatcher.rate=0.2,1", "--seeds", "1", "--workers", "1"]
     assert main([*base, "--slo", "p95=60s", "--out", str(tmp_path / "met")]) == 0
     assert main([*base, "--slo", "p95=1s", "--out", str(tmp_path / "not-met")]) == 1
+
+
+def test_answer_warns_when_it_leaves_under_ten_percent_headroom() -> None:
+    rows = [{"rate": 30, "latency_p95_s": 893, "overdue_at_end": 0, "seed": 0, "sent": 1},
+            {"rate": 50, "latency_p95_s": 400, "overdue_at_end": 0, "seed": 0, "sent": 1}]
+    tight = answer(rows, ("p95", 900.0))
+    assert tight["rate"] == 30
+    assert tight["headroom"] < 0.01
+    assert "headroom" in tight["note"]
+    roomy = answer(rows[1:], ("p95", 900.0))
+    assert roomy["note"] == ""
