@@ -202,6 +202,11 @@ class PendingList:
             return None
         return float(self.due[self._index[0] & _LOW])
 
+    def due_before(self, before: Instant) -> np.ndarray[Any, Any]:
+        """Pending entries due before `before` (to the millisecond), in due order; nothing changes."""
+        k = self._index.bisect_left(_due_ms(before) << 32)
+        return np.fromiter((key & _LOW for key in self._index.islice(0, k)), np.int64, count=k)
+
     def due_count(self, now: Instant) -> int:
         """How many pending entries are due by `now`."""
         return int(self._index.bisect_left((math.floor(now * 1000) + 1) << 32))

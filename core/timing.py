@@ -207,6 +207,13 @@ class Repeat:
         elif not self.period > 0:
             raise ConfigError("repeat", f"period must be positive, got {self.period!r}")
 
+    def at_least(self) -> float:
+        """A lower bound of the period in seconds (a calendar day can be an hour short)."""
+        if isinstance(self.period, str):
+            days, months = _PERIODS[self.period]
+            return max(0.0, (days + 28 * months) * 86400.0 - 3600.0)
+        return float(self.period)
+
     def occurrence(self, anchor: Instant, n: int, tz: ZoneInfo) -> Instant:
         if isinstance(self.period, str):
             days, months = _PERIODS[self.period]

@@ -53,8 +53,10 @@ from sim.future import FutureQueue
 from sim.loads import LoadStream
 from sim.messages import (
     AddSubscribers,
+    Ahead,
     Changed,
     Dispatch,
+    DueBefore,
     ListChanges,
     Peek,
     Sent,
@@ -74,6 +76,7 @@ class Metrics:
     """What the report needs, gathered as the run goes."""
 
     phases: int = 0
+    ahead: int = 0  # instants whose sends were decided ahead, in an earlier phase
     pending: dict[str, list[tuple[float, int, int]]] = field(
         default_factory=lambda: defaultdict(list))  # (t, pending entries, overdue waiting for capacity)
     states: dict[str, list[tuple[float, str]]] = field(default_factory=lambda: defaultdict(list))
@@ -123,6 +126,10 @@ class Conductor:
         self.routes = Routes.of(spec.automations)  # rebuilt after every edit
         self.slack = _slack(self.configs)  # likewise
         self.ended: frozenset[str] = frozenset()  # L4: known at the start of each phase
+        self.can_look_ahead = (clock.kind == "virtual" and not spec.smtp and not spec.crashes
+                               and not any(load.kind == "api" for load in loads)
+                               and all(c.repeat is None or c.repeat.at_least() >= LOOKAHEAD
+                                       for c in spec.automations))
 
     # -- the process -------------------------------------------------------
     def process(self) -> Any:
@@ -183,6 +190,8 @@ class Conductor:
         self._arrivals(limit, limit == t, put, mutations)
         self._flush(mutations, put)
         self._steps(t, inputs)
+        if self.can_look_ahead and not self._snapshots:
+            self._ahead(t)
         for label in self._snapshots:
             replies = self.sup.ask_all([(name, Summarise()) for name in self.ids])
             self.metrics.snapshots[label] = dict(zip(self.ids, replies, strict=True))
@@ -234,6 +243,100 @@ class Conductor:
                           entry=cols["entry"][hit], sent_at=cols["sent_at"][hit], link=links)
         for name in watchers:
             put(name, float(times.min()), ObserveMany(signals))
+
+    # -- sends decided ahead -------------------------------------------------
+    def _ahead_limit(self, t: float) -> float:
+        """Until when the phases ahead can only decide due sends, changed by nothing else.
+
+        Before the next action, load arrival, time-driven rule of any automation
+        (start, end_at, watch, anniversary), or happening that may set off
+        something due (its slack), and within the slack of what the sends
+        decided now will set off.
+        """
+        slack = min((v for kinds in self.slack.values() for v in kinds.values()), default=LOOKAHEAD)
+        times = [t + min(LOOKAHEAD, slack)]
+        if self._cursor < len(self.actions):
+            times.append(self.actions[self._cursor].at)
+        times += [a for load in self.loads if (a := load.next_time()) is not None]
+        if (f := self.future.next_time()) is not None:
+            times.append(f)
+        times += [x for x in (*self.timed.values(), *self.scheduled.values()) if x is not None]
+        return min(times)
+
+    def _ahead(self, t: float) -> None:
+        """Decide now the sends of the phases that would follow, up to the limit, when nothing between
+        them could change a decision: each subscriber decided once, none with a waiting unsubscribe or
+        hard bounce, and capacity for every send at its own tick. The sends keep their own instants;
+        what they set off is released by the next phase, which its slack allows."""
+        if self.backlog:
+            return
+        limit = self._ahead_limit(t)
+        names = [n for n in self.ids if (w := self.wakeups[n]) is not None and w < limit]
+        if limit <= t + self.spec.tick or not names:
+            return
+        peeks = self.sup.ask_all([(n, DueBefore(limit)) for n in names])
+        subs = np.concatenate([p[0] for p in peeks]).astype(np.int64)
+        due = np.concatenate([p[1] for p in peeks])
+        owner = np.concatenate([np.full(len(p[0]), k) for k, p in enumerate(peeks)])
+        tick = self.spec.tick
+        ticks = self.t0 + np.ceil(np.round((due - self.t0) / tick, 9)) * tick
+        order = np.lexsort((owner, ticks))
+        subs, ticks, owner = subs[order], ticks[order], owner[order]
+        if (ticks <= t).any():  # due by now, yet waiting: this phase left them; let the phases decide
+            return
+        limit = min(limit, self._first_clash(subs, ticks))
+        limit = min(limit, self._first_short(ticks))
+        chosen = ticks < limit
+        if not chosen.any():
+            return
+        messages = []
+        for k, name in enumerate(names):
+            mine = np.unique(ticks[chosen & (owner == k)])
+            if len(mine):
+                messages.append((name, Ahead(tuple(mine.tolist()), self.ended)))
+        results: list[StepResult] = self.sup.ask_all(messages)
+        last = float(ticks[chosen].max())
+        batches = self._take(last, results)
+        batches.sort(key=lambda b: (b.decided_at, self.index[b.automation]))
+        self._spend(batches)
+        self.metrics.ahead += len(np.unique(ticks[chosen]))
+        self._dispatch(last, batches)
+
+    def _first_clash(self, subs: np.ndarray, ticks: np.ndarray) -> float:
+        """The first tick whose decision could depend on one before it in the window."""
+        first_tick: dict[int, float] = {}
+        clash = math.inf
+        for sid, q in zip(subs.tolist(), ticks.tolist(), strict=True):
+            seen = first_tick.setdefault(sid, q)
+            if seen != q:  # decided at two instants: the first send's bounce could drop the second
+                clash = min(clash, q)
+        limit = float(ticks.max()) + self.spec.tick
+        waiting = [c["subscriber"] for c in self.future.rows_before("unsubscribe", limit)]
+        waiting += [c["subscriber"][c["code"] == Outcome.HARD_BOUNCE]
+                    for c in self.future.rows_before("outcome", limit)]
+        if waiting:
+            changing = np.isin(subs, np.concatenate(waiting))
+            if changing.any():
+                clash = min(clash, float(ticks[changing].min()))
+        return clash
+
+    def _first_short(self, ticks: np.ndarray) -> float:
+        """The first tick the token bucket could not send everything due at."""
+        instants, counts = np.unique(ticks, return_counts=True)
+        tokens, last = self.tokens, self.last_t
+        for q, n in zip(instants.tolist(), counts.tolist(), strict=True):
+            tokens = min(self.burst, tokens + self.spec.transport.rate * (q - last))
+            if n > int(tokens):
+                return float(q)
+            tokens, last = tokens - n, q
+        return math.inf
+
+    def _spend(self, batches: list[Any]) -> None:
+        """The token bucket after the sends decided ahead, each at its own tick."""
+        for batch in batches:
+            q = batch.decided_at
+            self.tokens = min(self.burst, self.tokens + self.spec.transport.rate * (q - self.last_t)) - len(batch)
+            self.last_t = q
 
     def _signup_horizon(self, t: float) -> float:
         """How far past `t` sign-ups may be handled now, without changing any decision (exclusive).
@@ -345,6 +448,13 @@ class Conductor:
         self._absorb(t, results)
 
     def _absorb(self, t: float, results: list[StepResult]) -> None:
+        batches = self._take(t, results)
+        if batches:
+            self.tokens -= sum(len(b) for b in batches)
+            self._dispatch(t, batches)
+
+    def _take(self, t: float, results: list[StepResult]) -> list[Any]:
+        """Record what the steps did (events, wakeups, samples); returns the decided sends."""
         batches: list[Any] = []
         latest: dict[str, StepResult] = {}
         for r in results:
@@ -370,8 +480,10 @@ class Conductor:
             if not states or states[-1][1] != r.state:
                 states.append((t, r.state))
         self.ended = frozenset(n for n, s in self.metrics.states.items() if s and s[-1][1] == State.ENDED)
+        return batches
+
+    def _dispatch(self, t: float, batches: list[Any]) -> None:
         if batches:
-            self.tokens -= sum(len(b) for b in batches)
             self.steps["dispatcher"] += 1
             every = self.crash_every.get("dispatcher")
             crash = self._dispatcher_crash or (every is not None and self.steps["dispatcher"] % every == 0)

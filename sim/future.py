@@ -64,6 +64,17 @@ class FutureQueue:
         """When the earliest waiting row happens."""
         return self._heap[0][0] if self._heap else None
 
+    def rows_before(self, kind: str, before: float) -> list[dict[str, np.ndarray]]:
+        """The columns of the rows of `kind` waiting with time < `before` (a read: nothing is released)."""
+        out = []
+        for first, _, chunk in self._heap:
+            if chunk.kind != kind or first >= before:
+                continue
+            rest = slice(chunk.pos, len(chunk.time))
+            hit = chunk.time[rest] < before
+            out.append({k: v[rest][hit] for k, v in chunk.cols.items()})
+        return out
+
     def __len__(self) -> int:
         return sum(len(c.time) - c.pos for _, _, c in self._heap)
 

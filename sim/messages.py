@@ -43,6 +43,21 @@ class StepResult:
 
 
 @dataclass(frozen=True, slots=True)
+class DueBefore:
+    """Which subscribers have entries due before `before`, and when (a read: nothing changes)."""
+
+    before: float
+
+
+@dataclass(frozen=True, slots=True)
+class Ahead:
+    """Decide the sends due at each of `ticks` now, as the phases at those instants would."""
+
+    ticks: tuple[float, ...]
+    ended: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class Peek:
     """Which subscribers the operator sees first in a pending list (for `who`)."""
 

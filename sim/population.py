@@ -24,6 +24,7 @@ DOMAINS = {
               [0.45, 0.18, 0.17, 0.12, 0.04, 0.04]),
 }
 POOL = 4096
+BLOCK = 4096
 _DAYS = (np.datetime64("1960-01-01") + np.arange(365 * 45)).astype(str).astype(object)
 
 
@@ -73,9 +74,13 @@ class Population:
         return [choices[i] for i in self.rng.integers(0, len(choices), n)]
 
     def _profiles(self, n: int) -> tuple[list[str], dict[str, list[Any]]]:
-        """`n` new emails and field values, drawn in blocks so one sign-up costs a slice."""
+        """`n` new emails and field values, drawn in blocks so one sign-up costs a slice.
+
+        Blocks are always `BLOCK` long, so the subscribers a seed makes do not depend on
+        how many are asked for at a time (how a run groups its sign-ups into phases).
+        """
         while len(self._pool_emails) < n:
-            block = max(n - len(self._pool_emails), 4096)
+            block = BLOCK
             self._pool_emails += self._emails(block)
             self.made += block
             drawn = {"name": self._field("name", "name", block)}

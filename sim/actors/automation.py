@@ -11,7 +11,7 @@ from typing import Any
 import pykka
 
 from core import Automation, Context, Effects, SubscriberStore, advance, handle
-from sim.messages import Crash, Peek, Step, StepResult, Summarise
+from sim.messages import Ahead, Crash, DueBefore, Peek, Step, StepResult, Summarise
 
 
 class AutomationActor(pykka.ThreadingActor):
@@ -26,6 +26,11 @@ class AutomationActor(pykka.ThreadingActor):
                 self.stop()  # let it crash: the supervisor restarts us
                 raise Crash(f"injected crash in automation {self.automation.id}")
             return step(self.automation, self.store, message)
+        if isinstance(message, DueBefore):
+            ids = self.automation.pending.due_before(message.before)
+            return self.automation.pending.subscriber[ids], self.automation.pending.due[ids]
+        if isinstance(message, Ahead):
+            return ahead(self.automation, self.store, message)
         if isinstance(message, Summarise):
             return self.automation.summary()
         if isinstance(message, Peek):
@@ -41,5 +46,16 @@ def step(a: Automation, store: SubscriberStore, message: Step) -> StepResult:
         handle(a, command, ctx, fx)
     advance(a, message.t, ctx, fx)
     return StepResult(a.id, tuple(fx.batches), a.pending.due_count(message.t), a.next_wakeup(), a.events.drain(),
+                      tuple(fx.refused), tuple(fx.pages), a.state.value, len(a.pending), fx.edited,
+                      a.next_scheduled(), a.next_timed())
+
+
+def ahead(a: Automation, store: SubscriberStore, message: Ahead) -> StepResult:
+    """The phases at `ticks`, each reduced to what it would do here: decide what is due (no inputs)."""
+    ctx, fx = Context(store, message.ended), Effects()
+    for t in message.ticks:
+        advance(a, t, ctx, fx)
+    last = message.ticks[-1]
+    return StepResult(a.id, tuple(fx.batches), a.pending.due_count(last), a.next_wakeup(), a.events.drain(),
                       tuple(fx.refused), tuple(fx.pages), a.state.value, len(a.pending), fx.edited,
                       a.next_scheduled(), a.next_timed())
