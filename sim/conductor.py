@@ -271,9 +271,10 @@ class Conductor:
         if self.backlog:
             return
         limit = self._ahead_limit(t)
-        names = [n for n in self.ids if (w := self.wakeups[n]) is not None and w < limit]
-        if limit <= t + self.spec.tick or not names:
-            return
+        wakeups = {n: w for n in self.ids if (w := self.wakeups[n]) is not None and w < limit}
+        names = list(wakeups)
+        if limit <= t + self.spec.tick or not names or self._quantize(min(wakeups.values())) >= limit:
+            return  # nothing would be sent before the limit: no need to look
         peeks = self.sup.ask_all([(n, DueBefore(limit)) for n in names])
         subs = np.concatenate([p[0] for p in peeks]).astype(np.int64)
         due = np.concatenate([p[1] for p in peeks])

@@ -33,6 +33,7 @@ class FutureQueue:
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, _Chunk]] = []
         self._due: list[tuple[float, int, int, _Chunk]] = []  # (must release by, seq, pos then, chunk)
+        self._of_kind: dict[str, list[_Chunk]] = {}  # chunks not wholly released, by kind
         self._seq = 0
 
     def push(self, kind: str, time: np.ndarray, slack: float = 0.0, **cols: Any) -> None:
@@ -49,6 +50,7 @@ class FutureQueue:
         chunk = _Chunk(self._seq, kind, time, {k: np.asarray(v) for k, v in cols.items()}, float(time.max()), slack)
         first = float(time.min())
         heapq.heappush(self._heap, (first, chunk.seq, chunk))
+        self._of_kind.setdefault(kind, []).append(chunk)
         heapq.heappush(self._due, (first + slack, chunk.seq, 0, chunk))
 
     def next_time(self) -> float | None:
@@ -66,13 +68,14 @@ class FutureQueue:
 
     def rows_before(self, kind: str, before: float) -> list[dict[str, np.ndarray]]:
         """The columns of the rows of `kind` waiting with time < `before` (a read: nothing is released)."""
+        chunks = [c for c in self._of_kind.get(kind, []) if c.pos < len(c.time)]
+        self._of_kind[kind] = chunks
         out = []
-        for first, _, chunk in self._heap:
-            if chunk.kind != kind or first >= before:
-                continue
+        for chunk in chunks:
             rest = slice(chunk.pos, len(chunk.time))
             hit = chunk.time[rest] < before
-            out.append({k: v[rest][hit] for k, v in chunk.cols.items()})
+            if hit.any():
+                out.append({k: v[rest][hit] for k, v in chunk.cols.items()})
         return out
 
     def __len__(self) -> int:
