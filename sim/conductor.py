@@ -68,7 +68,10 @@ from sim.runlog import RunLog
 from sim.spec import ActionSpec, ApiCall, RunSpec, Snapshot
 
 Change = TargetedChange | AddSubscribers
-LOOKAHEAD = 300.0  # seconds: sign-ups handled at most this early (the pending-count samples' resolution)
+# How far ahead a phase may work (sign-ups, sends, happenings waiting for a phase): 5 minutes, or
+# 12 ticks when the tick is longer. It is also the resolution of the pending-count samples.
+LOOKAHEAD = 300.0
+LOOKAHEAD_TICKS = 12
 
 
 @dataclass
@@ -124,11 +127,12 @@ class Conductor:
         self._snapshots: list[str] = []
         self.configs = {c.id: c for c in spec.automations}
         self.routes = Routes.of(spec.automations)  # rebuilt after every edit
-        self.slack = _slack(self.configs)  # likewise
+        self.lookahead = max(LOOKAHEAD, LOOKAHEAD_TICKS * spec.tick)
+        self.slack = _slack(self.configs, self.lookahead)  # likewise
         self.ended: frozenset[str] = frozenset()  # L4: known at the start of each phase
         self.can_look_ahead = (clock.kind == "virtual" and not spec.smtp and not spec.crashes
                                and not any(load.kind == "api" for load in loads)
-                               and all(c.repeat is None or c.repeat.at_least() >= LOOKAHEAD
+                               and all(c.repeat is None or c.repeat.at_least() >= self.lookahead
                                        for c in spec.automations))
 
     # -- the process -------------------------------------------------------
@@ -253,8 +257,8 @@ class Conductor:
         something due (its slack), and within the slack of what the sends
         decided now will set off.
         """
-        slack = min((v for kinds in self.slack.values() for v in kinds.values()), default=LOOKAHEAD)
-        times = [t + min(LOOKAHEAD, slack)]
+        slack = min((v for kinds in self.slack.values() for v in kinds.values()), default=self.lookahead)
+        times = [t + min(self.lookahead, slack)]
         if self._cursor < len(self.actions):
             times.append(self.actions[self._cursor].at)
         times += [a for load in self.loads if (a := load.next_time()) is not None]
@@ -356,7 +360,7 @@ class Conductor:
         if any(load.kind == "api" for load in self.loads):
             return t
         listening = {n for n, c in self.configs.items() if any(tr.kind is Kind.SUBSCRIBER_ADDED for tr in c.triggers)}
-        times = [t + LOOKAHEAD]
+        times = [t + self.lookahead]
         times += [s for n, s in self.scheduled.items() if s is not None and n not in listening]
         times += [s for n, s in self.timed.items() if s is not None and n in listening]
         if self._cursor < len(self.actions):
@@ -468,7 +472,7 @@ class Conductor:
         if edited:
             self.configs.update((c.id, c) for c in edited)
             self.routes = Routes.of(self.configs[n] for n in self.ids)
-            self.slack = _slack(self.configs)
+            self.slack = _slack(self.configs, self.lookahead)
         for name, r in latest.items():
             self.wakeups[name] = r.next_wakeup
             self.scheduled[name] = r.scheduled
@@ -509,7 +513,7 @@ class Conductor:
             if kind == "clicked":
                 cols["link"] = r.click_link
             self.future.push(kind, at, slack.get(kind, 0.0), **cols)
-        self.future.push("unsubscribe", r.unsubscribe_at, LOOKAHEAD,
+        self.future.push("unsubscribe", r.unsubscribe_at, self.lookahead,
                          automation=np.full(len(r.unsubscribe_index), a, np.int16),
                          subscriber=s.subscribers[r.unsubscribe_index])
 
@@ -568,7 +572,7 @@ def _ordered(items: list[tuple[float, int, AutomationCommand]]) -> tuple[Automat
     return tuple(out)
 
 
-def _slack(configs: dict[str, AutomationConfig]) -> dict[str, dict[str, float]]:
+def _slack(configs: dict[str, AutomationConfig], cap: float) -> dict[str, dict[str, float]]:
     """Per automation, how long its sends' outcomes, opens and clicks may wait for a phase.
 
     What they set off is due at the earliest a delay later (email_sent,
@@ -577,7 +581,7 @@ def _slack(configs: dict[str, AutomationConfig]) -> dict[str, dict[str, float]]:
     A phase run for any other reason first releases everything due by then,
     so a watch never expires before the open that cancels it.
     """
-    slack: dict[str, dict[str, float]] = {name: dict.fromkeys(("outcome", "opened", "clicked"), LOOKAHEAD)
+    slack: dict[str, dict[str, float]] = {name: dict.fromkeys(("outcome", "opened", "clicked"), cap)
                                           for name in configs}
     by_kind = {Kind.EMAIL_SENT: "outcome", Kind.EMAIL_FAILED: "outcome", Kind.OPENED: "opened",
                Kind.CLICKED: "clicked"}
