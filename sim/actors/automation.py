@@ -45,9 +45,7 @@ def step(a: Automation, store: SubscriberStore, message: Step) -> StepResult:
     for command in message.inputs:
         handle(a, command, ctx, fx)
     advance(a, message.t, ctx, fx)
-    return StepResult(a.id, tuple(fx.batches), a.pending.due_count(message.t), a.next_wakeup(), a.events.drain(),
-                      tuple(fx.refused), tuple(fx.pages), a.state.value, len(a.pending), fx.edited,
-                      a.next_scheduled(), a.next_timed())
+    return _result(a, message.t, fx)
 
 
 def ahead(a: Automation, store: SubscriberStore, message: Ahead) -> StepResult:
@@ -55,7 +53,11 @@ def ahead(a: Automation, store: SubscriberStore, message: Ahead) -> StepResult:
     ctx, fx = Context(store, message.ended), Effects()
     for t in message.ticks:
         advance(a, t, ctx, fx)
-    last = message.ticks[-1]
-    return StepResult(a.id, tuple(fx.batches), a.pending.due_count(last), a.next_wakeup(), a.events.drain(),
+    return _result(a, message.ticks[-1], fx)
+
+
+def _result(a: Automation, t: float, fx: Effects) -> StepResult:
+    """What the conductor needs after an automation reached `t`: its sends, rows and next instants."""
+    return StepResult(a.id, tuple(fx.batches), a.pending.due_count(t), a.next_wakeup(), a.events.drain(),
                       tuple(fx.refused), tuple(fx.pages), a.state.value, len(a.pending), fx.edited,
                       a.next_scheduled(), a.next_timed())
