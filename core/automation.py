@@ -552,6 +552,14 @@ class Automation:
             if t.kind in WATCH_KINDS and t.email == signal.email:
                 self._watches.arm(signal.at + t.within, signal.subscriber, signal.send_id, i)
 
+    def watches_before(self, before: Instant) -> list[tuple[Instant, int]]:
+        """(deadline, subscriber) of the not_opened/not_clicked deadlines that could fire before `before`."""
+        return [(w.deadline, w.subscriber) for w in self._watches.live_before(before)]
+
+    def unwatch(self, signal: Signal) -> None:
+        """An open or click seen ahead of its release: cancel the deadline it beats (T2)."""
+        self._unwatch(signal)
+
     def _unwatch(self, signal: Signal) -> None:
         """An open/click cancels the matching not_opened/not_clicked deadline."""
         if not len(self._watches) or signal.kind not in (Kind.OPENED, Kind.CLICKED):

@@ -159,6 +159,15 @@ class SendWindow:
             opens[k] = start if inside[k] else self.next_open(start)
         return np.where(inside[inverse], t, np.maximum(t, opens[inverse]))
 
+    def open_throughout(self, start: Instant, end: Instant) -> bool:
+        """Is the window open at every instant from `start` to `end`? (No offset change between.)"""
+        if end < start or to_local(start, self.tz).utcoffset() != to_local(end, self.tz).utcoffset():
+            return False
+        p0 = self._position(to_local(start, self.tz))
+        p1 = p0 + (end - start) / 60.0
+        return any(s <= p < e and s <= p + (p1 - p0) < e
+                   for s, e in self.intervals for p in (p0, p0 + WEEK_MINUTES))
+
     def next_open(self, t: Instant) -> Instant:
         """`t` if the window is open then, else the instant it next opens (W1)."""
         local = to_local(t, self.tz)

@@ -74,6 +74,23 @@ class Watches:
                 out.append(Expired(deadline, sid, send_id, trigger))
         return out
 
+    def live_before(self, before: Instant) -> list[Expired]:
+        """The live deadlines earlier than `before`, in order; nothing changes.
+
+        Walks only the part of the heap below `before` (a node at or past it
+        hides its whole subtree), so the cost follows what is found.
+        """
+        out, stack, heap = [], [0] if self._heap else [], self._heap
+        while stack:
+            i = stack.pop()
+            deadline, seq, sid, send_id, trigger = heap[i]
+            if deadline >= before:
+                continue
+            if (sid, send_id, trigger) in self._live:
+                out.append((deadline, seq, Expired(deadline, sid, send_id, trigger)))
+            stack += [c for c in (2 * i + 1, 2 * i + 2) if c < len(heap)]
+        return [e for _, _, e in sorted(out, key=lambda x: (x[0], x[1]))]
+
     def clear(self) -> None:
         self._heap.clear()
         self._live.clear()

@@ -63,6 +63,7 @@ from sim.messages import (
     Step,
     StepResult,
     Summarise,
+    WatchesBefore,
 )
 from sim.runlog import RunLog
 from sim.spec import ActionSpec, ApiCall, RunSpec, Snapshot
@@ -128,6 +129,7 @@ class Conductor:
         self.configs = {c.id: c for c in spec.automations}
         self.routes = Routes.of(spec.automations)  # rebuilt after every edit
         self.lookahead = max(LOOKAHEAD, LOOKAHEAD_TICKS * spec.tick)
+        self.watchers = _watchers(self.configs)  # automations with not_opened / not_clicked deadlines
         self.slack = _slack(self.configs, self.lookahead)  # likewise
         self.ended: frozenset[str] = frozenset()  # L4: known at the start of each phase
         self.can_look_ahead = (clock.kind == "virtual" and not spec.smtp and not spec.crashes
@@ -258,14 +260,42 @@ class Conductor:
         decided now will set off.
         """
         slack = min((v for kinds in self.slack.values() for v in kinds.values()), default=self.lookahead)
-        times = [t + min(self.lookahead, slack)]
+        times = [t + min(self.lookahead, slack), math.nextafter(self.end, math.inf)]  # no phase after the end
         if self._cursor < len(self.actions):
             times.append(self.actions[self._cursor].at)
         times += [a for load in self.loads if (a := load.next_time()) is not None]
         if (f := self.future.next_time()) is not None:
             times.append(f)
-        times += [x for x in (*self.timed.values(), *self.scheduled.values()) if x is not None]
-        return min(times)
+        times += [x for x in self.scheduled.values() if x is not None]
+        limit = min(times + [x for n, x in self.timed.items() if x is not None and n not in self.watchers])
+        for name in sorted(self.watchers, key=self.index.__getitem__):  # their deadlines can be decided ahead
+            if not self._deadlines_ahead_ok(name, t, limit) and (x := self.timed[name]) is not None:
+                limit = min(limit, x)
+        return limit
+
+    def _deadlines_ahead_ok(self, name: str, t: float, limit: float) -> bool:
+        """Can this automation's not-opened deadlines up to `limit` be decided ahead? Only when what
+        they queue is due at the deadline itself: no delay, and the window open all along."""
+        config = self.configs[name]
+        window = config.window
+        return config.delay.amount == 0 and (window is None or window.open_throughout(t, limit))
+
+    def _cancels(self, name: str, limit: float) -> tuple[Signal, ...]:
+        """The opens and clicks waiting for release before `limit` that beat this automation's deadlines."""
+        out: list[Signal] = []
+        for trigger in self.configs[name].triggers:
+            if trigger.kind not in (Kind.NOT_OPENED, Kind.NOT_CLICKED) or trigger.email not in self.index:
+                continue
+            kind = Kind.OPENED if trigger.kind is Kind.NOT_OPENED else Kind.CLICKED
+            source = self.index[trigger.email]
+            for cols in self.future.rows_before(kind.value, limit):
+                links = cols.get("link")
+                for i in np.flatnonzero(cols["automation"] == source).tolist():
+                    link = self.spec.behaviour.links[int(links[i])] if links is not None else ""
+                    out.append(Signal(kind, int(cols["subscriber"][i]), float(cols["time"][i]), email=trigger.email,
+                                      link=link, send_id=f"{trigger.email}:{int(cols['entry'][i])}",
+                                      sent_at=float(cols["sent_at"][i])))
+        return tuple(sorted(out, key=lambda s: s.at))
 
     def _ahead(self, t: float) -> None:
         """Decide now the sends of the phases that would follow, up to the limit, when nothing between
@@ -280,6 +310,13 @@ class Conductor:
         if limit <= t + self.spec.tick or not names or self._quantize(min(wakeups.values())) >= limit:
             return  # nothing would be sent before the limit: no need to look
         peeks = self.sup.ask_all([(n, DueBefore(limit)) for n in names])
+        watching = [n for n in names if n in self.watchers]
+        for name, deadlines in zip(watching, self.sup.ask_all([(n, WatchesBefore(limit)) for n in watching]),
+                                   strict=True):  # each deadline may queue a send due at once: count it
+            k = names.index(name)
+            when = np.asarray([d for d, _ in deadlines], np.float64)
+            who = np.asarray([s for _, s in deadlines], np.int64)
+            peeks[k] = (np.concatenate([peeks[k][0], who]), np.concatenate([peeks[k][1], when]))
         subs = np.concatenate([p[0] for p in peeks]).astype(np.int64)
         due = np.concatenate([p[1] for p in peeks])
         owner = np.concatenate([np.full(len(p[0]), k) for k, p in enumerate(peeks)])
@@ -287,7 +324,7 @@ class Conductor:
         ticks = self.t0 + np.ceil(np.round((due - self.t0) / tick, 9)) * tick
         order = np.lexsort((owner, ticks))
         subs, ticks, owner = subs[order], ticks[order], owner[order]
-        if (ticks <= t).any():  # due by now, yet waiting: this phase left them; let the phases decide
+        if not len(ticks) or (ticks <= t).any():  # nothing, or due yet waiting: let the phases decide
             return
         limit = min(limit, self._first_clash(subs, ticks))
         limit = min(limit, self._first_short(ticks))
@@ -298,7 +335,8 @@ class Conductor:
         for k, name in enumerate(names):
             mine = np.unique(ticks[chosen & (owner == k)])
             if len(mine):
-                messages.append((name, Ahead(tuple(mine.tolist()), self.ended)))
+                cancels = self._cancels(name, limit) if name in self.watchers else ()
+                messages.append((name, Ahead(tuple(mine.tolist()), self.ended, cancels)))
         results: list[StepResult] = self.sup.ask_all(messages)
         last = float(ticks[chosen].max())
         batches = self._take(last, results)
@@ -473,6 +511,7 @@ class Conductor:
             self.configs.update((c.id, c) for c in edited)
             self.routes = Routes.of(self.configs[n] for n in self.ids)
             self.slack = _slack(self.configs, self.lookahead)
+            self.watchers = _watchers(self.configs)
         for name, r in latest.items():
             self.wakeups[name] = r.next_wakeup
             self.scheduled[name] = r.scheduled
@@ -570,6 +609,10 @@ def _ordered(items: list[tuple[float, int, AutomationCommand]]) -> tuple[Automat
         item = rest[int(o[lo])][2]
         out.append(ObserveMany(item.signals.take(r[lo:hi])) if isinstance(item, ObserveMany) else item)
     return tuple(out)
+
+
+def _watchers(configs: dict[str, AutomationConfig]) -> set[str]:
+    return {n for n, c in configs.items() if any(t.kind in (Kind.NOT_OPENED, Kind.NOT_CLICKED) for t in c.triggers)}
 
 
 def _slack(configs: dict[str, AutomationConfig], cap: float) -> dict[str, dict[str, float]]:

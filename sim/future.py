@@ -75,7 +75,7 @@ class FutureQueue:
             rest = slice(chunk.pos, len(chunk.time))
             hit = chunk.time[rest] < before
             if hit.any():
-                out.append({k: v[rest][hit] for k, v in chunk.cols.items()})
+                out.append({"time": chunk.time[rest][hit], **{k: v[rest][hit] for k, v in chunk.cols.items()}})
         return out
 
     def __len__(self) -> int:

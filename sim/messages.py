@@ -55,6 +55,14 @@ class Ahead:
 
     ticks: tuple[float, ...]
     ended: frozenset[str] = frozenset()
+    cancels: tuple[Signal, ...] = ()  # opens/clicks waiting for release, in time order: they beat deadlines
+
+
+@dataclass(frozen=True, slots=True)
+class WatchesBefore:
+    """(deadline, subscriber) of the not-opened deadlines before `before` (a read)."""
+
+    before: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from typing import Any
 import pykka
 
 from core import Automation, Context, Effects, SubscriberStore, advance, handle
-from sim.messages import Ahead, Crash, DueBefore, Peek, Step, StepResult, Summarise
+from sim.messages import Ahead, Crash, DueBefore, Peek, Step, StepResult, Summarise, WatchesBefore
 
 
 class AutomationActor(pykka.ThreadingActor):
@@ -29,6 +29,8 @@ class AutomationActor(pykka.ThreadingActor):
         if isinstance(message, DueBefore):
             ids = self.automation.pending.due_before(message.before)
             return self.automation.pending.subscriber[ids], self.automation.pending.due[ids]
+        if isinstance(message, WatchesBefore):
+            return self.automation.watches_before(message.before)
         if isinstance(message, Ahead):
             return ahead(self.automation, self.store, message)
         if isinstance(message, Summarise):
@@ -51,7 +53,12 @@ def step(a: Automation, store: SubscriberStore, message: Step) -> StepResult:
 def ahead(a: Automation, store: SubscriberStore, message: Ahead) -> StepResult:
     """The phases at `ticks`, each reduced to what it would do here: decide what is due (no inputs)."""
     ctx, fx = Context(store, message.ended), Effects()
+    cancels = iter(message.cancels)
+    pending = next(cancels, None)
     for t in message.ticks:
+        while pending is not None and pending.at <= t:  # a phase at t releases what happened by t first
+            a.unwatch(pending)
+            pending = next(cancels, None)
         advance(a, t, ctx, fx)
     return _result(a, message.ticks[-1], fx)
 

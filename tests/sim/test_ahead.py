@@ -1,0 +1,74 @@
+"""Phases merged ahead decide exactly what the phases one by one decide."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sim.bootstrap import build
+from sim.runner import RunResult, summarise
+from sim.scenarios.library import builtin_path
+from sim.scenarios.loader import load
+
+NEWSLETTER = builtin_path("welcome-tour").parent.parent.parent / "benchmarks" / "newsletter.toml"
+
+
+def _run(spec: Any, ahead: bool) -> RunResult:
+    w = build(spec)
+    w.conductor.can_look_ahead = ahead
+    try:
+        w.clock.process(w.conductor.process())
+        w.clock.run(w.conductor.end + 1e-6)
+    finally:
+        w.supervisor.stop_all()
+    result = RunResult(spec, w, {}, w.conductor.log.canonical(), 0.0)
+    result.summary = summarise(result)
+    return result
+
+
+def _decisions(result: RunResult) -> dict[str, Any]:
+    keep = ("triggered", "queued", "sent", "failed", "dropped", "cancelled", "pending", "ignored", "opens")
+    return {n: {k: a[k] for k in keep} for n, a in result.summary["automations"].items()}
+
+
+@pytest.mark.parametrize("overrides", [
+    ['duration="2d12h"', "population.size=5000", 'load.rate="400/h"', "expect.value=0"],  # nudges after day 2
+    ['duration="2d12h"', "population.size=2000", 'load.rate="300/h"', "expect.value=0",  # nudges at any hour
+     'automation.nudge.window={days=["mon","tue","wed"],from="00:00",to="23:59"}'],
+    ['duration="2d12h"', "population.size=2000", 'load.rate="300/h"', "expect.value=0",  # opens near deadlines
+     'behaviour.open_after="2d"', 'automation.nudge.window={days=["mon","tue","wed"],from="00:00",to="23:59"}'],
+])
+def test_s1_sends_and_deadlines_decided_ahead_match_one_phase_at_a_time(overrides: list[str]) -> None:
+    spec = load(NEWSLETTER, overrides)
+    merged, one_by_one = _run(spec, True), _run(spec, False)
+    assert merged.summary["phases"] < one_by_one.summary["phases"] / 3
+    assert merged.summary["invariants"]["ok"], merged.summary["invariants"]["violations"]
+    assert _decisions(merged) == _decisions(one_by_one)
+    assert merged.summary["automations"]["nudge"]["sent"] > 0
+
+
+def test_t2_an_open_waiting_for_release_beats_a_deadline_decided_ahead() -> None:
+    """The step ahead applies opens that happened by each instant before that instant's deadlines."""
+    from core import AutomationConfig, Kind, Signal, SubscriberStore, Trigger
+    from core.automation import Automation
+    from sim.actors.automation import ahead
+    from sim.messages import Ahead
+
+    store = SubscriberStore()
+    store.add("a@example.kr", 0.0)
+    t0 = 1_772_409_600.0
+
+    def nudge(cancels: tuple[Signal, ...]) -> int:
+        a = Automation(AutomationConfig(id="nudge", triggers=(Trigger(Kind.NOT_OPENED, email="welcome",
+                                                                      within=60.0),), subject="s"))
+        a.start(t0)
+        a.observe(Signal(Kind.EMAIL_SENT, 0, t0 + 1, email="welcome", send_id="welcome:7", sent_at=t0 + 1), store)
+        result = ahead(a, store, Ahead((t0 + 30.0, t0 + 61.0, t0 + 62.0), frozenset(), cancels))
+        return sum(len(b) for b in result.batches)
+
+    opened = Signal(Kind.OPENED, 0, t0 + 40.0, email="welcome", send_id="welcome:7", sent_at=t0 + 1)
+    late = Signal(Kind.OPENED, 0, t0 + 70.0, email="welcome", send_id="welcome:7", sent_at=t0 + 1)
+    assert nudge(()) == 1
+    assert nudge((opened,)) == 0  # opened at +40 s, before the +61 s deadline
+    assert nudge((late,)) == 1  # too late to beat it
