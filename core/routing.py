@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable
 
 from core.config import AutomationConfig
 from core.errors import ConfigError
-from core.triggers import EMAIL_KINDS, Kind, Signal
+from core.triggers import EMAIL_KINDS, Kind
 
 # A signal of kind K about email E reaches automations with these trigger kinds on E.
 WATCHERS = {Kind.EMAIL_SENT: (Kind.EMAIL_SENT, Kind.NOT_OPENED, Kind.NOT_CLICKED),
@@ -44,9 +44,6 @@ class Routes:
     def watchers(self, kind: Kind, email: str = "") -> tuple[str, ...]:
         """Automations a signal of `kind` (about the send `email`, for email kinds) must reach."""
         return self._table.get((kind, email if kind in EMAIL_KINDS else ""), ())
-
-    def of_signal(self, signal: Signal) -> tuple[str, ...]:
-        return self.watchers(signal.kind, signal.email)
 
 
 def check_sources(config: AutomationConfig, ended: Collection[str]) -> None:
