@@ -41,8 +41,11 @@ def test_signal_stops_cleanly_and_flushes_outputs(tmp_path: Path, sig: int, code
     scenario = tmp_path / "long.toml"
     scenario.write_text(LONG)
     out = tmp_path / "out"
+    # As in a terminal: a job started in the background of a script inherits SIGINT ignored (and Python
+    # then keeps it ignored), which is not what a user pressing Ctrl-C has.
     proc = subprocess.Popen([sys.executable, "-m", "cli", "run", str(scenario), "--quiet", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(6)  # well into the run: 60 simulated days take far longer than this
     assert proc.poll() is None, proc.communicate()
     proc.send_signal(sig)
