@@ -1,9 +1,13 @@
 """The `dripsim` command line.
 
-    dripsim run FILE... [--seed N] [--clock virtual|real] [--time-scale X]
-                        [--out DIR] [--set key.path=value ...] [--quiet]
-    dripsim list
-    dripsim check FILE...
+    dripsim run FILE... [--seed N] [--clock virtual|real] [--time-scale X] [--out DIR] [--force]
+                        [--set key.path=value ...] [--strict] [--events csv|parquet|both] [--quiet]
+    dripsim check FILE... [--set ...] [--strict]
+    dripsim explain FILE [--set ...]
+    dripsim new NAME
+    dripsim schema
+    dripsim sweep FILE --grid key=v1,v2 [--seeds N] [--slo p95=15m] [--set ...]
+    dripsim list | report RUN_DIR | --version
 
 Exit codes: 0 every expectation and invariant held; 1 one failed (named on
 stderr); 2 bad input (one line, no traceback); 130/143 interrupted.
@@ -11,49 +15,21 @@ stderr); 2 bad input (one line, no traceback); 130/143 interrupted.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
+import json
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
+from cli import outdir
+from cli.parser import build, usage_error
 from sim.clock import stamp
 from sim.scenarios.library import builtin_path, builtins
+from sim.scenarios.lint import Problem, lint
 from sim.scenarios.loader import ScenarioError, load
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
-EVENT_FORMATS = ("csv", "parquet", "both")  # sim.runner.write's choices
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dripsim", description="Simulate and load-test automated emails.")
-    sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", help="run scenario files (paths or built-in names)")
-    r.add_argument("files", nargs="+", metavar="FILE")
-    r.add_argument("--seed", type=int)
-    r.add_argument("--clock", choices=["virtual", "real"])
-    r.add_argument("--time-scale", type=float, dest="time_scale")
-    r.add_argument("--out", type=Path)
-    r.add_argument("--set", action="append", default=[], dest="overrides", metavar="KEY=VALUE")
-    r.add_argument("--quiet", action="store_true")
-    r.add_argument("--no-report", action="store_true", help="skip the HTML report")
-    r.add_argument("--events", choices=EVENT_FORMATS, default="csv",
-                   help="event log format: events.csv.gz, events.parquet, or both (default: csv)")
-    rep = sub.add_parser("report", help="rebuild report.html of a run folder")
-    rep.add_argument("run_dir", type=Path)
-    sw = sub.add_parser("sweep", help="run a grid of settings x seeds in parallel; answer the capacity question")
-    sw.add_argument("file", metavar="FILE")
-    sw.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...")
-    sw.add_argument("--seeds", type=int, default=3)
-    sw.add_argument("--slo", help="e.g. p95=15m")
-    sw.add_argument("--workers", type=int)
-    sw.add_argument("--scheduler", help="address of a Dask distributed scheduler, e.g. tcp://127.0.0.1:8786")
-    sw.add_argument("--out", type=Path)
-    sub.add_parser("list", help="show the built-in scenarios")
-    c = sub.add_parser("check", help="validate scenario files only")
-    c.add_argument("files", nargs="+", metavar="FILE")
-    return p
 
 
 def _resolve(name: str) -> Path:
@@ -64,13 +40,53 @@ def _resolve(name: str) -> Path:
 
 
 def load_spec(name: str, args: Any) -> Any:
+    """The scenario with `--set` and the flags that override its keys applied; refuses
+    combinations that mean nothing (`ScenarioError`)."""
     spec = load(_resolve(name), getattr(args, "overrides", []))
     changes = {k: v for k in ("seed", "clock", "time_scale") if (v := getattr(args, k, None)) is not None}
-    return dataclasses.replace(spec, **changes) if changes else spec
+    spec = dataclasses.replace(spec, **changes) if changes else spec
+    if getattr(args, "time_scale", None) is not None and spec.clock != "real":
+        raise ScenarioError(f"--time-scale: applies to the real clock only; {spec.source} runs on the "
+                            "virtual clock (add --clock real)")
+    return spec
+
+
+class Refused(Exception):
+    """Lint errors (or warnings under --strict): the first one, as a line."""
+
+
+def linted(spec: Any, strict: bool) -> list[Problem]:
+    """Lint `spec`: raise on the first error (or warning with `strict`); return the warnings."""
+    problems = lint(spec)
+    blocking = [p for p in problems if p.level == "error" or strict]
+    if blocking:
+        p = blocking[0]
+        kind = "" if p.level == "error" else "warning treated as an error (--strict): "
+        raise Refused(f"{spec.source}: {p.where}: {kind}{p.message}")
+    return problems
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build().parse_args(argv)
+    terminated: list[int] = []
+
+    def on_term(signum: int, frame: Any) -> None:  # TERM as Ctrl-C: the same clean stop
+        terminated.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        return _dispatch(args)
+    except (ScenarioError, Refused, outdir.OutError) as err:
+        return usage_error(str(err))
+    except KeyboardInterrupt:  # before or between runs (a run itself stops cleanly and writes)
+        print("dripsim: interrupted; nothing more written", file=sys.stderr)
+        return 143 if terminated else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _dispatch(args: Any) -> int:
     if args.command == "list":
         for name, description in builtins():
             print(f"{name:24} {description}")
@@ -79,11 +95,25 @@ def main(argv: list[str] | None = None) -> int:
         return _rebuild_report(args.run_dir)
     if args.command == "sweep":
         return _sweep(args)
-    try:
-        specs = [load_spec(f, args) for f in args.files]
-    except ScenarioError as err:
-        print(f"dripsim: {err}", file=sys.stderr)
-        return EXIT_INPUT
+    if args.command == "new":
+        return _new(args)
+    if args.command == "schema":
+        from sim.scenarios.loader import schema
+
+        print(json.dumps(schema(), indent=1, ensure_ascii=False))
+        return EXIT_OK
+    if args.command == "explain":
+        from cli.authoring import explain
+
+        spec = load_spec(args.file, args)
+        problems = linted(spec, args.strict)
+        print("\n".join(explain(spec, problems)))
+        return EXIT_OK
+    specs = [load_spec(f, args) for f in args.files]
+    warnings = {spec.source: linted(spec, args.strict) for spec in specs}
+    for source, problems in warnings.items():
+        for p in problems:
+            print(f"dripsim: warning: {p.line(source)}", file=sys.stderr)
     if args.command == "check":
         for spec in specs:
             print(f"{spec.source}: ok ({spec.name}, {len(spec.automations)} automations)")
@@ -91,41 +121,60 @@ def main(argv: list[str] | None = None) -> int:
     return _run_all(specs, args)
 
 
+def _new(args: Any) -> int:
+    from cli.authoring import starter
+
+    path = args.out or Path(f"{_slug(args.name)}.toml")
+    if path.exists() and not args.force:
+        return usage_error(f"new: {path} exists (choose another NAME or --out, or add --force)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(starter(args.name), encoding="utf-8")
+    print(f"wrote {path}: run it with `dripsim run {path}`, read it with `dripsim explain {path}`")
+    return EXIT_OK
+
+
+def _destination(specs: list[Any], args: Any) -> Path:
+    if args.out is not None:
+        outdir.check(args.out, args.force)
+        return Path(args.out)
+    name = _slug(specs[0].name) if len(specs) == 1 else "runs"
+    return outdir.unused(Path("runs") / f"{name}-{stamp()}")
+
+
 def _run_all(specs: list[Any], args: Any) -> int:
     from sim.runner import run, write
 
-    terminated = {"signal": 0}
-
-    def on_term(signum: int, frame: Any) -> None:
-        terminated["signal"] = signum
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, on_term)
-    previous_int = signal.getsignal(signal.SIGINT)
-    worst = EXIT_OK
+    out = _destination(specs, args)  # refused before any time is spent
+    staged = outdir.staging(out)
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    worst, committed = EXIT_OK, False
     try:
         for spec in specs:
-            out = args.out or Path("runs") / f"{_slug(spec.name)}-{stamp()}"
-            if args.out and len(specs) > 1:
-                out = args.out / _slug(spec.name)
+            folder = staged / _slug(spec.name) if len(specs) > 1 else staged
             result = run(spec, progress=None if args.quiet else _progress(spec))
             # Outputs are the promise: a second Ctrl-C or TERM must not cut them short.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            write(result, out, args.events)
+            write(result, folder, args.events)
             if not args.no_report:
-                _report(result, out)
-            _print(result, out, args.quiet)
-            signal.signal(signal.SIGINT, previous_int)
-            signal.signal(signal.SIGTERM, on_term)
+                _report(result, folder)
+            final = out / folder.relative_to(staged)
+            if spec is specs[-1] or result.interrupted:
+                outdir.commit(staged, out, args.force)
+                committed = True
+            _print(result, final, args.quiet)
+            for s, handler in previous.items():
+                signal.signal(s, handler)
             if result.interrupted:
-                print(f"dripsim: {spec.name}: interrupted; outputs so far in {out}", file=sys.stderr)
-                return 143 if terminated["signal"] == signal.SIGTERM else 130
+                print(f"dripsim: {spec.name}: interrupted; outputs so far in {final}", file=sys.stderr)
+                return 143 if result.signal == signal.SIGTERM else 130
             if not result.ok:
                 worst = EXIT_FAILED
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGINT, previous_int)
+        if not committed:
+            outdir.discard(staged)  # a failed run leaves no folder that looks complete
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     return worst
 
 
@@ -153,15 +202,22 @@ def _sweep(args: Any) -> int:
     try:
         grid = parse_grid(args.grid)
         slo = parse_slo(args.slo)
-        if args.seeds < 1:
-            raise ValueError("--seeds: must be at least 1")
-        path = _resolve(args.file)
-        out = args.out or Path("runs") / f"sweep-{path.stem}-{stamp()}"
-        seed = load(path).seed
-        result = sweep(measure, validate, path, grid, args.seeds, slo, args.workers, args.scheduler, out, seed)
+    except ValueError as err:
+        return usage_error(str(err))
+    path = _resolve(args.file)
+    spec = load(path, args.overrides)
+    linted(spec, args.strict)
+    out = args.out or outdir.unused(Path("runs") / f"sweep-{path.stem}-{stamp()}")
+    outdir.check(out, args.force)
+    staged = outdir.staging(out)
+    try:
+        result = sweep(measure, validate, path, grid, args.seeds, slo, args.workers, args.scheduler, staged,
+                       spec.seed, tuple(args.overrides))
+        outdir.commit(staged, out, args.force)
     except (ValueError, ScenarioError) as err:
-        print(f"dripsim: {err}", file=sys.stderr)
-        return EXIT_INPUT
+        return usage_error(str(err))
+    finally:
+        outdir.discard(staged)
     a = result["answer"]
     print("\n".join(result["table"]))
     if a["rate"] is not None:
@@ -174,6 +230,10 @@ def _sweep(args: Any) -> int:
         print(f"dripsim: warning: {a['note']}", file=sys.stderr)
     print(f"  outputs: {out}")
     return EXIT_FAILED if a["slo"] is not None and a["rate"] is None else EXIT_OK
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value}s"
 
 
 def _slug(name: str) -> str:
@@ -208,8 +268,11 @@ def _print(result: Any, out: Path, quiet: bool) -> None:
             dropped = sum(a["dropped"].values())
             print(f"  {name:16} {a['state']:9} triggered {a['triggered']:>7} sent {a['sent']:>7} "
                   f"failed {sum(a['failed'].values()):>5} dropped {dropped:>6} pending {a['pending']:>6} "
-                  f"p95 {a['latency_s']['p95']}s")
+                  f"p95 {_seconds(a['latency_s']['p95'])}")
         print(f"  outputs: {out}")
+    if s["empty"]:
+        print(f"dripsim: warning: {s['scenario']}: nothing was sent in this run (no latency to report); "
+              "see `dripsim explain` for what the scenario does", file=sys.stderr)
     for failure in result.failures:
         print(f"dripsim: {s['scenario']}: {failure}", file=sys.stderr)
 

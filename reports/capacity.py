@@ -43,7 +43,7 @@ def _finish(fig: Any, ax: Any, out: Path, name: str, title: str, xlabel: str, yl
 def _boxes_by_rate(ax: Any, by_rate: dict[float, list[dict[str, Any]]], rates: np.ndarray,
                    value: Any) -> list[list[float]]:
     """One box per dispatcher rate: the spread of `value` across seeds."""
-    data = [[float(value(r)) for r in group] for group in by_rate.values()]
+    data = [[float(v) for r in group if (v := value(r)) is not None] for group in by_rate.values()]
     ax.boxplot(data, positions=range(len(rates)), widths=0.5)
     ax.set_xticks(range(len(rates)), [f"{r:g}" for r in rates])
     return data
@@ -81,8 +81,8 @@ def build_capacity_report(rows: list[dict[str, Any]], result: dict[str, Any], ou
                           "offered load (queued sends per second, run average)", "throughput (sends per second)"))
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    p95 = _boxes_by_rate(ax, by_rate, rates, lambda r: r["latency_p95_s"] / 60)
-    ax.plot(range(len(rates)), [np.median(v) for v in p95], "o-", label="median p95")
+    p95 = _boxes_by_rate(ax, by_rate, rates, lambda r: None if r["latency_p95_s"] is None else r["latency_p95_s"] / 60)
+    ax.plot(range(len(rates)), [np.median(v) if v else np.nan for v in p95], "o-", label="median p95")
     if limit is not None:
         ax.axhline(limit / 60, color="#d62728", ls="--", label=f"SLO {slo}")
     if result["answer"].get("rate") is not None:

@@ -56,13 +56,14 @@ def parse_slo(text: str | None) -> tuple[str, float] | None:
     return key, parse_duration(value)
 
 
-def points(grid: dict[str, list[str]], seeds: int, base_seed: int) -> list[Point]:
+def points(grid: dict[str, list[str]], seeds: int, base_seed: int, base: tuple[str, ...] = ()) -> list[Point]:
+    """Every grid combination times `seeds`; `base` overrides (`--set`) come first, the grid's after."""
     keys = list(grid)
     out = []
     for combo in itertools.product(*(grid[k] for k in keys)):
         values = tuple(zip(keys, combo, strict=True))
         for s in range(seeds):
-            out.append(Point(tuple(f"{k}={v}" for k, v in values), values, base_seed + s))
+            out.append(Point(base + tuple(f"{k}={v}" for k, v in values), values, base_seed + s))
     return out
 
 
@@ -104,6 +105,10 @@ def answer(rows: list[dict[str, Any]], slo: tuple[str, float] | None) -> dict[st
         by_rate.setdefault(float(r["rate"]), []).append(r)
     failed: dict[float, str] = {}
     for rate, seeds in by_rate.items():
+        idle = [int(x["seed"]) for x in seeds if not x["sent"]]
+        if idle:  # no latency to judge: the scenario sent nothing at this rate
+            failed[rate] = f"nothing was sent in seed {idle[0]}"
+            continue
         worst = max(float(x[f"latency_{key}_s"]) for x in seeds)
         overdue = max(int(x["overdue_at_end"]) for x in seeds)
         if worst > limit:
@@ -131,7 +136,9 @@ def table(rows: list[dict[str, Any]], slo: tuple[str, float] | None) -> list[str
     key = slo[0] if slo else "p95"
     lines = [f"  {'rate/s':>8} {'seed':>5} {key + ' (s)':>10} {'overdue':>8} {'sent':>8}"]
     for r in sorted(rows, key=lambda x: (float(x["rate"]), int(x["seed"]))):
-        lines.append(f"  {float(r['rate']):>8g} {int(r['seed']):>5} {float(r[f'latency_{key}_s']):>10.1f} "
+        latency = r[f"latency_{key}_s"]
+        shown = "-" if latency is None else f"{float(latency):.1f}"
+        lines.append(f"  {float(r['rate']):>8g} {int(r['seed']):>5} {shown:>10} "
                      f"{int(r['overdue_at_end']):>8} {int(r['sent']):>8}")
     return lines
 
@@ -148,16 +155,17 @@ def write(rows: list[dict[str, Any]], result: dict[str, Any], out: Path) -> None
 
 def sweep(measure: Measure, validate: Validate, path: Path, grid: dict[str, list[str]], seeds: int,
           slo: tuple[str, float] | None, workers: int | None, scheduler: str | None, out: Path,
-          base_seed: int = 0) -> dict[str, Any]:
-    """Run every grid point with `seeds` seeds through `measure` (the simulator, passed in)."""
+          base_seed: int = 0, base: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run every grid point with `seeds` seeds through `measure` (the simulator, passed in);
+    `base` are `--set` overrides applied to every point."""
     text = path.read_text(encoding="utf-8")
-    name = validate(text, str(path), ())  # fail fast on a bad file, before any worker starts
-    for point in points(grid, 1, base_seed):  # and on a bad grid value
+    name = validate(text, str(path), base)  # fail fast on a bad file, before any worker starts
+    for point in points(grid, 1, base_seed, base):  # and on a bad grid value
         validate(text, str(path), point.overrides)
-    todo = points(grid, seeds, base_seed)
+    todo = points(grid, seeds, base_seed, base)
     workers = (os.cpu_count() or 1) if workers is None else workers
     rows = execute(measure, text, str(path), todo, workers, scheduler)
-    result = {"scenario": name, "grid": grid, "seeds": seeds, "workers": workers,
+    result = {"scenario": name, "set": list(base), "grid": grid, "seeds": seeds, "workers": workers,
               "scheduler": scheduler, "answer": answer(rows, slo)}
     result["table"] = table(rows, slo)
     write(rows, result, out)

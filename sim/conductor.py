@@ -110,6 +110,8 @@ class Conductor:
         self.future = FutureQueue()
         self.log = RunLog(self.ids)
         self.metrics = Metrics()
+        self.busy = False  # inside a phase (or the final drain)
+        self.stop_requested = False  # an interrupt came during a phase: stop after it
         self.wakeups: dict[str, float | None] = dict.fromkeys(self.ids)
         # Unknown until each automation's first step: no lookahead before then.
         self.scheduled: dict[str, float | None] = {a.id: -math.inf for a in spec.automations}
@@ -144,9 +146,15 @@ class Conductor:
             if t is None or t > self.end:
                 break
             yield self.clock.sleep_until(t)
+            self.busy = True  # a phase runs to its end: an interrupt waits for it (`stop_requested`)
             self._phase(t)
+            self.busy = False
+            if self.stop_requested:
+                return
         yield self.clock.sleep_until(self.end)
+        self.busy = True
         self._drain()
+        self.busy = False
 
     def _quantize(self, t: float) -> float:
         tick = self.spec.tick

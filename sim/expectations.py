@@ -17,6 +17,30 @@ def _flatten(prefix: str, value: Any, out: dict[str, float]) -> None:
         out[prefix] = float(value)
 
 
+# The numbers each automation reports (summary.json's "automations" entries), as dotted paths.
+AUTOMATION_METRICS = (
+    "triggered", "partial", "queued", "sent", "cancelled", "in_flight", "pending", "overdue_at_end",
+    "open_rate", "click_rate", "has_statistics",
+    *(f"ignored.{k}" for k in ("not_running", "duplicate", "filtered", "not_subscribed", "rate_limited",
+                               "unknown_subscriber")),
+    *(f"dropped.{k}" for k in ("paused", "ended", "unsubscribed", "auto_deleted", "deleted", "filtered")),
+    "failed.soft", "failed.hard", "opens.unique", "opens.total", "clicks.unique", "clicks.total",
+    *(f"latency_s.{k}" for k in ("p50", "p95", "p99", "max")),
+    *(f"state.{k}" for k in ("draft", "scheduled", "running", "paused", "ended")),
+)
+RUN_METRICS = ("subscribers", "restarts", "refused")
+
+
+def metric_names(ids: list[str]) -> list[str]:
+    """Every metric an `[[expect]]` may name in a run of these automations."""
+    return [*RUN_METRICS, *(f"{a}.{m}" for a in ids for m in AUTOMATION_METRICS)]
+
+
+def known_metric(metric: str, ids: list[str]) -> bool:
+    head, _, rest = metric.partition(".")
+    return metric in RUN_METRICS if not rest else head in ids and rest in AUTOMATION_METRICS
+
+
 def metric_table(automations: dict[str, Any], wiring: Any) -> dict[str, float]:
     """Every number of the summary, by dotted path (``welcome.dropped.paused``)."""
     table: dict[str, float] = {}

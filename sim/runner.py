@@ -8,6 +8,10 @@ and returns a `RunResult`; `write(result, out)` writes the outputs.
 from __future__ import annotations
 
 import json
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,7 @@ from sim import invariants, timeseries
 from sim.bootstrap import Wiring, build
 from sim.clock import wall_seconds
 from sim.expectations import evaluate, metric_table
+from sim.scenarios.lint import lint
 from sim.spec import RunSpec
 
 
@@ -30,6 +35,7 @@ class RunResult:
     events: dict[str, np.ndarray]
     wall: float
     interrupted: bool = False
+    signal: int = 0  # the signal that interrupted the run (SIGINT, SIGTERM), 0 if none or not known
     failures: list[str] = field(default_factory=list)
 
     @property
@@ -37,23 +43,56 @@ class RunResult:
         return not self.failures
 
 
+@contextmanager
+def _interrupts(conductor: Any) -> Iterator[list[int]]:
+    """SIGINT and SIGTERM during a run, caught so that no phase is cut in half.
+
+    A signal between phases (the conductor waiting for the next one) stops the
+    run at once. A signal during a phase asks the conductor to stop after it,
+    so the statistics stay whole (ST2); a second signal stops at once. A
+    signal the caller ignores (a job started in the background) stays ignored.
+    Yields the signals caught, first first.
+    """
+    caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+
+    def on_signal(signum: int, frame: Any) -> None:
+        caught.append(signum)
+        if conductor.busy and len(caught) == 1:
+            conductor.stop_requested = True
+        else:
+            raise KeyboardInterrupt
+
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s, handler in previous.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(s, on_signal)
+    try:
+        yield caught
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def run(spec: RunSpec, *, progress: Any = None, **wiring_options: Any) -> RunResult:
     began = wall_seconds()
     w = build(spec, **wiring_options)
-    interrupted = False
+    interrupted, caught = False, []
     try:
-        w.clock.process(w.conductor.process())
-        end = w.conductor.end
-        if progress is None:
-            w.clock.run(end + 1e-6)
-        else:
-            step = max(spec.duration / 200, spec.tick)
-            t = w.conductor.t0
-            while t < end:
+        with _interrupts(w.conductor) as caught:
+            conducting = w.clock.process(w.conductor.process())
+            end, t = w.conductor.end, w.conductor.t0
+            step = max(spec.duration / 200, spec.tick)  # progress, and a stop that comes early
+            while t < end and conducting.is_alive:
                 t = min(end, t + step)
                 w.clock.run(t)
-                progress(t - w.conductor.t0)
-            w.clock.run(end + 1e-6)
+                if progress is not None:
+                    progress(t - w.conductor.t0)
+            if conducting.is_alive:
+                w.clock.run(end + 1e-6)
+            interrupted = bool(caught)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -61,20 +100,22 @@ def run(spec: RunSpec, *, progress: Any = None, **wiring_options: Any) -> RunRes
         if w.sink is not None:
             w.sink.__exit__(None, None, None)
     events = w.conductor.log.canonical()
-    result = RunResult(spec, w, {}, events, wall_seconds() - began, interrupted)
+    result = RunResult(spec, w, {}, events, wall_seconds() - began, interrupted,
+                       signal=caught[0] if caught else 0)
     result.summary = summarise(result)
     return result
 
 
-def _latency(sent: list[Any]) -> dict[str, float]:
-    """Due-to-sent percentiles over the given `Chunks` of (sent_at, due)."""
+def _latency(sent: list[Any]) -> dict[str, float | None]:
+    """Due-to-sent percentiles over the given `Chunks` of (sent_at, due); null when nothing was sent
+    (no latency at all is not a latency of 0)."""
     parts = [c.all() for c in sent if c]
-    if not parts:
-        return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0}
-    lat = np.concatenate([p["sent_at"] - p["due"] for p in parts])
-    p50, p95, p99 = np.percentile(lat, [50, 95, 99]) if len(lat) else (0, 0, 0)
+    lat = np.concatenate([p["sent_at"] - p["due"] for p in parts]) if parts else np.empty(0)
+    if not len(lat):
+        return {"p50": None, "p95": None, "p99": None, "max": None}
+    p50, p95, p99 = np.percentile(lat, [50, 95, 99])
     return {"p50": round(float(p50), 3), "p95": round(float(p95), 3), "p99": round(float(p99), 3),
-            "max": round(float(lat.max()), 3) if len(lat) else 0.0}
+            "max": round(float(lat.max()), 3)}
 
 
 def summarise(result: RunResult) -> dict[str, Any]:
@@ -104,6 +145,7 @@ def summarise(result: RunResult) -> dict[str, Any]:
         f"expectation: {e['metric']} {e['op']} {e['value']}"
         + (f" at +{e['at_s']:.0f}s" if "at_s" in e else "") + f" (was {e['actual']})"
         for e in expectations if not e["ok"]]
+    sends = sum(a["sent"] + sum(a["failed"].values()) for a in automations.values())
     kinds = np.bincount(result.events["kind"].astype(np.int64), minlength=len(KINDS)) \
         if len(result.events["kind"]) else np.zeros(len(KINDS), np.int64)
     return {
@@ -121,6 +163,9 @@ def summarise(result: RunResult) -> dict[str, Any]:
                      for t, a, r in w.conductor.metrics.restarts],
         "invariants": {"ok": not problems, "violations": problems},
         "expectations": expectations,
+        "sends": sends,
+        "empty": sends == 0,  # a run that sent nothing: said on stderr too
+        "warnings": [p.line(spec.source) for p in lint(spec) if p.level == "warning"],
     }
 
 

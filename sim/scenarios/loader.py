@@ -14,9 +14,9 @@ import tomllib
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator, model_validator
 
 from core import (
     AddToGroup,
@@ -47,7 +47,9 @@ from core import (
 )
 from core.instants import zone
 from sim.behaviour import BehaviourSpec
+from sim.expectations import RUN_METRICS, known_metric, metric_names
 from sim.population import DOMAINS, PopulationSpec
+from sim.scenarios import shapes
 from sim.spec import Action, ActionSpec, ApiCall, CrashSpec, Expect, LoadSpec, RunSpec, Snapshot, Who
 from sim.transport import TransportSpec
 
@@ -173,14 +175,16 @@ class DispatcherModel(_Model):
 class SettingsModel(_Model):
     """The keys an automation's settings have, shared by `[[automation]]` and an `edit` action."""
 
-    trigger: dict[str, Any] | None = None
-    triggers: list[dict[str, Any]] | None = None
+    # Tables the core validates itself; their keys are schema only (`dripsim schema`).
+    trigger: Annotated[dict[str, Any] | None, WithJsonSchema(shapes.TRIGGER)] = None
+    triggers: Annotated[list[dict[str, Any]] | None,
+                        WithJsonSchema({"type": "array", "items": shapes.TRIGGER, "minItems": 1})] = None
     combine: Literal["any", "all"] = "any"
     delay: Duration = "0s"
-    window: dict[str, Any] | None = None
+    window: Annotated[dict[str, Any] | None, WithJsonSchema(shapes.WINDOW)] = None
     repeat: str | None = None
-    duplicates: dict[str, Any] | None = None
-    filter: dict[str, Any] | list[dict[str, Any]] | None = None
+    duplicates: Annotated[dict[str, Any] | None, WithJsonSchema(shapes.DUPLICATES)] = None
+    filter: Annotated[dict[str, Any] | list[dict[str, Any]] | None, WithJsonSchema(shapes.FILTER)] = None
     filter_combine: Literal["all", "any"] = "all"
     subject: str = "Hello $%name%$"
     sender: str = "newsletter@example.com"
@@ -278,7 +282,7 @@ class FaultsModel(_Model):
 class ScenarioModel(_Model):
     name: str
     description: str = ""
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**64 - 1)
     start: datetime
     duration: Duration
     timezone: str = "Asia/Seoul"
@@ -293,6 +297,14 @@ class ScenarioModel(_Model):
     action: list[ActionModel] = []
     expect: list[ExpectModel] = []
     faults: FaultsModel = FaultsModel()
+
+
+def schema() -> dict[str, Any]:
+    """The scenario format as JSON Schema (draft 2020-12), for editors that check TOML as it is typed."""
+    out = ScenarioModel.model_json_schema()
+    out["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    out["title"] = "dripsim scenario"
+    return out
 
 
 # -- errors as one line ------------------------------------------------------
@@ -337,7 +349,7 @@ def _one_line(file: str, err: ValidationError) -> str:
     if raw and (first["type"] == "extra_forbidden"
                 or not (isinstance(raw[-1], str) and ("[" in raw[-1] or raw[-1].startswith("function")))):
         loc += raw[-1:]
-    if first["type"] == "extra_forbidden":
+    if first["type"] == "extra_forbidden" and loc:
         key = str(loc[-1])
         close = difflib.get_close_matches(key, _fields_of(ScenarioModel, loc), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
@@ -385,32 +397,76 @@ def loads(text: str, name: str = "<scenario>", overrides: list[str] | None = Non
         raise ScenarioError(f"{name}: {err}") from None
 
 
+_SEGMENT = re.compile(r"([^.\[\]\s]+)((?:\[\d+\])*)")
+
+
+def _key_parts(key: str, where: str) -> list[str | int]:
+    """``automation[0].delay`` or ``automation.welcome.delay`` as ['automation', 0, 'delay']."""
+    parts: list[str | int] = []
+    for segment in key.strip().split("."):
+        match = _SEGMENT.fullmatch(segment)
+        if match is None:
+            raise ScenarioError(f"{where}: {segment!r} is not a key (use e.g. dispatcher.rate, "
+                                "automation.welcome.delay or automation[0].delay)")
+        parts.append(match.group(1))
+        parts += [int(n) for n in re.findall(r"\d+", match.group(2))]
+    return parts
+
+
+def _entry(items: list[Any], part: str | int, where: str) -> Any:
+    """One entry of an array of tables: by position, or the one whose `id` is `part`."""
+    if isinstance(part, str):
+        found = next((x for x in items if isinstance(x, dict) and x.get("id") == part), None)
+        if found is not None:
+            return found
+        if not part.isdigit():
+            ids = [str(x["id"]) for x in items if isinstance(x, dict) and "id" in x]
+            raise ScenarioError(f"{where}: no entry with id {part!r}" + _did_you_mean(part, ids))
+        part = int(part)
+    if part >= len(items):
+        raise ScenarioError(f"{where}: no entry [{part}] (there are {len(items)})")
+    return items[part]
+
+
 def _override(data: dict[str, Any], item: str, name: str) -> None:
-    """``dispatcher.rate=400`` or ``automation.welcome.delay="2h"`` (TOML value syntax)."""
+    """``dispatcher.rate=400``, ``automation.welcome.delay="2h"`` or ``automation[0].delay="2h"``
+    (TOML value syntax; a bare word is taken as a string)."""
     if "=" not in item:
         raise ScenarioError(f"{name}: --set {item!r}: expected key.path=value")
     key, value_text = item.split("=", 1)
+    where = f"{name}: --set {key.strip()}"
     try:
         value = tomllib.loads(f"v = {value_text}")["v"]
     except tomllib.TOMLDecodeError:
         value = value_text
-    parts = key.strip().split(".")
+    parts = _key_parts(key, where)
     target: Any = data
-    for i, part in enumerate(parts[:-1]):
+    for part in parts[:-1]:
         if isinstance(target, list):
-            found = next((x for x in target if isinstance(x, dict) and x.get("id") == part), None)
-            if found is None and part.isdigit() and int(part) < len(target):
-                found = target[int(part)]
-            if found is None:
-                raise ScenarioError(f"{name}: --set {key}: no entry {part!r} in {'.'.join(parts[:i])}")
-            target = found
-        else:
+            target = _entry(target, part, where)
+        elif isinstance(target, dict) and isinstance(part, str):
             target = target.setdefault(part, {})
-    if isinstance(target, list):  # e.g. load.rate=...: every entry of an array of tables
+        else:
+            raise ScenarioError(f"{where}: {part!r} cannot be looked up in {_shown(target)}")
+    last = parts[-1]
+    if isinstance(target, list) and isinstance(last, int):
+        _entry(target, last, where)
+        target[last] = value
+    elif isinstance(target, list):  # e.g. load.rate=...: every entry of an array of tables
+        if not all(isinstance(entry, dict) for entry in target):
+            raise ScenarioError(f"{where}: {last!r} cannot be set in {_shown(target)}")
         for entry in target:
-            entry[parts[-1]] = value
+            entry[last] = value
+    elif isinstance(target, dict) and isinstance(last, str):
+        target[last] = value
     else:
-        target[parts[-1]] = value
+        raise ScenarioError(f"{where}: {last!r} cannot be set in {_shown(target)}")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    return "a list" if isinstance(value, list) else f"a single value ({str(value)[:40]!r})"
 
 
 def _duration(value: Any, where: str, allow_zero: bool = False) -> float:
@@ -487,8 +543,11 @@ def _load(load: LoadModel, where: str, ids: list[str], duration: float) -> LoadS
 
 def _expect(e: ExpectModel, where: str, ids: list[str], duration: float) -> Expect:
     head = e.metric.split(".")[0]
-    if head not in ids and head not in ("subscribers", "restarts", "refused"):
+    if head not in ids and head not in RUN_METRICS:
         raise ValueError(f"{where}.metric: {e.metric!r} names no automation" + _did_you_mean(head, ids))
+    if not known_metric(e.metric, ids):
+        raise ValueError(f"{where}.metric: no metric called {e.metric!r}"
+                         + _did_you_mean(e.metric, metric_names(ids)))
     when: float | None = None
     if e.at is not None:
         when = _duration(e.at, f"{where}.at", allow_zero=True)
@@ -576,6 +635,9 @@ def _triggers(m: SettingsModel, where: str) -> tuple[Trigger, ...]:
     return tuple(triggers)
 
 
+EVERY_DAY = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
 def _window(w: dict[str, Any], where: str, tz: str) -> SendWindow:
     unknown = set(w) - {"days", "from", "to"}
     if unknown:
@@ -583,13 +645,12 @@ def _window(w: dict[str, Any], where: str, tz: str) -> SendWindow:
                          + _did_you_mean(sorted(unknown)[0], ["days", "from", "to"]))
     if "from" not in w or "to" not in w:
         raise ValueError(f"{where}.window: needs 'from' and 'to'")
-    if "days" in w:
-        if not isinstance(w["days"], list):
-            raise ValueError(f"{where}.window.days: expected a list such as ['mon', 'tue']")
-        return SendWindow.daily(w["days"], str(w["from"]), str(w["to"]), tz)
-    if " " in str(w["from"]).strip():
+    if "days" not in w and " " in str(w["from"]).strip():  # a weekly span: "fri 18:00" to "mon 09:00"
         return SendWindow.span(str(w["from"]), str(w["to"]), tz)
-    raise ValueError(f"{where}.window.days: a send window needs at least one day")
+    days = w.get("days", EVERY_DAY)  # no `days`: every day
+    if not isinstance(days, list):
+        raise ValueError(f"{where}.window.days: expected a list such as ['mon', 'tue']")
+    return SendWindow.daily(days, str(w["from"]), str(w["to"]), tz)
 
 
 def _duplicates(dup: dict[str, Any], where: str) -> Duplicates:

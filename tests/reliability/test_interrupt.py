@@ -49,8 +49,9 @@ def test_signal_stops_cleanly_and_flushes_outputs(tmp_path: Path, sig: int, code
     time.sleep(6)  # well into the run: 60 simulated days take far longer than this
     assert proc.poll() is None, proc.communicate()
     proc.send_signal(sig)
-    _, stderr = proc.communicate(timeout=120)  # a leftover non-daemon actor thread would hang here
-    assert proc.returncode == code, stderr
+    t = time.time()
+    stdout, stderr = proc.communicate(timeout=120)  # a leftover non-daemon actor thread would hang here
+    assert proc.returncode == code, (time.time() - t, stdout, stderr)
     assert "Traceback" not in stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["interrupted"] is True

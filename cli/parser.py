@@ -1,0 +1,155 @@
+"""The `dripsim` argument parser: every option with a help line and its default.
+
+Bad command lines take the same path as bad scenario files: one line on
+stderr, naming the flag, and exit code 2 (argparse prints its usage block
+and the error over several lines; `OneLineParser` keeps only the error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import NoReturn
+
+EVENT_FORMATS = ("csv", "parquet", "both")  # sim.runner.write's choices
+MAX_SEED = 2**64 - 1
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        message = " ".join(message.split())  # one line, whatever argparse or the value held
+        self.exit(2, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """The default after each help line that does not say it already (flags and "none" need no default)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        shown = action.default not in (None, False, [], argparse.SUPPRESS)
+        if shown and "default" not in text and action.option_strings:
+            text += " (default: %(default)s)"
+        return text
+
+
+def seed(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**64-1, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= value <= 10_000:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 10000, got {text}")
+    return value
+
+
+def version() -> str:
+    try:
+        return metadata.version("dripsim")
+    except metadata.PackageNotFoundError:  # run from a source tree without installing
+        return "unknown (not installed)"
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=seed, metavar="N",
+                   help="random seed, 0 to 2**64-1 (default: the scenario's `seed`)")
+    p.add_argument("--clock", choices=["virtual", "real"],
+                   help="virtual: simulated time, as fast as the machine goes; real: wall-clock time, "
+                        "scaled by --time-scale (default: the scenario's `clock`, else virtual)")
+    p.add_argument("--time-scale", type=positive_float, dest="time_scale", metavar="X",
+                   help="real clock only: wall seconds per simulated second, e.g. 0.001 runs a day "
+                        "in 86 s (default: the scenario's `time_scale`, else 0.001)")
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="output folder; must be absent or empty unless --force "
+                        "(default: runs/NAME-TIMESTAMP)")
+    p.add_argument("--force", action="store_true",
+                   help="replace --out if it holds an earlier dripsim output")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or per-automation lines")
+    p.add_argument("--no-report", action="store_true", help="skip report.html and its charts")
+    p.add_argument("--events", choices=EVENT_FORMATS, default="csv",
+                   help="event log format: events.csv.gz, events.parquet, or both")
+
+
+def _scenario_options(p: argparse.ArgumentParser, *, many: bool = True) -> None:
+    if many:
+        p.add_argument("files", nargs="+", metavar="FILE", help="scenario files or built-in names")
+    else:
+        p.add_argument("file", metavar="FILE", help="a scenario file or built-in name")
+    p.add_argument("--set", action="append", default=[], dest="overrides", metavar="KEY=VALUE",
+                   help="change one key before validation, TOML value syntax: dispatcher.rate=400, "
+                        "automation.welcome.delay='2h', automation[0].start='+1h' (repeatable)")
+    p.add_argument("--strict", action="store_true",
+                   help="treat lint warnings (e.g. an automation never started) as errors")
+
+
+def build() -> OneLineParser:
+    p = OneLineParser(prog="dripsim", formatter_class=_Help,
+                      description="Simulate and load-test automated (drip and trigger) emails.",
+                      epilog="exit codes: 0 ok; 1 an expectation, invariant or SLO failed; "
+                             "2 bad input (one line); 130/143 interrupted")
+    p.add_argument("--version", action="version", version=f"dripsim {version()}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, text: str) -> OneLineParser:
+        parser: OneLineParser = sub.add_parser(name, help=text, description=text, formatter_class=_Help)
+        return parser
+
+    r = command("run", "run scenarios: summary.json, events, report.html")
+    _scenario_options(r)
+    _run_options(r)
+    c = command("check", "validate and lint scenarios without running them")
+    _scenario_options(c)
+    e = command("explain", "say in plain words what a scenario will do")
+    _scenario_options(e, many=False)
+    command("list", "show the built-in scenarios")
+    n = command("new", "write a commented starter scenario that runs as is")
+    n.add_argument("name", metavar="NAME", help="scenario name; writes NAME.toml unless --out")
+    n.add_argument("--out", type=Path, metavar="FILE", help="where to write (default: NAME.toml)")
+    n.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    command("schema", "print the JSON Schema of the scenario format (for editors)")
+    rep = command("report", "rebuild report.html of a run folder")
+    rep.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a folder written by dripsim run")
+    sw = command("sweep", "run a grid of settings x seeds; answer the capacity question")
+    _scenario_options(sw, many=False)
+    sw.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
+                    help="values to try for one key (repeatable; points are the cross product)")
+    sw.add_argument("--seeds", type=positive_int, default=3, help="seeds per grid point")
+    sw.add_argument("--slo", metavar="KEY=LIMIT",
+                    help="latency objective, e.g. p95=15m (keys: p50, p95, p99, max)")
+    sw.add_argument("--workers", type=positive_int, metavar="N",
+                    help="local worker processes (default: one per CPU)")
+    sw.add_argument("--scheduler", metavar="ADDRESS",
+                    help="a Dask distributed scheduler, e.g. tcp://127.0.0.1:8786 (default: local pool)")
+    sw.add_argument("--out", type=Path, metavar="DIR",
+                    help="output folder; must be absent or empty unless --force "
+                         "(default: runs/sweep-NAME-TIMESTAMP)")
+    sw.add_argument("--force", action="store_true", help="replace --out if it holds an earlier dripsim output")
+    return p
+
+
+def usage_error(message: str) -> int:
+    """A bad combination found after parsing: the same one line, exit 2."""
+    print(f"dripsim: {message}", file=sys.stderr)
+    return 2

@@ -1,0 +1,149 @@
+"""Scenario lint: what is valid TOML and valid settings, yet makes a scenario meaningless.
+
+`load()` refuses what cannot be run at all. `lint()` looks at the scenario as
+a whole and finds what would run and say nothing: an automation never
+started, a trigger waiting for an email no automation sends, a filter on a
+field nobody has, a load nobody listens to, an expectation on a metric that
+does not exist. Errors make the scenario wrong (exit 2 before any time is
+spent); warnings may be meant (a draft left as a draft to show it sends
+nothing) and are printed, kept in `summary.json`, and made errors by
+`--strict`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from core import AddToGroup, AutomationConfig, Edit, Schedule, SetField, Start
+from core.triggers import EMAIL_KINDS, Kind, Trigger
+from sim.spec import ApiCall, RunSpec
+
+Level = Literal["error", "warning"]
+
+# Fields every subscriber has without the scenario declaring them.
+BUILTIN_FIELDS = frozenset({"name"})
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    level: Level
+    where: str  # key path in the file, e.g. automation[1].trigger.email
+    message: str
+
+    def line(self, source: str) -> str:
+        return f"{source}: {self.where}: {self.message}"
+
+
+def lint(spec: RunSpec) -> list[Problem]:
+    """Every problem found, errors first, each in file order."""
+    found = [*_never_started(spec), *_email_sources(spec), *_fields_and_groups(spec),
+             *_unheard_loads(spec)]
+    return [p for p in found if p.level == "error"] + [p for p in found if p.level == "warning"]
+
+
+def _settings(spec: RunSpec) -> Iterator[tuple[str, str, AutomationConfig | dict[str, Any]]]:
+    """(key path, automation id, settings) for every automation and every edit of one."""
+    for i, config in enumerate(spec.automations):
+        yield f"automation[{i}]", config.id, config
+    for action in spec.actions:
+        if isinstance(action.command, Edit) and action.automation is not None:
+            yield f"action[{action.index}].settings", action.automation, dict(action.command.changes)
+
+
+def _triggers(settings: AutomationConfig | dict[str, Any]) -> tuple[Trigger, ...]:
+    if isinstance(settings, AutomationConfig):
+        return settings.triggers
+    return tuple(settings.get("triggers", ()))
+
+
+def _trigger_key(where: str, settings: AutomationConfig | dict[str, Any], i: int) -> str:
+    return f"{where}.trigger" if len(_triggers(settings)) == 1 else f"{where}.triggers[{i}]"
+
+
+def _never_started(spec: RunSpec) -> Iterator[Problem]:
+    started = {a.automation for a in spec.actions if isinstance(a.command, (Start, Schedule))}
+    for i, config in enumerate(spec.automations):
+        if config.id not in started:
+            yield Problem("warning", f"automation[{i}]", f"{config.id!r} is never started or scheduled, "
+                          "so it stays a draft and sends nothing (add start = \"+0s\")")
+
+
+def _email_sources(spec: RunSpec) -> Iterator[Problem]:
+    ids = [c.id for c in spec.automations]
+    for where, _, settings in _settings(spec):
+        for i, trigger in enumerate(_triggers(settings)):
+            if trigger.kind in EMAIL_KINDS and trigger.email not in ids:
+                yield Problem("error", f"{_trigger_key(where, settings, i)}.email",
+                              f"no automation called {trigger.email!r}, so this trigger never fires"
+                              + did_you_mean(trigger.email, ids))
+
+
+def _known(spec: RunSpec) -> tuple[set[str], set[str]]:
+    """The fields and groups a subscriber of this run can have."""
+    p = spec.population
+    fields = set(BUILTIN_FIELDS) | set(p.fields)
+    groups = set(p.groups)
+    for known in p.known:
+        fields |= {k for k in known if k not in ("email", "status", "groups")}
+        groups |= set(known.get("groups", ()))
+    for action in spec.actions:
+        if isinstance(action.command, SetField):
+            fields.add(action.command.field)
+        elif isinstance(action.command, AddToGroup):
+            groups.add(action.command.group)
+    return fields, groups
+
+
+def _fields_and_groups(spec: RunSpec) -> Iterator[Problem]:
+    fields, groups = _known(spec)
+    for where, _, settings in _settings(spec):
+        flt = settings.filter if isinstance(settings, AutomationConfig) else settings.get("filter")
+        for i, c in enumerate(flt.conditions if flt is not None else ()):
+            key = f"{where}.filter" + (f"[{i}]" if len(flt.conditions) > 1 else "")  # type: ignore[union-attr]
+            if c.op in ("in_group", "not_in_group") and str(c.value) not in groups:
+                yield Problem("error", f"{key}.value", f"no group called {c.value!r} in the population or "
+                              "any add_to_group action" + did_you_mean(str(c.value), groups))
+            elif c.field and c.field not in fields:
+                yield Problem("error", f"{key}.field", f"no field called {c.field!r} in the population or "
+                              "any set_field action" + did_you_mean(c.field, fields))
+        for i, t in enumerate(_triggers(settings)):
+            key = _trigger_key(where, settings, i)
+            if t.kind in (Kind.ANNIVERSARY, Kind.FIELD_UPDATED) and t.field not in fields:
+                yield Problem("error", f"{key}.field", f"no field called {t.field!r} in the population or "
+                              "any set_field action" + did_you_mean(t.field, fields))
+            if t.kind is Kind.GROUP_ADDED and t.group not in groups:
+                yield Problem("warning", f"{key}.group", f"no add_to_group action adds to {t.group!r}, "
+                              "so this trigger never fires" + did_you_mean(t.group, groups))
+    for action in spec.actions:
+        who = action.who
+        if who is not None and who.field is not None and who.field not in fields:
+            yield Problem("error", f"action[{action.index}].who.field", f"no field called {who.field!r} in "
+                          "the population or any set_field action" + did_you_mean(who.field, fields))
+
+
+def _listens(spec: RunSpec, kind: Kind, automation: str | None = None) -> bool:
+    return any(t.kind is kind for _, aid, settings in _settings(spec)
+               if automation is None or aid == automation for t in _triggers(settings))
+
+
+def _unheard_loads(spec: RunSpec) -> Iterator[Problem]:
+    for i, load in enumerate(spec.loads):
+        if not _listens(spec, Kind(load.kind), load.automation):
+            whom = f"automation {load.automation!r} has" if load.automation else "no automation has"
+            yield Problem("warning", f"load[{i}].kind", f"{whom} a {load.kind} trigger, so this load "
+                          "triggers nothing")
+    for action in spec.actions:
+        if isinstance(action.command, ApiCall) and not _listens(spec, Kind.API, action.automation):
+            yield Problem("warning", f"action[{action.index}].do", f"automation {action.automation!r} has no "
+                          "api trigger, so this request triggers nothing")
+
+
+def did_you_mean(key: str, options: Any) -> str:
+    close = difflib.get_close_matches(key, sorted(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+__all__ = ["Problem", "did_you_mean", "lint"]
