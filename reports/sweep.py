@@ -105,7 +105,7 @@ def answer(rows: list[dict[str, Any]], slo: tuple[str, float] | None) -> dict[st
         by_rate.setdefault(float(r["rate"]), []).append(r)
     failed: dict[float, str] = {}
     for rate, seeds in by_rate.items():
-        idle = [int(x["seed"]) for x in seeds if not x["sent"]]
+        idle = [int(x["seed"]) for x in seeds if x[f"latency_{key}_s"] is None]
         if idle:  # no latency to judge: the scenario sent nothing at this rate
             failed[rate] = f"nothing was sent in seed {idle[0]}"
             continue
