@@ -132,8 +132,8 @@ def _listens(spec: RunSpec, kind: Kind, automation: str | None = None) -> bool:
 def _unheard_loads(spec: RunSpec) -> Iterator[Problem]:
     for i, load in enumerate(spec.loads):
         if not _listens(spec, Kind(load.kind), load.automation):
-            whom = f"automation {load.automation!r} has" if load.automation else "no automation has"
-            yield Problem("warning", f"load[{i}].kind", f"{whom} a {load.kind} trigger, so this load "
+            whom = f"automation {load.automation!r} has no" if load.automation else "no automation has a"
+            yield Problem("warning", f"load[{i}].kind", f"{whom} {load.kind} trigger, so this load "
                           "triggers nothing")
     for action in spec.actions:
         if isinstance(action.command, ApiCall) and not _listens(spec, Kind.API, action.automation):
