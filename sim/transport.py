@@ -10,6 +10,7 @@ Message-ID derived from its pending entry, the idempotency key of a send.
 from __future__ import annotations
 
 import contextlib
+import email.errors
 import re
 import smtplib
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from core import Outcome
+from sim.addresses import envelope_sender, header_safe, sender_header
 
 OK, SOFT, HARD = Outcome.DELIVERED, Outcome.SOFT_BOUNCE, Outcome.HARD_BOUNCE
 _MERGE = re.compile(r"\$%([A-Za-z_][A-Za-z0-9_]*)%\$")
@@ -27,12 +29,13 @@ _MERGE = re.compile(r"\$%([A-Za-z_][A-Za-z0-9_]*)%\$")
 def render(template: str, values: dict[str, Any]) -> str:
     """Merge fields ``$%name%$`` become the subscriber's value as plain text.
 
-    Unknown fields render empty; nothing is evaluated, and CR/LF are removed so
-    a value can never start a new header.
+    Unknown fields render empty; nothing is evaluated, and line breaks and
+    control characters (CR, LF, VT, FF, NUL, U+2028...) become spaces, so a
+    value can never start a new header nor break one.
     """
     def value(match: re.Match[str]) -> str:
         v = values.get(match.group(1))
-        return "" if v is None else str(v).replace("\r", " ").replace("\n", " ")
+        return "" if v is None else header_safe(str(v))
 
     return _MERGE.sub(value, template)
 
@@ -139,6 +142,7 @@ class SmtpTransport:
             raise ValueError("SMTP transport only talks to loopback (127.0.0.1)")
         self.host, self.port, self.now = host, port, now
         self.smtp: smtplib.SMTP | None = None
+        self.bad_headers = 0  # sends failed because a header could not be made (none expected)
 
     def _connection(self) -> smtplib.SMTP:
         if self.smtp is None:
@@ -149,16 +153,22 @@ class SmtpTransport:
              recipients: list[str], subjects: list[str], sender: str) -> Outcomes:
         n = len(entries)
         sent_at, code = np.empty(n), np.zeros(n, np.int8)
+        envelope = envelope_sender(sender)
         for i in range(n):
-            msg = EmailMessage()
-            for header, value in (("From", sender), ("To", recipients[i]), ("Subject", subjects[i])):
-                if "\r" in value or "\n" in value:
-                    raise ValueError(f"header {header} contains CR or LF; refused before SMTP")
-                msg[header] = value
-            msg["Message-ID"] = message_id(automation, int(entries[i]), int(occurrence[i]))
-            msg.set_content(subjects[i])
+            sent_at[i] = self.now()
             try:
-                refused = self._connection().send_message(msg)
+                msg = self._message(sender, recipients[i], subjects[i], message_id(
+                    automation, int(entries[i]), int(occurrence[i])))
+            except (ValueError, TypeError, email.errors.MessageError):
+                # Loading refuses bad senders and subjects, and merged values are made safe, so this
+                # is a last guard: this one send fails softly (no list consequence), the run goes on.
+                self.bad_headers += 1
+                code[i] = SOFT
+                continue
+            utf8 = not (recipients[i].isascii() and envelope.isascii())
+            try:  # the envelope names the one recipient: never read back from a header
+                refused = self._connection().send_message(msg, from_addr=envelope, to_addrs=[recipients[i]],
+                                                          mail_options=("SMTPUTF8",) if utf8 else ())
                 code[i] = HARD if refused else OK
             except smtplib.SMTPResponseException as err:
                 code[i] = HARD if err.smtp_code >= 500 else SOFT
@@ -167,6 +177,16 @@ class SmtpTransport:
                 code[i] = SOFT
             sent_at[i] = self.now()
         return Outcomes(sent_at, sent_at.copy(), code)
+
+    @staticmethod
+    def _message(sender: str, recipient: str, subject: str, mid: str) -> EmailMessage:
+        msg = EmailMessage()  # non-ASCII header text is encoded per RFC 2047 when sent
+        msg["From"] = sender_header(sender)
+        msg["To"] = recipient
+        msg["Subject"] = header_safe(subject)
+        msg["Message-ID"] = mid
+        msg.set_content(subject)
+        return msg
 
     def close(self) -> None:
         if self.smtp is not None:
@@ -192,7 +212,8 @@ class SmtpSink:
                 sink.messages.append((list(envelope.rcpt_tos), message))
                 return "250 OK"
 
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port or _free_port())
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port or _free_port(),
+                                     enable_SMTPUTF8=True)
 
     @property
     def port(self) -> int:

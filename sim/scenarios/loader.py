@@ -46,6 +46,7 @@ from core import (
     Unsubscribe,
 )
 from core.instants import zone
+from sim.addresses import check_address, check_header_text, check_sender
 from sim.behaviour import BehaviourSpec
 from sim.expectations import RUN_METRICS, known_metric, metric_names
 from sim.population import DOMAINS, PopulationSpec
@@ -125,9 +126,14 @@ class KnownModel(BaseModel):
     """A subscriber the scenario names: email, optional status and groups, any custom fields."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
-    email: str = Field(min_length=3, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: str
     status: Literal["subscribed", "unsubscribed", "auto_deleted", "deleted"] = "subscribed"
     groups: list[str] = []
+
+    @field_validator("email")
+    @classmethod
+    def _one_address(cls, v: str) -> str:
+        return check_address(v)
 
 
 class PopulationModel(_Model):
@@ -190,6 +196,16 @@ class SettingsModel(_Model):
     sender: str = "newsletter@example.com"
     api_limit: int = Field(3, ge=1)
 
+    @field_validator("subject")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        return check_header_text(v)
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, v: str) -> str:
+        return check_sender(v)
+
 
 class AutomationModel(SettingsModel):
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
@@ -222,6 +238,11 @@ class WhoModel(_Model):
     count: int = Field(1, ge=0, le=MAX_SUBSCRIBERS)
     emails: list[str] = []
     field: str | None = None
+
+    @field_validator("emails")
+    @classmethod
+    def _addresses(cls, v: list[str]) -> list[str]:
+        return [check_address(e) for e in v]
     value: Any = None
     search: str | None = None
 
