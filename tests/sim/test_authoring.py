@@ -242,6 +242,8 @@ def _keys(node: Any, out: set[str]) -> set[str]:
 def test_every_key_of_the_format_is_documented() -> None:
     docs = (ROOT / "docs" / "scenarios.md").read_text(encoding="utf-8")
     # A key is documented when it appears as code: `key`, `[[table]]`, `{ key = ... }`.
-    documented = {word for span in re.findall(r"`([^`]+)`", docs) for word in re.findall(r"[A-Za-z_]\w*", span)}
+    fenced = re.findall(r"```.*?```", docs, flags=re.S)
+    spans = fenced + re.findall(r"`([^`]+)`", re.sub(r"```.*?```", "", docs, flags=re.S))
+    documented = {word for span in spans for word in re.findall(r"[A-Za-z_]\w*", span)}
     missing = sorted(_keys(schema(), set()) - documented)
     assert missing == [], missing
