@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import re
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
@@ -102,8 +103,8 @@ class RunLog:
         if sink is not None:
             sink(HEADER)
         n = len(cols["at"])
-        who = np.asarray([*emails, ""], dtype=object)  # index -1 (no subscriber) is the empty cell
-        names = np.asarray(self.automations, dtype=object)
+        who = np.asarray([*csv_cells(emails), ""], dtype=object)  # index -1 (no subscriber): the empty cell
+        names = np.asarray(csv_cells(self.automations), dtype=object)
         for lo in range(0, n, 200_000):
             text = self._lines(cols, slice(lo, min(n, lo + 200_000)), who, names, zone)
             if sink is not None:
@@ -119,6 +120,28 @@ class RunLog:
                    _KIND_TEXT[cols["kind"][sl]].tolist(), _REASON_TEXT[cols["reason"][sl]].tolist(),
                    iso_times(cols["due"][sl], zone))
         return "".join(f"{w},{n},{e},{k},{r},{d}\n" for w, n, e, k, r, d in zip(*columns, strict=True))
+
+
+# A cell a spreadsheet would run as a formula starts with one of these (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NEEDS_CARE = re.compile(r'[,"\r\n]|(?:^|\x00)[=+\-@\t]')
+
+
+def csv_cells(values: list[str]) -> list[str]:
+    """`values` as safe CSV cells: a value that could start a formula gets a leading `'`, and one with a
+    comma, quote or line break is quoted (RFC 4180). Addresses are checked when loaded, so this is
+    the second guard; one pass over the joined text decides whether any value needs care at all."""
+    if not _NEEDS_CARE.search("\x00".join(values)):  # a false alarm only costs the slow path
+        return values
+    return [_cell(v) for v in values]
+
+
+def _cell(value: str) -> str:
+    if value.startswith(_FORMULA_START):
+        value = "'" + value
+    if any(c in value for c in ',"\r\n'):
+        value = '"' + value.replace('"', '""') + '"'
+    return value
 
 
 _KIND_TEXT = np.asarray(KINDS, dtype=object)

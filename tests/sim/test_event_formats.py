@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from sim.runlog import csv_cells
 from sim.runner import digest_of, run, write
 from sim.scenarios.library import builtin_path
-from sim.scenarios.loader import load
+from sim.scenarios.loader import load, loads
 
 
 def _text(value: object) -> str:
@@ -39,3 +40,50 @@ def test_parquet_only_keeps_the_digest(tmp_path: Path) -> None:
     write(result, tmp_path, events="parquet")
     assert not (tmp_path / "events.csv.gz").exists()
     assert result.summary["event_digest"] == digest_of(result)
+
+
+FORMULAS = r"""
+name = "formula addresses"
+start = "2026-03-02T08:00:00+09:00"
+duration = "1h"
+[population]
+size = 3
+[[population.subscribers]]
+email = "=1+2@example.kr"
+[[population.subscribers]]
+email = "-3+4@example.kr"
+[[population.subscribers]]
+email = "+cmd|x!A0@example.kr"
+[[automation]]
+id = "hello"
+trigger = { kind = "api" }
+start = "+0s"
+[[action]]
+at = "+1m"
+do = "api"
+automation = "hello"
+who = { emails = ["=1+2@example.kr", "-3+4@example.kr", "+cmd|x!A0@example.kr"] }
+"""
+
+
+def test_csv_cells_never_start_a_formula_and_read_back_as_six_columns(tmp_path: Path) -> None:
+    result = run(loads(FORMULAS, "formulas.toml"))
+    write(result, tmp_path)
+    with gzip.open(tmp_path / "events.csv.gz", "rt", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["time", "automation", "subscriber", "kind", "reason", "due"]
+    assert {len(r) for r in rows} == {6}
+    sent = sorted(r[2] for r in rows if r[3] == "sent")
+    assert sent == ["'+cmd|x!A0@example.kr", "'-3+4@example.kr", "'=1+2@example.kr"]
+    assert not any(cell.startswith(("=", "+", "-", "@")) for r in rows[1:] for cell in r)
+    pq_emails = set(pq.read_table(tmp_path / "events.parquet").column("subscriber").to_pylist()) \
+        if (tmp_path / "events.parquet").exists() else None
+    assert pq_emails is None  # csv only by default
+
+
+def test_csv_cells_quote_what_would_split_a_row() -> None:
+    values = ["plain@example.kr", 'a,b@x.kr', 'say "hi"', "two\nlines", "=SUM(A1)"]
+    cells = csv_cells(values)
+    line = ",".join(cells) + "\n"
+    assert next(csv.reader([line])) == ["plain@example.kr", "a,b@x.kr", 'say "hi"', "two\nlines", "'=SUM(A1)"]
+    assert csv_cells(["a@x.kr", "b@y.kr"]) == ["a@x.kr", "b@y.kr"]  # the common case is left alone
