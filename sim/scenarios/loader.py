@@ -151,6 +151,14 @@ class PopulationModel(_Model):
             raise ValueError("shares must be between 0 and 1 and add up to at most 1")
         return v
 
+    @field_validator("groups")
+    @classmethod
+    def _group_shares(cls, v: list[str] | dict[str, float]) -> list[str] | dict[str, float]:
+        bad = [g for g, s in v.items() if not 0 <= s <= 1] if isinstance(v, dict) else []  # NaN fails too
+        if bad:
+            raise ValueError(f"group {bad[0]!r}: a share is between 0 and 1, got {v[bad[0]]!r}")  # type: ignore[call-overload]
+        return v
+
 
 class BehaviourModel(_Model):
     open: float = Field(0.35, ge=0, le=1)
@@ -264,11 +272,19 @@ class ActionModel(_Model):
     search: str | None = None
     sort: Literal["asc", "desc"] = "asc"
     page: int = Field(1, ge=1)
-    select: Literal["page", "all"] | int = "page"
+    select: Annotated[Literal["page", "all"] | int, WithJsonSchema({"anyOf": [{"enum": ["page", "all"]},
+                                                           {"type": "integer", "minimum": 1}]})] = "page"
     label: str | None = None
     end_at: Duration | None = None
     schedule_at: Duration | None = None
     settings: SettingsModel | None = None
+
+    @field_validator("select", mode="before")
+    @classmethod
+    def _selection(cls, v: Any) -> Any:
+        if v in ("page", "all") or (isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SUBSCRIBERS):
+            return v
+        raise ValueError(f"expected 'page', 'all' or a count of at least 1, got {v!r}")
 
 
 class ExpectModel(_Model):

@@ -26,7 +26,9 @@ EXPECTED = {
     "unknown-trigger": "automation[0].trigger.kind", "duplicates-forbidden": "automation[0].duplicates.allow",
     "repeat-anniversary": "automation[0].repeat", "not-utf8": "not UTF-8", "empty": "empty",
     "negative-rate": "dispatcher.rate", "unknown-metric": "expect[0].metric", "bad-rate": "load[0].rate",
-    "schedule-without-time": "action[0].schedule_at",
+    "schedule-without-time": "action[0].schedule_at", "select-negative": "action[0].select",
+    "group-share-nan": "population.groups", "recipient-injection": "population.subscribers[0].email",
+    "subject-crlf": "automation[0].subject",
 }
 
 
