@@ -191,7 +191,11 @@ def _rebuild_report(run_dir: Path) -> int:
     if missing:
         print(f"dripsim: {run_dir}: not a run folder (missing {', '.join(missing)})", file=sys.stderr)
         return EXIT_INPUT
-    print(build_report(run_dir))
+    try:
+        print(build_report(run_dir))
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:  # JSONDecodeError is a ValueError
+        detail = " ".join(str(err).split())[:120]
+        return usage_error(f"{run_dir}: not a readable dripsim run folder ({type(err).__name__}: {detail})")
     return EXIT_OK
 
 

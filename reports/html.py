@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -41,6 +42,8 @@ def build_report(run_dir: Path) -> Path:
                + base64.b64encode(png).decode()} for k, png in images.items()]
     html = _env().get_template("report.html").render(s=summary, ts=series, charts=charts, pages=pages)
     out = run_dir / "report.html"
-    out.write_text(html, encoding="utf-8")
+    partial = out.with_name(".report.html.partial")  # a rebuild never leaves half a report
+    partial.write_text(html, encoding="utf-8")
+    os.replace(partial, out)
     return out
 

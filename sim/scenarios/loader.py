@@ -56,6 +56,9 @@ from sim.transport import TransportSpec
 
 MAX_SUBSCRIBERS = 10_000_000
 MAX_DURATION = 400 * 86400
+MAX_OFFSET = 100 * 365 * 86400  # any duration or offset: a century (delays, repeats, cooldowns)
+MAX_FILE_BYTES = 16 * 2**20  # a scenario file; ten thousand named subscribers fit in a tenth of it
+YEARS = (1971, 2200)  # calendar starts: epoch-safe, and a century of offsets still fits datetime
 MAX_RATE = 10_000_000
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"^\+?\s*((?:\d+(?:\.\d+)?\s*(?:ms|s|m|h|d|w)\s*)+)$")
@@ -88,6 +91,8 @@ def parse_duration(text: Any, *, allow_zero: bool = False) -> float:
         seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(match.group(1)))
     if seconds < 0 or (seconds == 0 and not allow_zero):
         raise ValueError(f"must be {'zero or ' if allow_zero else ''}positive, got {text!r}")
+    if seconds > MAX_OFFSET:
+        raise ValueError(f"at most 100 years, got {text!r}")
     return seconds
 
 
@@ -202,7 +207,7 @@ class SettingsModel(_Model):
     filter_combine: Literal["all", "any"] = "all"
     subject: str = "Hello $%name%$"
     sender: str = "newsletter@example.com"
-    api_limit: int = Field(3, ge=1)
+    api_limit: int = Field(3, ge=1, le=1_000_000)
 
     @field_validator("subject")
     @classmethod
@@ -271,7 +276,7 @@ class ActionModel(_Model):
     fields: dict[str, Any] | None = None
     search: str | None = None
     sort: Literal["asc", "desc"] = "asc"
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_SUBSCRIBERS)
     select: Annotated[Literal["page", "all"] | int, WithJsonSchema({"anyOf": [{"enum": ["page", "all"]},
                                                            {"type": "integer", "minimum": 1}]})] = "page"
     label: str | None = None
@@ -290,7 +295,7 @@ class ActionModel(_Model):
 class ExpectModel(_Model):
     metric: str
     op: Literal[">", ">=", "<", "<=", "==", "!="]
-    value: float
+    value: float = Field(allow_inf_nan=False)
     at: Duration | None = None
 
 
@@ -403,9 +408,15 @@ def load(path: str | Path, overrides: list[str] | None = None) -> RunSpec:
     path = Path(path)
     name = str(path)
     try:
-        raw = path.read_bytes()
+        if path.exists() and not path.is_file():
+            raise ScenarioError(f"{name}: not a regular file")
+        with path.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
     except OSError as err:
         raise ScenarioError(f"{name}: cannot read: {err.strerror or err}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ScenarioError(f"{name}: larger than {MAX_FILE_BYTES // 2**20} MB; a scenario file is settings, "
+                            "not data")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -518,6 +529,8 @@ def _build(m: ScenarioModel, name: str) -> RunSpec:
     zone(m.timezone, "timezone")
     if m.start.tzinfo is None:
         raise ValueError("start: needs a UTC offset, e.g. 2026-03-02T08:00:00+09:00")
+    if not YEARS[0] <= m.start.year <= YEARS[1]:
+        raise ValueError(f"start: a year between {YEARS[0]} and {YEARS[1]}, got {m.start.year}")
     duration = _duration(m.duration, "duration")
     if duration > MAX_DURATION:
         raise ValueError(f"duration: at most {MAX_DURATION // 86400} days")

@@ -156,3 +156,45 @@ def test_an_unknown_key_that_looks_like_a_pydantic_path_is_named() -> None:
             '[[automation]]\nid = "a"\ntrigger = { kind = "api" }\n')
     with pytest.raises(ScenarioError, match=r"^f.toml: \[: unknown key$"):
         loads(text, "f.toml")
+
+
+@pytest.mark.parametrize(("override", "names"), [
+    ("start=1900-01-01T00:00:00Z", "start: a year between"),
+    ("start=9999-12-31T00:00:00Z", "start: a year between"),
+    ("automation.welcome.delay='99999999w'", "automation[0].delay: at most 100 years"),
+    ("automation.welcome.api_limit=10000000000", "automation[0].api_limit"),
+    ("expect[0].value=nan", "expect[0].value"),
+    ("expect[0].value=inf", "expect[0].value"),
+    ("population.groups={vip=2.0}", "population.groups"),
+])
+def test_numbers_dates_and_durations_have_bounds(override: str, names: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "welcome-tour", "--set", override]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert names in err[0]
+
+
+def test_a_file_that_is_not_a_scenario_file_is_refused_without_reading_it_all(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    big = tmp_path / "big.toml"
+    big.write_bytes(b"# " + b"x" * (17 * 2**20) + b"\n")
+    assert main(["check", str(big)]) == 2
+    assert main(["check", "/dev/zero"]) == 2
+    assert main(["check", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3
+    assert "larger than 16 MB" in err[0]
+    assert "not a regular file" in err[1]
+
+
+@pytest.mark.parametrize("broken", ["{not json", '{"scenario": 1}', "[]", ""])
+def test_report_of_a_broken_run_folder_is_one_line(tmp_path: Path, broken: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "summary.json").write_text(broken)
+    (tmp_path / "timeseries.json").write_text("{}")
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "not a readable dripsim run folder" in err[0]
+    assert not (tmp_path / "report.html").exists()
