@@ -151,7 +151,7 @@ def _run_all(specs: list[Any], args: Any) -> int:
     try:
         for spec in specs:
             folder = staged / _slug(spec.name) if len(specs) > 1 else staged
-            result = run(spec, progress=None if args.quiet else _progress(spec))
+            result = run(spec, progress=None if args.quiet else _progress(spec), signals=True)
             # Outputs are the promise: a second Ctrl-C or TERM must not cut them short.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import multiprocessing
 import os
+import signal
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -82,11 +83,25 @@ def execute(measure: Measure, text: str, name: str, todo: list[Point], workers: 
         from distributed import Client
 
         with Client(scheduler, timeout=30) as client:  # type: ignore[no-untyped-call]
-            return list(client.gather(client.map(run, todo, pure=False)))
+            futures = client.map(run, todo, pure=False)
+            try:
+                return list(client.gather(futures))
+            except BaseException:  # interrupted: nothing left running on the cluster for us
+                client.cancel(futures)
+                raise
     if workers == 0:  # in this process (debugging)
         return [run(p) for p in todo]
-    with ProcessPoolExecutor(max_workers=workers) as pool:  # one worker is a pool of one: a fair baseline
-        return list(pool.map(run, todo))
+    # One worker is a pool of one: a fair baseline. Workers leave Ctrl-C to this process, and leaving
+    # the `with` on an interrupt terminates them: no orphan keeps computing after the command is gone.
+    with multiprocessing.Pool(workers, initializer=_worker_ignores_interrupts) as pool:
+        return pool.map(run, todo, chunksize=1)
+
+
+def _worker_ignores_interrupts() -> None:
+    """Ctrl-C is the parent's to handle; SIGTERM (the parent's terminate) kills, whatever handler
+    the worker inherited from the parent when it was forked."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def answer(rows: list[dict[str, Any]], slo: tuple[str, float] | None) -> dict[str, Any]:

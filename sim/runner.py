@@ -44,17 +44,19 @@ class RunResult:
 
 
 @contextmanager
-def _interrupts(conductor: Any) -> Iterator[list[int]]:
+def _interrupts(conductor: Any, enabled: bool) -> Iterator[list[int]]:
     """SIGINT and SIGTERM during a run, caught so that no phase is cut in half.
 
     A signal between phases (the conductor waiting for the next one) stops the
     run at once. A signal during a phase asks the conductor to stop after it,
     so the statistics stay whole (ST2); a second signal stops at once. A
     signal the caller ignores (a job started in the background) stays ignored.
-    Yields the signals caught, first first.
+    Only the command line asks for this (`signals=True`): a sweep's worker
+    process must die of SIGTERM as any process does. Yields the signals
+    caught, first first.
     """
     caught: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
+    if not enabled or threading.current_thread() is not threading.main_thread():
         yield caught
         return
 
@@ -76,12 +78,13 @@ def _interrupts(conductor: Any) -> Iterator[list[int]]:
             signal.signal(s, handler)
 
 
-def run(spec: RunSpec, *, progress: Any = None, **wiring_options: Any) -> RunResult:
+def run(spec: RunSpec, *, progress: Any = None, signals: bool = False, **wiring_options: Any) -> RunResult:
+    """Run `spec` to its end; with `signals`, SIGINT and SIGTERM stop it cleanly (`_interrupts`)."""
     began = wall_seconds()
     w = build(spec, **wiring_options)
     interrupted, caught = False, []
     try:
-        with _interrupts(w.conductor) as caught:
+        with _interrupts(w.conductor, signals) as caught:
             conducting = w.clock.process(w.conductor.process())
             end, t = w.conductor.end, w.conductor.t0
             step = max(spec.duration / 200, spec.tick)  # progress, and a stop that comes early
