@@ -3,7 +3,8 @@
 - nothing sent unless the automation was running when it decided the send;
 - nothing sent to an unsubscribed, auto-deleted or deleted subscriber;
 - no pending entry sent twice (its Message-ID is unique);
-- ST2 conservation for every automation;
+- ST2 conservation for every automation, from its counters and again from
+  the event log alone (each row counted; the log and the counters agree);
 - an ended automation has an empty pending list.
 """
 
@@ -56,6 +57,26 @@ def check(automations: list[Automation], cols: dict[str, np.ndarray], initial_st
         if len(entries) != len(np.unique(entries)):
             problems.append(f"{a.id}: {len(entries) - len(np.unique(entries))} entries sent twice")
         problems += [f"{a.id}: {p}" for p in a.violations(finished=True)]
+        problems += [f"{a.id}: {p}" for p in _log_agrees(a, cols["kind"][mine])]
         if a.state is State.ENDED and len(a.pending):
             problems.append(f"{a.id}: ended with {len(a.pending)} pending entries")
+    return problems
+
+
+_COUNTED = {k: KINDS.index(k) for k in ("triggered", "queued", "sent", "failed", "dropped", "cancelled")}
+
+
+def _log_agrees(a: Automation, kinds: np.ndarray) -> list[str]:
+    """ST2 from the event log alone: every queued row ends as one outcome row, or is still pending or
+    in flight; and each count of rows is the automation's own counter."""
+    rows = {k: int(n) for k, n in zip(_COUNTED, np.bincount(kinds.astype(np.int64), minlength=len(KINDS))
+                                        [list(_COUNTED.values())].tolist(), strict=True)}
+    st = a.stats
+    problems = []
+    outcomes = rows["sent"] + rows["failed"] + rows["dropped"] + rows["cancelled"] + len(a.pending) + st.in_flight
+    if rows["queued"] != outcomes:
+        problems.append(f"event log: {rows['queued']} queued rows != {outcomes} outcome rows + pending + in flight")
+    counters = {"triggered": st.accepted, "queued": st.queued, "sent": st.sent, "failed": sum(st.failed.values()),
+                "dropped": sum(st.dropped.values()), "cancelled": st.cancelled}
+    problems += [f"event log: {rows[k]} {k} rows != counter {counters[k]}" for k in _COUNTED if rows[k] != counters[k]]
     return problems

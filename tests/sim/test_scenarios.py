@@ -42,3 +42,19 @@ def test_invariant_check_catches_a_send_while_paused() -> None:
     problems = invariants.check(result.wiring.automations, cols, result.wiring.initial_status, [],
                                 result.wiring.conductor.t0)
     assert any("while not running" in p for p in problems)
+
+
+def test_st2_conservation_is_checked_from_the_event_log_alone() -> None:
+    """A row lost from the log (the data loss of issue 14) is caught even when every counter adds up."""
+    from sim import invariants
+
+    result = run(load(builtin_path("pause-boundary")))
+    w = result.wiring
+    cols = {k: v.copy() for k, v in result.events.items()}
+    assert invariants.check(w.automations, cols, w.initial_status, [], w.conductor.t0) == []
+    lost = int(np.flatnonzero(cols["kind"] == KINDS.index("sent"))[0])
+    keep = np.arange(len(cols["kind"])) != lost
+    problems = invariants.check(w.automations, {k: v[keep] for k, v in cols.items()}, w.initial_status, [],
+                                w.conductor.t0)
+    assert "welcome: event log: 29 sent rows != counter 30" in problems
+    assert any("queued rows !=" in p for p in problems)
