@@ -6,7 +6,8 @@
     dripsim explain FILE [--set ...]
     dripsim new NAME
     dripsim schema
-    dripsim sweep FILE --grid key=v1,v2 [--seeds N] [--slo p95=15m] [--set ...]
+    dripsim sweep FILE --grid key=v1,v2 [--seeds N] [--slo p95=15m ...] [--set ...]
+    dripsim capacity FILE --slo p95=15m [--slo delivery.p99=30m] [--min R] [--max R] [--seeds N]
     dripsim list | report RUN_DIR | --version
 
 Exit codes: 0 every expectation and invariant held; 1 one failed (named on
@@ -87,28 +88,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: Any) -> int:
-    if args.command == "list":
-        for name, description in builtins():
-            print(f"{name:24} {description}")
-        return EXIT_OK
-    if args.command == "report":
-        return _rebuild_report(args.run_dir)
-    if args.command == "sweep":
-        return _sweep(args)
-    if args.command == "new":
-        return _new(args)
-    if args.command == "schema":
-        from sim.scenarios.loader import schema
-
-        print(json.dumps(schema(), indent=1, ensure_ascii=False))
-        return EXIT_OK
-    if args.command == "explain":
-        from cli.authoring import explain
-
-        spec = load_spec(args.file, args)
-        problems = linted(spec, args.strict)
-        print("\n".join(explain(spec, problems)))
-        return EXIT_OK
+    single = {"list": _list, "report": lambda a: _rebuild_report(a.run_dir), "sweep": _sweep,
+              "capacity": _capacity, "new": _new, "schema": _schema, "explain": _explain}
+    if args.command in single:
+        return int(single[args.command](args))
     specs = [load_spec(f, args) for f in args.files]
     warnings = {spec.source: linted(spec, args.strict) for spec in specs}
     for source, problems in warnings.items():
@@ -119,6 +102,28 @@ def _dispatch(args: Any) -> int:
             print(f"{spec.source}: ok ({spec.name}, {len(spec.automations)} automations)")
         return EXIT_OK
     return _run_all(specs, args)
+
+
+def _list(args: Any) -> int:
+    for name, description in builtins():
+        print(f"{name:24} {description}")
+    return EXIT_OK
+
+
+def _schema(args: Any) -> int:
+    from sim.scenarios.loader import schema
+
+    print(json.dumps(schema(), indent=1, ensure_ascii=False))
+    return EXIT_OK
+
+
+def _explain(args: Any) -> int:
+    from cli.authoring import explain
+
+    spec = load_spec(args.file, args)
+    problems = linted(spec, args.strict)
+    print("\n".join(explain(spec, problems)))
+    return EXIT_OK
 
 
 def _new(args: Any) -> int:
@@ -200,40 +205,118 @@ def _rebuild_report(run_dir: Path) -> int:
 
 
 def _sweep(args: Any) -> int:
-    from reports.sweep import parse_grid, parse_slo, sweep
+    from reports.sweep import parse_grid, parse_slos, sweep
     from sim.measure import measure, validate
 
     try:
         grid = parse_grid(args.grid)
-        slo = parse_slo(args.slo)
+        slos = parse_slos(args.slo)
     except ValueError as err:
         return usage_error(str(err))
-    path = _resolve(args.file)
-    spec = load(path, args.overrides)
-    linted(spec, args.strict)
-    out = args.out or outdir.unused(Path("runs") / f"sweep-{path.stem}-{stamp()}")
-    outdir.check(out, args.force)
-    staged = outdir.staging(out)
+    path, spec, out, staged = _capacity_setup(args, "sweep")
+    total = args.seeds * _points(grid)
+    done = {"n": 0}
+
+    def on_row(row: dict[str, Any]) -> None:
+        done["n"] += 1
+        if not args.quiet:
+            point = " ".join(f"{k}={row[k]}" for k in grid)
+            print(f"  [{done['n']}/{total}] {point} seed {row['seed']}: {_figures(row, slos)}", file=sys.stderr)
+
     try:
-        result = sweep(measure, validate, path, grid, args.seeds, slo, args.workers, args.scheduler, staged,
-                       spec.seed, tuple(args.overrides))
+        result = sweep(measure, validate, path, grid, args.seeds, slos, args.workers, args.scheduler, staged,
+                       spec.seed, tuple(args.overrides), on_row)
         outdir.commit(staged, out, args.force)
     except (ValueError, ScenarioError) as err:
         return usage_error(str(err))
     finally:
         outdir.discard(staged)
+    return _answer(result, out)
+
+
+def _capacity(args: Any) -> int:
+    from reports.search import parse_precision, search
+    from reports.sweep import parse_slos
+    from sim.measure import measure, validate
+
+    try:
+        slos = parse_slos(args.slo)
+        precision = parse_precision(args.precision)
+        if not slos:
+            raise ValueError("capacity: give at least one --slo, e.g. --slo p95=15m")
+        if args.low >= args.high:
+            raise ValueError(f"--min {args.low:g} must be below --max {args.high:g}")
+    except ValueError as err:
+        return usage_error(str(err))
+    path, spec, out, staged = _capacity_setup(args, "capacity")
+
+    def on_probe(rate: float, why: str | None, rows: list[dict[str, Any]]) -> None:
+        if not args.quiet:
+            said = f"meets it (worst seed: {_figures(_worst(rows, slos), slos)})" if why is None else f"fails: {why}"
+            print(f"  {rate:g}/s x {len(rows)} seeds: {said}", file=sys.stderr)
+
+    try:
+        result = search(measure, validate, path, slos, args.seeds, args.low, args.high, precision, args.workers,
+                        args.scheduler, staged, spec.seed, tuple(args.overrides), on_probe)
+        outdir.commit(staged, out, args.force)
+    except (ValueError, ScenarioError) as err:
+        return usage_error(str(err))
+    finally:
+        outdir.discard(staged)
+    return _answer(result, out)
+
+
+def _capacity_setup(args: Any, kind: str) -> tuple[Path, Any, Path, Path]:
+    """The scenario (loaded and linted with --set) and the output folder, checked before any run."""
+    path = _resolve(args.file)
+    spec = load(path, args.overrides)
+    for p in linted(spec, args.strict):
+        print(f"dripsim: warning: {p.line(spec.source)}", file=sys.stderr)
+    out = args.out or outdir.unused(Path("runs") / f"{kind}-{path.stem}-{stamp()}")
+    outdir.check(out, args.force)
+    return path, spec, out, outdir.staging(out)
+
+
+def _points(grid: dict[str, list[str]]) -> int:
+    n = 1
+    for values in grid.values():
+        n *= len(values)
+    return n
+
+
+def _figures(row: dict[str, Any], slos: list[Any]) -> str:
+    shown = slos or []
+    cells = [f"{s.name} {'-' if row.get(s.column) is None else format(float(row[s.column]), 'g') + 's'}"
+             for s in shown] or [f"queue.p95 {row.get('latency_p95_s')}s"]
+    return ", ".join([*cells, f"overdue {row['overdue_at_end']}", f"{row['wall_seconds']:.1f}s wall"])
+
+
+def _worst(rows: list[dict[str, Any]], slos: list[Any]) -> dict[str, Any]:
+    column = slos[0].column
+    return max(rows, key=lambda r: -1.0 if r[column] is None else float(r[column]))
+
+
+def _answer(result: dict[str, Any], out: Path) -> int:
     a = result["answer"]
     print("\n".join(result["table"]))
     if a["rate"] is not None:
-        print(f"{result['scenario']}: smallest dispatcher rate meeting {a['slo']} in every seed: {a['rate']:g}/s")
+        print(f"{result['scenario']}: smallest dispatcher rate meeting {a['slo']} in every seed: {a['rate']:g}/s"
+              + (f" (largest failing: {a['largest_failing']:g}/s)" if a.get("largest_failing") else ""))
     else:
         print(f"{result['scenario']}: {a['note']}")
+    for b in a.get("by", []):
+        where = ", ".join(f"{k}={v}" for k, v in b["point"].items())
+        print(f"  {where}: " + (f"{b['rate']:g}/s" if b["rate"] is not None else b["note"]))
+    for p in a.get("points", []):
+        where = ", ".join(f"{k}={v}" for k, v in p["point"].items())
+        print(f"  {where}: " + ("meets it" if p["meets"] else f"fails: {p['why']}"))
     for rate, why in a.get("failed", {}).items():
         print(f"  {rate}/s fails: {why}")
     if a["rate"] is not None and a.get("note"):
         print(f"dripsim: warning: {a['note']}", file=sys.stderr)
     print(f"  outputs: {out}")
-    return EXIT_FAILED if a["slo"] is not None and a["rate"] is None else EXIT_OK
+    met = a["rate"] is not None or (bool(a.get("points")) and all(p["meets"] for p in a["points"]))
+    return EXIT_FAILED if a["slo"] is not None and not met else EXIT_OK
 
 
 def _seconds(value: float | None) -> str:

@@ -104,6 +104,22 @@ def _scenario_options(p: argparse.ArgumentParser, *, many: bool = True) -> None:
                    help="treat lint warnings (e.g. an automation never started) as errors")
 
 
+def _capacity_options(p: argparse.ArgumentParser, name: str) -> None:
+    p.add_argument("--seeds", type=positive_int, default=3, help="seeds per rate (or grid point)")
+    p.add_argument("--slo", action="append", default=[], metavar="KEY=LIMIT",
+                   help="latency objective, repeatable: p95=15m (queue latency), queue.p99=20m, "
+                        "delivery.p95=15m (due to delivered); keys p50, p95, p99, max")
+    p.add_argument("--workers", type=positive_int, metavar="N",
+                   help="local worker processes (default: one per CPU)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="a Dask distributed scheduler, e.g. tcp://127.0.0.1:8786 (default: local pool)")
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="output folder; must be absent or empty unless --force "
+                        f"(default: runs/{name}-NAME-TIMESTAMP)")
+    p.add_argument("--force", action="store_true", help="replace --out if it holds an earlier dripsim output")
+    p.add_argument("--quiet", action="store_true", help="no line per finished run on stderr")
+
+
 def build() -> OneLineParser:
     p = OneLineParser(prog="dripsim", formatter_class=_Help,
                       description="Simulate and load-test automated (drip and trigger) emails.",
@@ -135,17 +151,16 @@ def build() -> OneLineParser:
     _scenario_options(sw, many=False)
     sw.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
                     help="values to try for one key (repeatable; points are the cross product)")
-    sw.add_argument("--seeds", type=positive_int, default=3, help="seeds per grid point")
-    sw.add_argument("--slo", metavar="KEY=LIMIT",
-                    help="latency objective, e.g. p95=15m (keys: p50, p95, p99, max)")
-    sw.add_argument("--workers", type=positive_int, metavar="N",
-                    help="local worker processes (default: one per CPU)")
-    sw.add_argument("--scheduler", metavar="ADDRESS",
-                    help="a Dask distributed scheduler, e.g. tcp://127.0.0.1:8786 (default: local pool)")
-    sw.add_argument("--out", type=Path, metavar="DIR",
-                    help="output folder; must be absent or empty unless --force "
-                         "(default: runs/sweep-NAME-TIMESTAMP)")
-    sw.add_argument("--force", action="store_true", help="replace --out if it holds an earlier dripsim output")
+    _capacity_options(sw, "sweep")
+    cap = command("capacity", "find the smallest dispatcher rate that meets the SLOs, by bisection")
+    _scenario_options(cap, many=False)
+    cap.add_argument("--min", type=positive_float, default=0.1, dest="low", metavar="RATE",
+                     help="lowest dispatcher rate to consider (sends/s)")
+    cap.add_argument("--max", type=positive_float, default=1000.0, dest="high", metavar="RATE",
+                     help="highest dispatcher rate to consider (sends/s)")
+    cap.add_argument("--precision", default="2%", metavar="P",
+                     help="stop when the answer is known to within P: a share of the rate (2%%) or sends/s (0.5)")
+    _capacity_options(cap, "capacity")
     return p
 
 

@@ -58,47 +58,69 @@ def knee(offered: np.ndarray, throughput: np.ndarray) -> int | None:
     return None
 
 
+COLUMNS = (("seed", "seed", "d"), ("rate", "rate/s", "g"), ("latency_p95_s", "queue p95 (s)", ".1f"),
+           ("latency_p99_s", "queue p99 (s)", ".1f"), ("delivery_p95_s", "delivery p95 (s)", ".1f"),
+           ("overdue_at_end", "overdue at end", "d"), ("sent", "sent", ",d"), ("dropped", "dropped", ",d"),
+           ("throughput_per_s", "sends/s", ".2f"), ("wall_seconds", "wall (s)", ".1f"))
+
+
+def _cell(value: Any, fmt: str) -> str:
+    if value is None:
+        return "-"
+    try:
+        return format(int(value) if fmt.endswith("d") else float(value), fmt)
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def build_capacity_report(rows: list[dict[str, Any]], result: dict[str, Any], out: Path) -> Path:
-    slo = result["answer"].get("slo")
-    limit = float(slo.split("<=")[1].rstrip("s")) if slo else None
+    """Charts of the runs by dispatcher rate, the answer first, and a table that fits the page."""
+    slos = result.get("slos") or [{"name": "queue.p95", "limit_s": None, "column": "latency_p95_s"}]
+    first = slos[0]
     by_rate = _by(rows, "rate")
     rates = np.array(list(by_rate))
     charts = []
 
-    offered = np.array([np.median([r["offered_per_s"] for r in g]) for g in by_rate.values()])
-    through = np.array([np.median([r["throughput_per_s"] for r in g]) for g in by_rate.values()])
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(offered, through, "o-", label="median over seeds")
-    for r in rows:
-        ax.plot(r["offered_per_s"], r["throughput_per_s"], ".", color="grey", alpha=0.5)
-    top = max(offered.max(initial=0), through.max(initial=0)) * 1.05 or 1
-    ax.plot([0, top], [0, top], ":", color="black", label="throughput = offered")
-    k = knee(offered, through)
-    if k is not None:
-        ax.annotate(f"knee (rate {rates[k]:g}/s)", (offered[k], through[k]), xytext=(10, -25),
-                    textcoords="offset points", arrowprops={"arrowstyle": "->"})
-    charts.append(_finish(fig, ax, out, "capacity-throughput", "Throughput against offered load",
-                          "offered load (queued sends per second, run average)", "throughput (sends per second)"))
+    column, name = first["column"], first["name"]
+    lat = _boxes_by_rate(ax, by_rate, rates, lambda r: None if r[column] is None else r[column] / 60)
+    ax.plot(range(len(rates)), [np.median(v) if v else np.nan for v in lat], "o-", label=f"median {name}")
+    if first["limit_s"] is not None:
+        ax.axhline(first["limit_s"] / 60, color="#d62728", ls="--", label=f"SLO {name} <= {first['limit_s']:g}s")
+    answer_rate = result["answer"].get("rate")
+    if answer_rate is not None and answer_rate in list(rates):
+        ax.axvline(list(rates).index(answer_rate), color="#2ca02c", ls=":", label=f"answer: {answer_rate:g}/s")
+    charts.append(_finish(fig, ax, out, "capacity-latency", f"{name} latency against dispatcher rate",
+                          "dispatcher rate (sends per second)", f"{name} latency (minutes)"))
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    p95 = _boxes_by_rate(ax, by_rate, rates, lambda r: None if r["latency_p95_s"] is None else r["latency_p95_s"] / 60)
-    ax.plot(range(len(rates)), [np.median(v) if v else np.nan for v in p95], "o-", label="median p95")
-    if limit is not None:
-        ax.axhline(limit / 60, color="#d62728", ls="--", label=f"SLO {slo}")
-    if result["answer"].get("rate") is not None:
-        i = list(rates).index(result["answer"]["rate"])
-        ax.axvline(i, color="#2ca02c", ls=":", label=f"answer: {result['answer']['rate']:g}/s")
-    charts.append(_finish(fig, ax, out, "capacity-latency", "p95 latency against dispatcher rate",
-                          "dispatcher rate (sends per second)", "p95 latency, due to sent (minutes)"))
+    if len(rates) >= 3:  # with fewer points there is no curve, and no knee, to show
+        offered = np.array([np.median([r["offered_per_s"] for r in g]) for g in by_rate.values()])
+        through = np.array([np.median([r["throughput_per_s"] for r in g]) for g in by_rate.values()])
+        fig, ax = plt.subplots(figsize=(7, 4))
+        ax.plot(rates, through, "o-", label="throughput (median over seeds)")
+        ax.plot(rates, offered, "s--", color="grey", label="offered load")
+        k = knee(offered, through)
+        if k is not None:
+            ax.annotate(f"throughput below offered from {rates[k]:g}/s down", (rates[k], through[k]),
+                        xytext=(10, -25), textcoords="offset points", arrowprops={"arrowstyle": "->"})
+        charts.append(_finish(fig, ax, out, "capacity-throughput", "Throughput and offered load by rate",
+                              "dispatcher rate (sends per second)", "sends per second (run average)"))
 
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    _boxes_by_rate(ax, by_rate, rates, lambda r: r["dropped"] + r["unsent_at_end"])
-    charts.append(_finish(fig, ax, out, "capacity-drops", "Drops against dispatcher rate",
-                          "dispatcher rate (sends per second)", "dropped + unsent at end"))
+    shortfall = [[r["dropped"] + r["overdue_at_end"] for r in g] for g in by_rate.values()]
+    if any(v for g in shortfall for v in g):
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        _boxes_by_rate(ax, by_rate, rates, lambda r: r["dropped"] + r["overdue_at_end"])
+        charts.append(_finish(fig, ax, out, "capacity-shortfall", "Dropped and overdue at the end, by rate",
+                              "dispatcher rate (sends per second)", "sends"))
 
     env = Environment(loader=PackageLoader("reports", "templates"), autoescape=select_autoescape(default=True))
-    html = env.get_template("capacity.html").render(r=result, rows=rows, charts=charts,
-                                                    columns=list(rows[0]) if rows else [])
+    columns = [(key, title, fmt) for key, title, fmt in COLUMNS if rows and key in rows[0]]
+    varied = [k for k in result.get("grid", {}) if k != "dispatcher.rate"]
+    table = [[*(str(r.get(k, "")) for k in varied), *(_cell(r.get(key), fmt) for key, _, fmt in columns)]
+             for r in sorted(rows, key=lambda x: (*(str(x.get(k)) for k in varied), float(x["rate"]), int(x["seed"])))]
+    html = env.get_template("capacity.html").render(
+        r=result, charts=charts, head=[*varied, *(title for _, title, _ in columns)], table=table,
+        runs=len(rows), no_shortfall=not any(v for g in shortfall for v in g))
     path = out / "capacity.html"
     path.write_text(html, encoding="utf-8")
     return path

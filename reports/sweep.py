@@ -48,13 +48,52 @@ def parse_grid(items: list[str]) -> dict[str, list[str]]:
     return grid
 
 
-def parse_slo(text: str | None) -> tuple[str, float] | None:
-    if not text:
-        return None
+@dataclass(frozen=True)
+class Slo:
+    """One latency objective: `queue` (due -> handed to the transport) or `delivery` (due -> delivered,
+    the transport's latency and retries included) at a percentile, within `limit` seconds."""
+
+    latency: str
+    percentile: str
+    limit: float
+
+    @property
+    def column(self) -> str:
+        """The measured row's column (`sim.measure`)."""
+        return f"latency_{self.percentile}_s" if self.latency == "queue" else f"delivery_{self.percentile}_s"
+
+    @property
+    def name(self) -> str:
+        return f"{self.latency}.{self.percentile}"
+
+    def __str__(self) -> str:
+        return f"{self.name} <= {self.limit:g}s"
+
+
+LATENCIES = ("queue", "delivery")
+
+
+def parse_slo(text: str) -> Slo:
+    """``p95=15m`` (the queue latency), ``queue.p99=20m`` or ``delivery.p95=15m``."""
     key, _, value = text.partition("=")
-    if key not in SLO_KEYS or not value:
-        raise ValueError(f"--slo {text!r}: expected e.g. p95=15m")
-    return key, parse_duration(value)
+    latency, _, percentile = key.strip().rpartition(".")
+    latency = latency or "queue"
+    accepted = ", ".join(f"{lat}.{p}" for lat in LATENCIES for p in SLO_KEYS)
+    if latency not in LATENCIES or percentile not in SLO_KEYS or not value.strip():
+        raise ValueError(f"--slo {text!r}: expected KEY=LIMIT such as p95=15m or delivery.p99=30m; "
+                         f"keys: {accepted} (p50...max alone mean queue.)")
+    try:
+        return Slo(latency, percentile, parse_duration(value.strip()))
+    except ValueError as err:
+        raise ValueError(f"--slo {text!r}: {err}") from None
+
+
+def parse_slos(items: list[str] | None) -> list[Slo]:
+    slos = [parse_slo(item) for item in items or []]
+    names = [s.name for s in slos]
+    if len(set(names)) != len(names):
+        raise ValueError(f"--slo: {next(n for n in names if names.count(n) > 1)} is given twice")
+    return slos
 
 
 def points(grid: dict[str, list[str]], seeds: int, base_seed: int, base: tuple[str, ...] = ()) -> list[Point]:
@@ -77,24 +116,36 @@ def _point(measure: Measure, text: str, name: str, point: Point) -> dict[str, An
 
 
 def execute(measure: Measure, text: str, name: str, todo: list[Point], workers: int,
-            scheduler: str | None) -> list[dict[str, Any]]:
+            scheduler: str | None, on_row: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Every point's row, in `todo`'s order; `on_row` hears each as it finishes (progress)."""
     run = partial(_point, measure, text, name)
+    tell = on_row or (lambda row: None)
     if scheduler:
-        from distributed import Client
+        from distributed import Client, as_completed
 
         with Client(scheduler, timeout=30) as client:  # type: ignore[no-untyped-call]
             futures = client.map(run, todo, pure=False)
             try:
+                for future in as_completed(futures):  # type: ignore[no-untyped-call]
+                    tell(future.result())
                 return list(client.gather(futures))
             except BaseException:  # interrupted: nothing left running on the cluster for us
                 client.cancel(futures)
                 raise
     if workers == 0:  # in this process (debugging)
-        return [run(p) for p in todo]
+        rows = []
+        for p in todo:
+            rows.append(run(p))
+            tell(rows[-1])
+        return rows
     # One worker is a pool of one: a fair baseline. Workers leave Ctrl-C to this process, and leaving
     # the `with` on an interrupt terminates them: no orphan keeps computing after the command is gone.
-    with multiprocessing.Pool(workers, initializer=_worker_ignores_interrupts) as pool:
-        return pool.map(run, todo, chunksize=1)
+    with multiprocessing.Pool(min(workers, len(todo)) or 1, initializer=_worker_ignores_interrupts) as pool:
+        rows = []
+        for row in pool.imap(run, todo, chunksize=1):
+            rows.append(row)
+            tell(row)
+        return rows
 
 
 def _worker_ignores_interrupts() -> None:
@@ -104,56 +155,111 @@ def _worker_ignores_interrupts() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def answer(rows: list[dict[str, Any]], slo: tuple[str, float] | None) -> dict[str, Any]:
-    """The smallest rate that meets the SLO in every seed (or none meets it).
+def verdict(seeds: list[dict[str, Any]], slos: list[Slo]) -> str | None:
+    """Why these runs (one point, every seed) miss the SLOs, or None when they meet them all.
 
-    A rate meets it when, in every seed, the latency percentile is within the
+    They meet them when, in every seed, each latency percentile is within its
     limit and nothing that came due before the end is still unsent. Mail not
     due yet at the end (the last hour's delays, next week's repeats) is no
     shortfall of capacity.
     """
-    if slo is None:
+    for slo in slos:
+        idle = [int(x["seed"]) for x in seeds if x[slo.column] is None]
+        if idle:  # no latency to judge: nothing was sent (or delivered)
+            return f"nothing was {'sent' if slo.latency == 'queue' else 'delivered'} in seed {idle[0]}"
+        worst = max(seeds, key=lambda x: float(x[slo.column]))
+        if float(worst[slo.column]) > slo.limit:
+            return f"{slo.name} {float(worst[slo.column]):g}s > {slo.limit:g}s (seed {int(worst['seed'])})"
+    overdue = max(seeds, key=lambda x: int(x["overdue_at_end"]))
+    if int(overdue["overdue_at_end"]):
+        return (f"{int(overdue['overdue_at_end'])} sends came due and were still unsent at the end "
+                f"(seed {int(overdue['seed'])})")
+    return None
+
+
+def headroom(seeds: list[dict[str, Any]], slos: list[Slo]) -> tuple[float, str]:
+    """The smallest share of an SLO's limit left unused, and a phrase saying which."""
+    least, said = 1.0, ""
+    for slo in slos:
+        worst = max(float(x[slo.column]) for x in seeds)
+        room = (slo.limit - worst) / slo.limit if slo.limit else 0.0
+        if room <= least:
+            least, said = room, f"{slo.name} {worst:g}s against {slo.limit:g}s"
+    return round(least, 4), said
+
+
+RATE = "dispatcher.rate"
+
+
+def _group(rows: list[dict[str, Any]], keys: list[str]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(tuple(str(r.get(k)) for k in keys), []).append(r)
+    return groups
+
+
+def answer(rows: list[dict[str, Any]], slos: list[Slo], grid: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """The smallest dispatcher rate that meets every SLO in every seed, per combination of the other
+    grid keys (`by`); the top-level `rate` is the largest of those, enough for every combination.
+    Without the rate in the grid, each point simply meets the SLOs or not (`points`)."""
+    if not slos:
         return {"slo": None, "rate": None, "note": "no --slo given"}
-    key, limit = slo
+    others = [k for k in (grid or {}) if k != RATE]
+    out: dict[str, Any] = {"slo": " and ".join(map(str, slos)), "varied": list(grid or {RATE: []})}
+    if grid is not None and RATE not in grid:
+        points = [{"point": dict(zip(others, key, strict=True)), "meets": (why := verdict(seeds, slos)) is None,
+                   "why": why or ""} for key, seeds in _group(rows, others).items()]
+        out.update(rate=None, points=points, note=f"{RATE} is not in the grid: each point meets the SLO or not")
+        return out
+    by = []
+    for key, group in _group(rows, others).items():
+        one = _rate_answer(group, slos)
+        by.append({"point": dict(zip(others, key, strict=True)), **one})
+    if not others:
+        out.update(by[0])
+        out.pop("point")
+        return out
+    rates = [b["rate"] for b in by]
+    out["by"] = by
+    out["rate"] = None if None in rates else max(rates)
+    out["failed"] = {}
+    out["note"] = ("" if out["rate"] is not None else
+                   "no rate in the grid meets the SLO in every seed for " + ", ".join(
+                       ", ".join(f"{k}={v}" for k, v in b["point"].items()) for b in by if b["rate"] is None))
+    return out
+
+
+def _rate_answer(rows: list[dict[str, Any]], slos: list[Slo]) -> dict[str, Any]:
     by_rate: dict[float, list[dict[str, Any]]] = {}
     for r in rows:
         by_rate.setdefault(float(r["rate"]), []).append(r)
-    failed: dict[float, str] = {}
-    for rate, seeds in by_rate.items():
-        idle = [int(x["seed"]) for x in seeds if x[f"latency_{key}_s"] is None]
-        if idle:  # no latency to judge: the scenario sent nothing at this rate
-            failed[rate] = f"nothing was sent in seed {idle[0]}"
-            continue
-        worst = max(float(x[f"latency_{key}_s"]) for x in seeds)
-        overdue = max(int(x["overdue_at_end"]) for x in seeds)
-        if worst > limit:
-            failed[rate] = f"{key} {worst:g}s > {limit:g}s"
-        elif overdue:
-            failed[rate] = f"{overdue} sends came due and were still unsent at the end"
+    failed = {rate: why for rate, seeds in by_rate.items() if (why := verdict(seeds, slos)) is not None}
     meeting = sorted(set(by_rate) - set(failed))
-    out: dict[str, Any] = {"slo": f"{key} <= {limit:g}s", "rate": meeting[0] if meeting else None,
+    out: dict[str, Any] = {"rate": meeting[0] if meeting else None,
                            "failed": {f"{rate:g}": why for rate, why in sorted(failed.items())},
                            "note": "" if meeting else "no rate in the grid meets the SLO in every seed"}
     if meeting:
-        worst = max(float(x[f"latency_{key}_s"]) for x in by_rate[meeting[0]])
-        out["headroom"] = round((limit - worst) / limit, 4) if limit else 0.0
+        out["headroom"], said = headroom(by_rate[meeting[0]], slos)
         if out["headroom"] < HEADROOM_WARNING:
             out["note"] = (f"{meeting[0]:g}/s meets the SLO with {out['headroom']:.0%} headroom "
-                           f"({key} {worst:g}s against {limit:g}s): a busier day may not fit")
+                           f"({said}): a busier day may not fit")
     return out
 
 
 HEADROOM_WARNING = 0.10
 
 
-def table(rows: list[dict[str, Any]], slo: tuple[str, float] | None) -> list[str]:
-    """One line per run, by rate then seed: the figures the answer was made from."""
-    key = slo[0] if slo else "p95"
-    lines = [f"  {'rate/s':>8} {'seed':>5} {key + ' (s)':>10} {'overdue':>8} {'sent':>8}"]
-    for r in sorted(rows, key=lambda x: (float(x["rate"]), int(x["seed"]))):
-        latency = r[f"latency_{key}_s"]
-        shown = "-" if latency is None else f"{float(latency):.1f}"
-        lines.append(f"  {float(r['rate']):>8g} {int(r['seed']):>5} {shown:>10} "
+def table(rows: list[dict[str, Any]], slos: list[Slo], grid: dict[str, list[str]] | None = None) -> list[str]:
+    """One line per run, by the grid's values then seed: the figures the answer was made from."""
+    shown = slos or [Slo("queue", "p95", 0.0)]
+    others = [k for k in (grid or {}) if k != RATE]
+    head = "".join(f" {k.split('.')[-1][:14]:>14}" for k in others)
+    head += "".join(f" {s.name + ' (s)':>18}" for s in shown)
+    lines = [f"  {'rate/s':>8} {'seed':>5}{head} {'overdue':>8} {'sent':>8}"]
+    for r in sorted(rows, key=lambda x: (*(str(x.get(k)) for k in others), float(x["rate"]), int(x["seed"]))):
+        cells = "".join(f" {str(r.get(k))[:14]:>14}" for k in others)
+        cells += "".join(f" {'-' if r[s.column] is None else format(float(r[s.column]), '.1f'):>18}" for s in shown)
+        lines.append(f"  {float(r['rate']):>8g} {int(r['seed']):>5}{cells} "
                      f"{int(r['overdue_at_end']):>8} {int(r['sent']):>8}")
     return lines
 
@@ -169,8 +275,9 @@ def write(rows: list[dict[str, Any]], result: dict[str, Any], out: Path) -> None
 
 
 def sweep(measure: Measure, validate: Validate, path: Path, grid: dict[str, list[str]], seeds: int,
-          slo: tuple[str, float] | None, workers: int | None, scheduler: str | None, out: Path,
-          base_seed: int = 0, base: tuple[str, ...] = ()) -> dict[str, Any]:
+          slos: list[Slo], workers: int | None, scheduler: str | None, out: Path,
+          base_seed: int = 0, base: tuple[str, ...] = (),
+          on_row: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Run every grid point with `seeds` seeds through `measure` (the simulator, passed in);
     `base` are `--set` overrides applied to every point."""
     text = path.read_text(encoding="utf-8")
@@ -179,10 +286,11 @@ def sweep(measure: Measure, validate: Validate, path: Path, grid: dict[str, list
         validate(text, str(path), point.overrides)
     todo = points(grid, seeds, base_seed, base)
     workers = (os.cpu_count() or 1) if workers is None else workers
-    rows = execute(measure, text, str(path), todo, workers, scheduler)
+    rows = execute(measure, text, str(path), todo, workers, scheduler, on_row)
     result = {"scenario": name, "set": list(base), "grid": grid, "seeds": seeds, "workers": workers,
-              "scheduler": scheduler, "answer": answer(rows, slo)}
-    result["table"] = table(rows, slo)
+              "scheduler": scheduler, "answer": answer(rows, slos, grid),
+              "slos": [{"name": x.name, "limit_s": x.limit, "column": x.column} for x in slos]}
+    result["table"] = table(rows, slos, grid)
     write(rows, result, out)
     build_capacity_report(rows, result, out)
     return result

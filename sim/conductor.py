@@ -84,7 +84,8 @@ class Metrics:
     pending: dict[str, list[tuple[float, int, int]]] = field(
         default_factory=lambda: defaultdict(list))  # (t, pending entries, overdue waiting for capacity)
     states: dict[str, list[tuple[float, str]]] = field(default_factory=lambda: defaultdict(list))
-    sent: dict[str, Chunks] = field(default_factory=lambda: defaultdict(lambda: Chunks("sent_at", "due")))
+    sent: dict[str, Chunks] = field(  # per send: handed over, due, outcome known, delivered or not
+        default_factory=lambda: defaultdict(lambda: Chunks("sent_at", "due", "done_at", "delivered")))
     status_log: list[tuple[float, int, int]] = field(default_factory=list)
     refused: list[tuple[float, str]] = field(default_factory=list)
     pages: list[SavedPage] = field(default_factory=list)
@@ -547,7 +548,8 @@ class Conductor:
 
     def _schedule(self, s: Sent) -> None:
         a = self.index[s.automation]
-        self.metrics.sent[s.automation].add(sent_at=s.sent_at, due=s.due)
+        self.metrics.sent[s.automation].add(sent_at=s.sent_at, due=s.due, done_at=s.done_at,
+                                            delivered=s.code == Outcome.DELIVERED)
         n = len(s.entries)
         slack = self.slack.get(s.automation, {})
         self.future.push("outcome", s.done_at, slack.get("outcome", 0.0), automation=np.full(n, a, np.int16),

@@ -25,7 +25,7 @@ AUTOMATION_METRICS = (
                                "unknown_subscriber")),
     *(f"dropped.{k}" for k in ("paused", "ended", "unsubscribed", "auto_deleted", "deleted", "filtered")),
     "failed.soft", "failed.hard", "opens.unique", "opens.total", "clicks.unique", "clicks.total",
-    *(f"latency_s.{k}" for k in ("p50", "p95", "p99", "max")),
+    *(f"{latency}.{k}" for latency in ("latency_s", "delivery_latency_s") for k in ("p50", "p95", "p99", "max")),
     *(f"state.{k}" for k in ("draft", "scheduled", "running", "paused", "ended")),
 )
 RUN_METRICS = ("subscribers", "restarts", "refused")

@@ -32,7 +32,8 @@ def measure(text: str, name: str, overrides: tuple[str, ...], seed: int) -> dict
         "failed": sum(sum(a["failed"].values()) for a in autos),
         "wall_seconds": s["wall_seconds"], "invariants_ok": s["invariants"]["ok"],
     }
-    row.update({f"latency_{k}_s": v for k, v in s["latency_s"].items()})
+    row.update({f"latency_{k}_s": v for k, v in s["latency_s"].items()})  # queue: due -> handed over
+    row.update({f"delivery_{k}_s": v for k, v in s["delivery_latency_s"].items()})  # due -> delivered
     return row
 
 

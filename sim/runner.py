@@ -109,11 +109,19 @@ def run(spec: RunSpec, *, progress: Any = None, signals: bool = False, **wiring_
     return result
 
 
-def _latency(sent: list[Any]) -> dict[str, float | None]:
-    """Due-to-sent percentiles over the given `Chunks` of (sent_at, due); null when nothing was sent
-    (no latency at all is not a latency of 0)."""
+def _latency(sent: list[Any], kind: str = "queue") -> dict[str, float | None]:
+    """Percentiles over the given `Chunks` of sends; null when nothing was sent (no latency at all is
+    not a latency of 0).
+
+    queue: due -> handed to the transport (the engine's own capacity: queueing for `rate`, the tick).
+    delivery: due -> delivered (queue, plus the transport's latency and retries), delivered sends only.
+    """
     parts = [c.all() for c in sent if c]
-    lat = np.concatenate([p["sent_at"] - p["due"] for p in parts]) if parts else np.empty(0)
+    if kind == "queue":
+        lat = np.concatenate([p["sent_at"] - p["due"] for p in parts]) if parts else np.empty(0)
+    else:
+        lat = np.concatenate([(p["done_at"] - p["due"])[p["delivered"].astype(bool)] for p in parts]) \
+            if parts else np.empty(0)
     if not len(lat):
         return {"p50": None, "p95": None, "p99": None, "max": None}
     p50, p95, p99 = np.percentile(lat, [50, 95, 99])
@@ -136,7 +144,9 @@ def summarise(result: RunResult) -> dict[str, Any]:
         # Came due before the end and still unsent (waiting for capacity): what a capacity answer
         # must count. Pending entries not due yet (delays, repeats) are not a shortfall.
         data["overdue_at_end"] = a.pending.due_count(w.conductor.end)
-        data["latency_s"] = _latency([w.conductor.metrics.sent[a.id]] if a.id in w.conductor.metrics.sent else [])
+        mine = [w.conductor.metrics.sent[a.id]] if a.id in w.conductor.metrics.sent else []
+        data["latency_s"] = _latency(mine)
+        data["delivery_latency_s"] = _latency(mine, "delivery")
         automations[a.id] = data
     problems = invariants.check(w.automations, result.events, w.initial_status,
                                 w.conductor.metrics.status_log, w.conductor.t0)
@@ -159,6 +169,7 @@ def summarise(result: RunResult) -> dict[str, Any]:
         "events": {k: int(n) for k, n in zip(KINDS, kinds.tolist(), strict=True) if n},
         "automations": automations,
         "latency_s": _latency(list(w.conductor.metrics.sent.values())),
+        "delivery_latency_s": _latency(list(w.conductor.metrics.sent.values()), "delivery"),
         "dispatcher": {"rate": spec.transport.rate, "tick_s": spec.tick},
         "refused": [f"{t - w.conductor.t0:.0f}s {m}" for t, m in w.conductor.metrics.refused],
         "smtp_messages": len(w.sink.messages) if w.sink is not None else None,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reports.sweep import answer, parse_grid, parse_slo, sweep
+from reports.sweep import Slo, answer, parse_grid, parse_slo, parse_slos, sweep
 from sim.measure import measure, validate
 from sim.scenarios.library import builtin_path
 
@@ -27,7 +27,8 @@ def _check_outputs(out: Path, runs: int) -> dict:  # type: ignore[type-arg]
 
 
 def test_local_sweep_answers_the_capacity_question(tmp_path: Path) -> None:
-    result = sweep(measure, validate, builtin_path("pause-boundary"), GRID, 2, ("p95", 60.0), 2, None, tmp_path)
+    result = sweep(measure, validate, builtin_path("pause-boundary"), GRID, 2, parse_slos(["p95=60s"]), 2, None,
+                   tmp_path)
     data = _check_outputs(tmp_path, 6)
     # 30 sends due at once: 0.2/s needs 150 s (p95 > 60 s), 1/s about 30 s, 50/s under a second.
     assert result["answer"]["rate"] == 1.0
@@ -39,7 +40,7 @@ def test_sweep_on_a_dask_cluster(tmp_path: Path) -> None:
     with distributed.LocalCluster(host="127.0.0.1", n_workers=1, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
-        result = sweep(measure, validate, builtin_path("pause-boundary"), GRID, 1, ("p95", 60.0), None,
+        result = sweep(measure, validate, builtin_path("pause-boundary"), GRID, 1, parse_slos(["p95=60s"]), None,
                        cluster.scheduler_address, tmp_path)
     _check_outputs(tmp_path, 3)
     assert result["answer"]["rate"] == 1.0
@@ -47,22 +48,25 @@ def test_sweep_on_a_dask_cluster(tmp_path: Path) -> None:
 
 
 def test_answer_needs_every_seed_to_meet_the_slo() -> None:
-    rows = [{"rate": 10, "latency_p95_s": 100, "overdue_at_end": 0},
-            {"rate": 10, "latency_p95_s": 1000, "overdue_at_end": 0},   # one seed misses it
-            {"rate": 20, "latency_p95_s": 50, "overdue_at_end": 0},
-            {"rate": 20, "latency_p95_s": 60, "overdue_at_end": 0},
-            {"rate": 40, "latency_p95_s": 1, "overdue_at_end": 0}]
-    assert answer(rows, ("p95", 900.0))["rate"] == 20
-    assert answer(rows, ("p95", 0.5))["rate"] is None
+    rows = [{"rate": 10, "seed": 1, "latency_p95_s": 100, "overdue_at_end": 0},
+            {"rate": 10, "seed": 2, "latency_p95_s": 1000, "overdue_at_end": 0},   # one seed misses it
+            {"rate": 20, "seed": 1, "latency_p95_s": 50, "overdue_at_end": 0},
+            {"rate": 20, "seed": 2, "latency_p95_s": 60, "overdue_at_end": 0},
+            {"rate": 40, "seed": 1, "latency_p95_s": 1, "overdue_at_end": 0}]
+    assert answer(rows, parse_slos(["p95=15m"]))["rate"] == 20
+    assert answer(rows, parse_slos(["p95=0.5s"]))["rate"] is None
 
 
 def test_sweep_arguments_are_validated() -> None:
     assert parse_grid(["dispatcher.rate=50,100"]) == {"dispatcher.rate": ["50", "100"]}
-    assert parse_slo("p95=15m") == ("p95", 900.0)
+    assert parse_slo("p95=15m") == Slo("queue", "p95", 900.0)
+    assert parse_slo("delivery.p99=30m") == Slo("delivery", "p99", 1800.0)
     with pytest.raises(ValueError, match="grid"):
         parse_grid(["dispatcher.rate"])
-    with pytest.raises(ValueError, match="slo"):
-        parse_slo("p42=1m")
+    with pytest.raises(ValueError, match=r"keys: queue.p50, queue.p95, .*delivery.max"):
+        parse_slo("p90=1m")
+    with pytest.raises(ValueError, match="given twice"):
+        parse_slos(["p95=1m", "queue.p95=2m"])
 
 
 def test_sweep_command_line(tmp_path: Path) -> None:
@@ -111,7 +115,7 @@ def test_capacity_answer_ignores_mail_not_due_yet_but_counts_mail_left_unsent() 
     assert fast["unsent_at_end"] == 50  # not due yet: the case that used to fail every rate
     assert fast["overdue_at_end"] == 0
     assert slow["overdue_at_end"] > 200
-    result = answer(rows, ("p95", 3600.0))
+    result = answer(rows, parse_slos(["p95=1h"]))
     assert result["rate"] == 1.0
     assert "came due and were still unsent" in result["failed"]["0.01"]
 
@@ -127,9 +131,71 @@ def test_sweep_exit_code_says_whether_a_rate_met_the_slo(tmp_path: Path) -> None
 def test_answer_warns_when_it_leaves_under_ten_percent_headroom() -> None:
     rows = [{"rate": 30, "latency_p95_s": 893, "overdue_at_end": 0, "seed": 0, "sent": 1},
             {"rate": 50, "latency_p95_s": 400, "overdue_at_end": 0, "seed": 0, "sent": 1}]
-    tight = answer(rows, ("p95", 900.0))
+    tight = answer(rows, parse_slos(["p95=15m"]))
     assert tight["rate"] == 30
     assert tight["headroom"] < 0.01
     assert "headroom" in tight["note"]
-    roomy = answer(rows[1:], ("p95", 900.0))
+    roomy = answer(rows[1:], parse_slos(["p95=15m"]))
     assert roomy["note"] == ""
+
+
+def test_capacity_search_lands_where_a_fine_grid_says(tmp_path: Path) -> None:
+    """The bisection answer lies between the grid's largest failing and smallest meeting rate."""
+    from reports.search import search
+    from reports.sweep import parse_slos
+
+    slos = parse_slos(["p95=15m"])
+    grid = sweep(measure, validate, builtin_path("monday-burst"), {"dispatcher.rate": ["18", "19", "20", "21"]},
+                 2, slos, 2, None, tmp_path / "grid", 21)
+    found = search(measure, validate, builtin_path("monday-burst"), slos, 2, 1.0, 100.0, (0.0, 0.01), 2, None,
+                   tmp_path / "search", 21)
+    assert grid["answer"]["rate"] == 20.0
+    assert 19.0 < found["answer"]["rate"] <= 20.0
+    assert 19.0 <= found["answer"]["largest_failing"] < found["answer"]["rate"]
+    assert found["search"]["probes"] <= 12  # far fewer runs than a grid as fine
+    assert (tmp_path / "search" / "capacity.html").exists()
+
+
+def test_capacity_search_says_when_the_range_is_wrong(tmp_path: Path) -> None:
+    from reports.search import search
+    from reports.sweep import parse_slos
+
+    slos = parse_slos(["p95=15m"])
+    high = search(measure, validate, builtin_path("monday-burst"), slos, 1, 1.0, 5.0, (0.5, 0.0), 1, None,
+                  tmp_path / "a", 21)
+    assert high["answer"]["rate"] is None
+    assert "even 5/s fails" in high["answer"]["note"]
+    low = search(measure, validate, builtin_path("monday-burst"), slos, 1, 50.0, 100.0, (0.5, 0.0), 1, None,
+                 tmp_path / "b", 21)
+    assert low["answer"]["rate"] == 50.0
+    assert "lower bound" in low["answer"]["note"]
+
+
+def test_several_named_slos_must_all_hold() -> None:
+    from reports.sweep import parse_slos
+
+    rows = [{"rate": 10, "seed": 0, "latency_p95_s": 100, "delivery_p95_s": 2000, "overdue_at_end": 0},
+            {"rate": 20, "seed": 0, "latency_p95_s": 50, "delivery_p95_s": 600, "overdue_at_end": 0}]
+    assert answer(rows, parse_slos(["p95=15m"]))["rate"] == 10
+    both = answer(rows, parse_slos(["p95=15m", "delivery.p95=15m"]))
+    assert both["rate"] == 20
+    assert both["failed"]["10"].startswith("delivery.p95 2000s > 900s")
+    assert both["slo"] == "queue.p95 <= 900s and delivery.p95 <= 900s"
+
+
+def test_other_grid_keys_get_an_answer_each() -> None:
+    from reports.sweep import parse_slos
+
+    rows = [{"rate": r, "seed": 0, "latency_p95_s": p, "overdue_at_end": 0, "dispatcher.latency": lat}
+            for r, p, lat in ((10, 800, "80ms"), (20, 400, "80ms"), (10, 1000, "2s"), (20, 500, "2s"))]
+    grid = {"dispatcher.rate": ["10", "20"], "dispatcher.latency": ["80ms", "2s"]}
+    a = answer(rows, parse_slos(["p95=15m"]), grid)
+    assert [(b["point"], b["rate"]) for b in a["by"]] == [({"dispatcher.latency": "80ms"}, 10.0),
+                                                         ({"dispatcher.latency": "2s"}, 20.0)]
+    assert a["rate"] == 20.0  # enough for every combination
+    fixed = answer([r for r in rows if r["rate"] == 10], parse_slos(["p95=15m"]),
+                   {"dispatcher.latency": ["80ms", "2s"]})
+    assert fixed["rate"] is None
+    assert [(p["point"]["dispatcher.latency"], p["meets"]) for p in fixed["points"]] == [("80ms", True),
+                                                                                         ("2s", False)]
+    assert "not in the grid" in fixed["note"]

@@ -247,3 +247,15 @@ def test_every_key_of_the_format_is_documented() -> None:
     documented = {word for span in spans for word in re.findall(r"[A-Za-z_]\w*", span)}
     missing = sorted(_keys(schema(), set()) - documented)
     assert missing == [], missing
+
+
+def test_the_metric_names_lint_knows_are_the_ones_a_run_reports() -> None:
+    from sim.expectations import AUTOMATION_METRICS, RUN_METRICS, metric_table
+    from sim.runner import run
+
+    result = run(loads(BASE + '[[load]]\nkind = "subscriber_added"\ncount = 3\n', "lint.toml"))
+    table = metric_table(result.summary["automations"], result.wiring)
+    reported = {k.split(".", 1)[1] for k in table if "." in k} | {k for k in table if "." not in k}
+    known = set(AUTOMATION_METRICS) | set(RUN_METRICS)
+    assert reported - known == set()  # a metric added to the summary must be known to `check`
+    assert {m for m in known - reported if not m.startswith(("state.", "ignored.", "dropped."))} == set()
