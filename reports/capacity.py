@@ -34,7 +34,6 @@ def _by(rows: list[dict[str, Any]], key: str) -> dict[float, list[dict[str, Any]
 def _finish(fig: Any, ax: Any, out: Path, name: str, title: str, xlabel: str, ylabel: str) -> tuple[str, str]:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8)
     return title, _png(fig, out, name)
@@ -88,14 +87,19 @@ def build_capacity_report(rows: list[dict[str, Any]], result: dict[str, Any], ou
     if first["limit_s"] is not None:
         ax.axhline(first["limit_s"] / 60, color="#d62728", ls="--", label=f"SLO {name} <= {first['limit_s']:g}s")
     answer_rate = result["answer"].get("rate")
+    finite = [x for v in lat for x in v if x > 0]
+    if finite and max(finite) > 20 * min(finite):  # a slow rate's hours would flatten the region near the SLO
+        ax.set_yscale("log")
     if answer_rate is not None and answer_rate in list(rates):
         ax.axvline(list(rates).index(answer_rate), color="#2ca02c", ls=":", label=f"answer: {answer_rate:g}/s")
     charts.append(_finish(fig, ax, out, "capacity-latency", f"{name} latency against dispatcher rate",
                           "dispatcher rate (sends per second)", f"{name} latency (minutes)"))
 
-    if len(rates) >= 3:  # with fewer points there is no curve, and no knee, to show
-        offered = np.array([np.median([r["offered_per_s"] for r in g]) for g in by_rate.values()])
-        through = np.array([np.median([r["throughput_per_s"] for r in g]) for g in by_rate.values()])
+    offered = np.array([np.median([r["offered_per_s"] for r in g]) for g in by_rate.values()])
+    through = np.array([np.median([r["throughput_per_s"] for r in g]) for g in by_rate.values()])
+    if len(rates) >= 3 and knee(offered, through) is not None:
+        # Only when some rate falls behind its load over the whole run: otherwise every point sits on
+        # the diagonal and the chart says nothing the latency chart does not.
         fig, ax = plt.subplots(figsize=(7, 4))
         ax.plot(rates, through, "o-", label="throughput (median over seeds)")
         ax.plot(rates, offered, "s--", color="grey", label="offered load")

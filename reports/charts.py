@@ -10,86 +10,85 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import matplotlib
 
 matplotlib.use("Agg")
 import itertools
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
 SHADE = {"paused": ("#f4b400", 0.18), "ended": ("#9e9e9e", 0.22)}
-HOUR = 3600.0
 
 
-def _unit(duration: float) -> tuple[float, str]:
-    return (86400.0, "days") if duration > 4 * 86400 else (HOUR, "hours")
+def _x(ts: dict[str, Any], offsets: Any) -> np.ndarray:
+    """Offsets from the run's start as matplotlib dates (days since 1970), for a local-time axis."""
+    return (float(ts.get("start_epoch_s", 0.0)) + np.asarray(offsets, dtype=float)) / 86400.0
 
 
-def _axis_time(ax: Any, duration: float) -> None:
-    unit, label = _unit(duration)
-    ax.set_xlabel(f"time since start ({label})")
-    ax.set_xlim(0, duration / unit)
+def _axis_time(ax: Any, ts: dict[str, Any]) -> None:
+    """Local wall-clock time in the scenario's zone: the 09:00 windows are where the eye looks."""
+    zone = ZoneInfo(ts.get("timezone", "UTC"))
+    locator = mdates.AutoDateLocator(tz=zone, minticks=5, maxticks=12)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=zone))  # type: ignore[no-untyped-call]
+    ax.set_xlabel(f"local time ({zone.key})")
+    ax.set_xlim(*_x(ts, [0.0, ts["duration_s"]]))
 
 
 def backlog(summary: dict[str, Any], ts: dict[str, Any]) -> Figure:
     fig, ax = plt.subplots(figsize=(10, 4))
     end = ts["duration_s"]
-    unit, _ = _unit(end)
-    x = np.array(ts["edges_s"][1:]) / unit
+    x = _x(ts, ts["edges_s"][1:])
     for name, a in ts["automations"].items():
         (line,) = ax.step(x, a["pending"], where="post", label=name)
         states = a["states"] + [(end, None)]
         for (t, state), (t_next, _) in itertools.pairwise(states):
             if state in SHADE:
                 color, alpha = SHADE[state]
-                ax.axvspan(t / unit, t_next / unit, color=color, alpha=alpha, lw=0)
+                ax.axvspan(*_x(ts, [t, t_next]), color=color, alpha=alpha, lw=0)
             if t > 0:
-                ax.axvline(t / unit, color=line.get_color(), ls=":", lw=1)
-                ax.annotate(state, (t / unit, 0), xytext=(2, 2), textcoords="offset points", fontsize=7,
+                ax.axvline(float(_x(ts, t)), color=line.get_color(), ls=":", lw=1)
+                ax.annotate(state, (float(_x(ts, t)), 0), xytext=(2, 2), textcoords="offset points", fontsize=7,
                             color=line.get_color(), rotation=90, va="bottom")
-    ax.set_ylabel("pending entries")
-    ax.set_title("Pending list per automation (shaded: paused / ended; dotted: lifecycle changes)")
+    ax.set_ylabel("pending entries (due or not)")
     ax.legend(loc="upper right", fontsize=8)
-    _axis_time(ax, end)
+    _axis_time(ax, ts)
     return fig
 
 
 def throughput(summary: dict[str, Any], ts: dict[str, Any]) -> Figure:
     fig, ax = plt.subplots(figsize=(10, 3.6))
-    unit, _ = _unit(ts["duration_s"])
-    edges = np.array(ts["edges_s"]) / unit
-    x = edges[:-1]
-    width = ts["bucket_s"]
-    bottom = np.zeros(len(x))
+    edges = _x(ts, ts["edges_s"])
+    bottom = np.zeros(len(edges) - 1)
     for name, a in ts["automations"].items():  # one filled step shape per automation, not a bar per bucket
         y = np.array(a["sends_per_s"])
-        ax.stairs(bottom + y, edges, baseline=bottom.copy(), fill=True, label=f"{name} (mean)", lw=0)
+        ax.stairs(bottom + y, edges, baseline=bottom.copy(), fill=True, label=f"{name}: mean", lw=0)
         bottom += y
-    ax.step(x, ts["peak_per_s"], where="post", color="black", lw=1,
-            label=f"peak over {ts['tick_s']:g} s (all)")
+    ax.stairs(ts["peak_per_s"], edges, color="black", lw=0.8, alpha=0.6,
+              label=f"busiest {ts['tick_s']:g} s in the bucket (all)")
     ax.axhline(ts["rate"], color="#d62728", ls="--", lw=1.5, label=f"capacity {ts['rate']:g}/s")
     ax.set_ylabel("sends per second")
-    ax.set_title(f"Sends per second (bars: mean per {width / 60:.3g} min; line: peak) against capacity")
-    ax.legend(loc="upper right", fontsize=8)
-    _axis_time(ax, ts["duration_s"])
+    ax.set_ylim(0, max(ts["rate"], max(ts["peak_per_s"], default=0)) * 1.08 or 1)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=8, ncol=4, frameon=False)
+    _axis_time(ax, ts)
     return fig
 
 
 def latency(summary: dict[str, Any], ts: dict[str, Any]) -> Figure:
     fig, ax = plt.subplots(figsize=(10, 3.6))
-    unit, _ = _unit(ts["duration_s"])
-    x = (np.array(ts["edges_s"][:-1]) + ts["bucket_s"] / 2) / unit
+    x = _x(ts, np.array(ts["edges_s"][:-1]) + ts["bucket_s"] / 2)
     for key, style in (("p50", "-"), ("p95", "--"), ("p99", ":")):
         y = np.array([np.nan if v is None else v for v in ts["latency_s"][key]], dtype=float)
-        ax.plot(x, y / 60, style, marker=".", ms=3, label=key)
-    ax.set_ylabel("due to sent (minutes)")
-    ax.set_title("Send latency percentiles over time (by send time)")
+        ax.plot(x, y / 60, style, marker=".", ms=4, label=key)
+    ax.set_ylabel("queue latency, due to handed over (min)")
     ax.legend(loc="upper right", fontsize=8)
     ax.set_ylim(bottom=0)
-    _axis_time(ax, ts["duration_s"])
+    _axis_time(ax, ts)
     return fig
 
 
@@ -114,8 +113,7 @@ def outcomes(summary: dict[str, Any], ts: dict[str, Any]) -> Figure:
         ax.barh(names, values, left=left, label=label)
         left += values
     ax.set_xlabel("entries")
-    ax.set_title("Outcome of every queued entry (ST2: the bars add up to queued)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize=7, ncol=4, frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), fontsize=7, ncol=4, frameon=False)
     ax.invert_yaxis()
     return fig
 
@@ -130,14 +128,12 @@ def engagement(summary: dict[str, Any], ts: dict[str, Any]) -> Figure:
     left.bar(x + 0.2, clicks, 0.4, label="click rate")
     left.set_xticks(x, names, fontsize=8)
     left.set_ylabel("% of succeeded sends")
-    left.set_title("Open and click rates")
     left.legend(fontsize=8)
     accepted = [summary["automations"][n]["triggered"] for n in names]
     ignored = [sum(summary["automations"][n]["ignored"].values()) for n in names]
     right.bar(x - 0.2, accepted, 0.4, label="triggers accepted")
     right.bar(x + 0.2, ignored, 0.4, label="triggers ignored")
     right.set_xticks(x, names, fontsize=8)
-    right.set_title("Triggers accepted and ignored")
     right.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -152,23 +148,25 @@ def little(summary: dict[str, Any], ts: dict[str, Any]) -> Figure:
     for i, v in enumerate(values):
         ax.annotate(f"{v:.3g}", (i, v), ha="center", va="bottom")
     ax.set_ylabel("entries waiting")
-    ax.set_title("Little's law check: L should equal lambda x W")
     return fig
 
 
 CHARTS: dict[str, tuple[str, Callable[[dict[str, Any], dict[str, Any]], Figure]]] = {
-    "backlog": ("Pending backlog", backlog),
-    "throughput": ("Sends per second vs capacity", throughput),
-    "latency": ("Latency percentiles", latency),
-    "outcomes": ("Outcomes", outcomes),
-    "engagement": ("Engagement and triggers", engagement),
-    "little": ("Little's law", little),
+    "throughput": ("Sends per second against capacity (filled: mean per bucket; line: the busiest tick)",
+                   throughput),
+    "backlog": ("Pending list per automation (shaded: paused or ended; dotted: lifecycle changes)", backlog),
+    "latency": ("Queue latency percentiles over time, by send time", latency),
+    "outcomes": ("What became of every queued entry (the bars add up to queued)", outcomes),
+    "engagement": ("Open and click rates; triggers accepted and ignored", engagement),
+}
+SELF_CHECKS: dict[str, tuple[str, Callable[[dict[str, Any], dict[str, Any]], Figure]]] = {
+    "little": ("Little's law: the measured mean backlog L against throughput x mean latency", little),
 }
 
 
 def render_all(summary: dict[str, Any], ts: dict[str, Any], folder: Path) -> dict[str, bytes]:
     images = {}
-    for key, (_, make) in CHARTS.items():
+    for key, (_, make) in {**CHARTS, **SELF_CHECKS}.items():
         fig = make(summary, ts)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")

@@ -11,11 +11,12 @@ import json
 import os
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from reports.charts import CHARTS, render_all
+from reports.charts import CHARTS, SELF_CHECKS, render_all
 
 
 def _env() -> Environment:
@@ -23,6 +24,37 @@ def _env() -> Environment:
                       autoescape=select_autoescape(["html"], default=True))
     env.filters["num"] = lambda v: f"{v:,}" if isinstance(v, int) else (f"{v:,.3f}" if isinstance(v, float) else v)
     return env
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def headline(summary: dict[str, Any], ts: dict[str, Any], zone: ZoneInfo) -> list[tuple[str, str]]:
+    """The figures a planner reads first, as (label, value) pairs in plain words."""
+    h = ts.get("headline") or {}
+    start = float(ts.get("start_epoch_s", 0.0))
+
+    def when(offset: float) -> str:
+        return datetime.fromtimestamp(start + offset, zone).strftime("%a %d %b %H:%M")
+
+    sends = summary.get("sends", sum(a["sent"] for a in summary["automations"].values()))
+    out = [("sends", f"{sends:,} at up to {summary['dispatcher']['rate']:g}/s")]
+    lat = summary.get("latency_s", {})
+    if lat.get("p95") is not None:
+        out.append(("queue latency p95 / max", f"{_minutes(lat['p95'])} / {_minutes(lat['max'])}"))
+    if h:
+        peak = h["peak_overdue"]
+        out.append(("peak backlog (due, waiting for capacity)",
+                    f"{peak:,} sends" + (f" at {when(h['peak_overdue_at_s'])}" if peak else "")))
+        out.append(("time at full capacity", f"{_minutes(h['minutes_at_capacity'] * 60)} in "
+                    f"{h['stretches_at_capacity']} stretch{'es' if h['stretches_at_capacity'] != 1 else ''}"))
+        for i, run in enumerate(h["longest_stretches"][:3]):
+            out.append(("longest drains at capacity" if i == 0 else "",
+                        f"{_minutes(run['length_s'])} from {when(run['start_s'])}"))
+    overdue = sum(a.get("overdue_at_end", 0) for a in summary["automations"].values())
+    out.append(("due but unsent at the end", f"{overdue:,}"))
+    return out
 
 
 def build_report(run_dir: Path) -> Path:
@@ -38,9 +70,12 @@ def build_report(run_dir: Path) -> Path:
         for row in page["rows"]:
             row["due_text"] = datetime.fromtimestamp(row["due"], zone).strftime("%Y-%m-%d %H:%M:%S")
     images = render_all(summary, series, run_dir)
-    charts = [{"key": k, "title": CHARTS[k][0], "src": "data:image/png;base64,"
-               + base64.b64encode(png).decode()} for k, png in images.items()]
-    html = _env().get_template("report.html").render(s=summary, ts=series, charts=charts, pages=pages)
+    titles = {**CHARTS, **SELF_CHECKS}
+    figures = {k: {"key": k, "title": titles[k][0], "src": "data:image/png;base64," + base64.b64encode(png).decode()}
+               for k, png in images.items()}
+    html = _env().get_template("report.html").render(
+        s=summary, ts=series, pages=pages, headline=headline(summary, series, zone),
+        charts=[figures[k] for k in CHARTS], checks=[figures[k] for k in SELF_CHECKS])
     out = run_dir / "report.html"
     partial = out.with_name(".report.html.partial")  # a rebuild never leaves half a report
     partial.write_text(html, encoding="utf-8")

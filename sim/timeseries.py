@@ -20,11 +20,14 @@ MAX_BUCKETS = 240
 def build(spec: RunSpec, metrics: Metrics, t0: float) -> dict[str, Any]:
     duration = spec.duration
     width = max(duration / MAX_BUCKETS, spec.tick)
+    if duration >= 6 * 3600:  # whole hours read better against a working day's windows
+        width = max(3600.0 * np.ceil(duration / 3600 / MAX_BUCKETS), spec.tick)
     edges = np.arange(0.0, duration + width, width)
     n = len(edges) - 1
     ids = [a.id for a in spec.automations]
     out: dict[str, Any] = {"bucket_s": width, "edges_s": edges.tolist(), "rate": spec.transport.rate,
-                           "tick_s": spec.tick, "duration_s": duration, "automations": {}}
+                           "tick_s": spec.tick, "duration_s": duration, "start_epoch_s": t0,
+                           "timezone": spec.timezone, "automations": {}}
     all_sent, all_lat = [], []
     backlog_area, total_sent, latency_sum = 0.0, 0, 0.0
     for name in ids:
@@ -59,6 +62,7 @@ def build(spec: RunSpec, metrics: Metrics, t0: float) -> dict[str, Any]:
     peak = np.zeros(n)
     np.maximum.at(peak, bucket_of_tick, per_tick)
     out["peak_per_s"] = peak.round(4).tolist()
+    out["headline"] = _headline(per_tick, spec.tick, spec.transport.rate, metrics, t0)
     which = np.clip(np.searchsorted(edges, sent_at, side="right") - 1, 0, max(n - 1, 0))
     pct: dict[str, list[float | None]] = {"p50": [], "p95": [], "p99": []}
     for b in range(n):
@@ -72,3 +76,28 @@ def build(spec: RunSpec, metrics: Metrics, t0: float) -> dict[str, Any]:
                      "throughput_per_s": round(throughput, 6), "mean_latency_s": round(mean_latency, 4),
                      "throughput_x_latency": round(throughput * mean_latency, 4)}
     return out
+
+
+def _headline(per_tick: np.ndarray, tick: float, rate: float, metrics: Metrics, t0: float) -> dict[str, Any]:
+    """The figures a planner reads first: how big the backlog got, how long the dispatcher ran flat out,
+    and each stretch at capacity (a window opening onto a backlog drains in one)."""
+    full = per_tick >= rate * 0.999 - 1e-9 if rate else np.zeros(len(per_tick), bool)
+    change = np.flatnonzero(np.diff(np.concatenate(([0], full.astype(np.int8), [0]))))
+    runs = [(int(a) * tick, (int(b) - int(a)) * tick) for a, b in zip(change[::2], change[1::2], strict=True)]
+    runs.sort(key=lambda r: -r[1])
+    # Sends due and waiting for capacity, all automations together, at every phase (each automation's
+    # count carried forward from its last sample).
+    series = [(np.array([x[0] for x in v]), np.array([x[2] for x in v])) for v in metrics.pending.values() if v]
+    times = np.unique(np.concatenate([t for t, _ in series])) if series else np.zeros(0)
+    total = np.zeros(len(times))
+    for t, waiting in series:
+        at = np.searchsorted(t, times, side="right") - 1
+        total += np.where(at >= 0, waiting[np.clip(at, 0, None)], 0)
+    top = int(np.argmax(total)) if len(total) else -1
+    return {
+        "peak_overdue": int(total[top]) if top >= 0 else 0,
+        "peak_overdue_at_s": round(float(times[top]) - t0, 3) if top >= 0 and total[top] else None,
+        "minutes_at_capacity": round(float(full.sum()) * tick / 60, 1),
+        "stretches_at_capacity": len(runs),
+        "longest_stretches": [{"start_s": start, "length_s": length} for start, length in runs[:5]],
+    }

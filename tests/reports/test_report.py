@@ -123,7 +123,7 @@ def test_report_html_parses(report) -> None:  # type: ignore[no-untyped-def]
 def test_every_chart_is_present_and_not_blank(report) -> None:  # type: ignore[no-untyped-def]
     out, html, _ = report
     keys = re.findall(r'<figure id="chart-([a-z]+)">', html)
-    assert keys == ["backlog", "throughput", "latency", "outcomes", "engagement", "little"]
+    assert keys == ["throughput", "backlog", "latency", "outcomes", "engagement", "little"]
     for key in keys:
         pixels = imread(io.BytesIO((out / f"chart-{key}.png").read_bytes()))
         assert pixels.std() > 0.01, f"chart {key} is blank"
@@ -168,3 +168,21 @@ def test_report_command_rebuilds_and_refuses_non_run_folders(report, tmp_path: P
     assert main(["report", str(out)]) == 0
     assert (out / "report.html").exists()
     assert main(["report", str(tmp_path)]) == 2
+
+
+def test_the_headline_gives_a_planner_the_figures_first(tmp_path: Path) -> None:
+    """Peak backlog, time at capacity, and the drain after the Monday 09:00 window opens, in local time."""
+    from cli import main
+
+    out = tmp_path / "mb"
+    assert main(["run", "monday-burst", "--quiet", "--out", str(out)]) == 0
+    html = (out / "report.html").read_text(encoding="utf-8")
+    headline = html[html.index('id="headline"'):html.index("</dl>")]
+    assert "peak backlog (due, waiting for capacity)</dt><dd>17,601 sends at Mon 09 Mar 09:00" in headline
+    assert "time at full capacity</dt><dd>15 min in 1 stretch" in headline
+    assert "15 min from Mon 09 Mar 09:00" in headline
+    assert html.index('id="headline"') < html.index("<h2>Charts</h2>") < html.index("<h2>Self-checks</h2>")
+    assert html.index("<h2>Self-checks</h2>") < html.index('id="chart-little"')
+    text = re.sub(r'src="data:[^"]*"', "", html)  # the PNGs' base64 may hold any letters
+    assert "ST2" not in text  # rule ids are for engineers, not chart titles
+    assert "(T4" not in text
