@@ -52,6 +52,16 @@ def load_spec(name: str, args: Any) -> Any:
     return spec
 
 
+def fits(spec: Any, args: Any) -> None:
+    """Refuse, before anything is allocated, a run estimated not to fit (`sim.budget`)."""
+    from sim import budget
+
+    try:
+        budget.check(spec, budget.parse_size(args.max_memory) if args.max_memory else None)
+    except ValueError as err:
+        raise Refused(str(err)) from None
+
+
 class Refused(Exception):
     """Lint errors (or warnings under --strict): the first one, as a line."""
 
@@ -94,6 +104,8 @@ def _dispatch(args: Any) -> int:
         return int(single[args.command](args))
     specs = [load_spec(f, args) for f in args.files]
     warnings = {spec.source: linted(spec, args.strict) for spec in specs}
+    for spec in specs:  # run and check
+        fits(spec, args)
     for source, problems in warnings.items():
         for p in problems:
             print(f"dripsim: warning: {p.line(source)}", file=sys.stderr)
@@ -272,6 +284,7 @@ def _capacity_setup(args: Any, kind: str) -> tuple[Path, Any, Path, Path]:
     spec = load(path, args.overrides)
     for p in linted(spec, args.strict):
         print(f"dripsim: warning: {p.line(spec.source)}", file=sys.stderr)
+    fits(spec, args)  # every worker runs one such run at a time
     out = args.out or outdir.unused(Path("runs") / f"{kind}-{path.stem}-{stamp()}")
     outdir.check(out, args.force)
     return path, spec, out, outdir.staging(out)

@@ -90,6 +90,12 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-report", action="store_true", help="skip report.html and its charts")
     p.add_argument("--events", choices=EVENT_FORMATS, default="csv",
                    help="event log format: events.csv.gz, events.parquet, or both")
+    _memory_option(p)
+
+
+def _memory_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-memory", dest="max_memory", metavar="SIZE",
+                   help="refuse a run estimated to need more, e.g. 16G (default: 80%% of this machine's memory)")
 
 
 def _scenario_options(p: argparse.ArgumentParser, *, many: bool = True) -> None:
@@ -118,6 +124,7 @@ def _capacity_options(p: argparse.ArgumentParser, name: str) -> None:
                         f"(default: runs/{name}-NAME-TIMESTAMP)")
     p.add_argument("--force", action="store_true", help="replace --out if it holds an earlier dripsim output")
     p.add_argument("--quiet", action="store_true", help="no line per finished run on stderr")
+    _memory_option(p)
 
 
 def build() -> OneLineParser:
@@ -137,6 +144,7 @@ def build() -> OneLineParser:
     _run_options(r)
     c = command("check", "validate and lint scenarios without running them")
     _scenario_options(c)
+    _memory_option(c)
     e = command("explain", "say in plain words what a scenario will do")
     _scenario_options(e, many=False)
     command("list", "show the built-in scenarios")

@@ -21,10 +21,11 @@ Instant = float
 @lru_cache(maxsize=64)
 def zone(name: str, field: str = "timezone") -> ZoneInfo:
     """The zone called `name`, or a ConfigError naming `field`."""
+    shown = name if len(name) <= 60 else name[:60] + "..."
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(field, f"unknown time zone {name!r}") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as 'America', a name too long
+        raise ConfigError(field, f"unknown time zone {shown!r} (use an IANA name such as 'Asia/Seoul')") from None
 
 
 def to_local(t: Instant, tz: ZoneInfo) -> datetime:

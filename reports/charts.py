@@ -113,7 +113,8 @@ def outcomes(summary: dict[str, Any], ts: dict[str, Any]) -> Figure:
         ax.barh(names, values, left=left, label=label)
         left += values
     ax.set_xlabel("entries")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), fontsize=7, ncol=4, frameon=False)
+    if ax.get_legend_handles_labels()[0]:  # nothing queued: no bars, and no legend to warn about
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), fontsize=7, ncol=4, frameon=False)
     ax.invert_yaxis()
     return fig
 

@@ -55,14 +55,14 @@ def build(spec: RunSpec, metrics: Metrics, t0: float) -> dict[str, Any]:
         }
     sent_at = np.concatenate(all_sent) if all_sent else np.zeros(0)
     latency = np.concatenate(all_lat) if all_lat else np.zeros(0)
-    # Peak rate: the busiest tick inside each bucket (a mean hides a burst at capacity).
-    per_tick = np.bincount(np.clip((sent_at // spec.tick).astype(np.int64), 0, None),
-                           minlength=int(duration // spec.tick) + 1) / spec.tick
-    bucket_of_tick = np.minimum((np.arange(len(per_tick)) * spec.tick // width).astype(np.int64), n - 1)
+    # Peak rate: the busiest tick inside each bucket (a mean hides a burst at capacity). Only ticks that
+    # sent something are counted: memory follows the sends, not duration / tick.
+    ticks, counts = np.unique(np.clip((sent_at // spec.tick).astype(np.int64), 0, None), return_counts=True)
+    per_tick = counts / spec.tick
     peak = np.zeros(n)
-    np.maximum.at(peak, bucket_of_tick, per_tick)
+    np.maximum.at(peak, np.minimum((ticks * spec.tick // width).astype(np.int64), n - 1), per_tick)
     out["peak_per_s"] = peak.round(4).tolist()
-    out["headline"] = _headline(per_tick, spec.tick, spec.transport.rate, metrics, t0)
+    out["headline"] = _headline(ticks, per_tick, spec.tick, spec.transport.rate, metrics, t0)
     which = np.clip(np.searchsorted(edges, sent_at, side="right") - 1, 0, max(n - 1, 0))
     pct: dict[str, list[float | None]] = {"p50": [], "p95": [], "p99": []}
     for b in range(n):
@@ -78,12 +78,14 @@ def build(spec: RunSpec, metrics: Metrics, t0: float) -> dict[str, Any]:
     return out
 
 
-def _headline(per_tick: np.ndarray, tick: float, rate: float, metrics: Metrics, t0: float) -> dict[str, Any]:
+def _headline(ticks: np.ndarray, per_tick: np.ndarray, tick: float, rate: float, metrics: Metrics,
+              t0: float) -> dict[str, Any]:
     """The figures a planner reads first: how big the backlog got, how long the dispatcher ran flat out,
-    and each stretch at capacity (a window opening onto a backlog drains in one)."""
-    full = per_tick >= rate * 0.999 - 1e-9 if rate else np.zeros(len(per_tick), bool)
-    change = np.flatnonzero(np.diff(np.concatenate(([0], full.astype(np.int8), [0]))))
-    runs = [(int(a) * tick, (int(b) - int(a)) * tick) for a, b in zip(change[::2], change[1::2], strict=True)]
+    and each stretch at capacity (a window opening onto a backlog drains in one). `ticks` are the
+    indices of the ticks that sent something, `per_tick` their rates."""
+    full = ticks[per_tick >= rate * 0.999 - 1e-9] if rate else ticks[:0]
+    breaks = np.flatnonzero(np.diff(full) != 1) + 1  # consecutive full ticks form one stretch
+    runs = [(int(part[0]) * tick, len(part) * tick) for part in np.split(full, breaks) if len(part)]
     runs.sort(key=lambda r: -r[1])
     # Sends due and waiting for capacity, all automations together, at every phase (each automation's
     # count carried forward from its last sample).
@@ -97,7 +99,7 @@ def _headline(per_tick: np.ndarray, tick: float, rate: float, metrics: Metrics, 
     return {
         "peak_overdue": int(total[top]) if top >= 0 else 0,
         "peak_overdue_at_s": round(float(times[top]) - t0, 3) if top >= 0 and total[top] else None,
-        "minutes_at_capacity": round(float(full.sum()) * tick / 60, 1),
+        "minutes_at_capacity": round(len(full) * tick / 60, 1),
         "stretches_at_capacity": len(runs),
         "longest_stretches": [{"start_s": start, "length_s": length} for start, length in runs[:5]],
     }

@@ -145,7 +145,7 @@ class PopulationModel(_Model):
     size: int = Field(1000, ge=0, le=MAX_SUBSCRIBERS)
     locale: Literal["ko_KR", "en_US"] = "ko_KR"
     status: dict[Literal["unsubscribed", "auto_deleted", "deleted"], float] = {}
-    fields: dict[str, list[str] | Literal["date", "name"]] = {}
+    fields: dict[str, Annotated[list[str], Field(min_length=1)] | Literal["date", "name"]] = {}
     groups: list[str] | dict[str, float] = []
     subscribers: list[KnownModel] = []
 
@@ -431,6 +431,8 @@ def loads(text: str, name: str = "<scenario>", overrides: list[str] | None = Non
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ScenarioError(f"{name}: TOML syntax error: {err}") from None
+    except RecursionError:
+        raise ScenarioError(f"{name}: TOML nested too deeply to be a scenario") from None
     for item in overrides or []:
         _override(data, item, name)
     try:

@@ -28,7 +28,9 @@ EXPECTED = {
     "negative-rate": "dispatcher.rate", "unknown-metric": "expect[0].metric", "bad-rate": "load[0].rate",
     "schedule-without-time": "action[0].schedule_at", "select-negative": "action[0].select",
     "group-share-nan": "population.groups", "recipient-injection": "population.subscribers[0].email",
-    "subject-crlf": "automation[0].subject",
+    "subject-crlf": "automation[0].subject", "timezone-folder": "timezone: unknown time zone 'America'",
+    "empty-choices": "population.fields.plan", "absurd-arrivals": "would need about",
+    "delay-past-the-calendar": "automation[0].delay: at most 100 years", "deep-nesting": "nested too deeply",
 }
 
 
@@ -198,3 +200,35 @@ def test_report_of_a_broken_run_folder_is_one_line(tmp_path: Path, broken: str,
     assert len(err) == 1
     assert "not a readable dripsim run folder" in err[0]
     assert not (tmp_path / "report.html").exists()
+
+
+# -- every bound: values at and past it load as a spec or give one line, never a traceback ----------
+BOUNDED_KEYS = ["duration", "seed", "population.size", "dispatcher.rate", "dispatcher.latency", "dispatcher.tick",
+                "dispatcher.latency_sigma", "behaviour.open", "behaviour.open_after", "automation[0].delay",
+                "automation[0].api_limit", "automation[0].repeat", "load[0].rate", "load[0].from",
+                "action[0].at", "expect[0].value", "faults.backoff", "faults.retries", "time_scale", "start"]
+EDGES = ["0", "-1", "1", "1e308", "-1e308", "nan", "inf", "9223372036854775808", "1e-9", "'1e6w'", "'99999999w'",
+         "'0s'", "'1ms'", "'400d'", "'401d'", "'-5m'", "''", "'x'", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
+         "[]", "{}", "true"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(BOUNDED_KEYS), st.sampled_from(EDGES)), min_size=1, max_size=3))
+def test_values_at_and_past_every_bound_never_give_a_traceback(changes: list[tuple[str, str]]) -> None:
+    from sim import budget
+
+    text = to_toml(VALID)
+    message = ""
+    try:
+        spec = loads(text, "edge.toml", [f"{k}={v}" for k, v in changes])
+        budget.check(spec, 2**34)
+    except ScenarioError as err:
+        message = str(err)
+        refused_by = "loader"
+    except ValueError as err:  # the memory estimate
+        message = str(err)
+        refused_by = "budget"
+    if message:
+        assert message.startswith("edge.toml: ")
+        assert "\n" not in message
+        assert refused_by == "loader" or "would need about" in message
