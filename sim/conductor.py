@@ -85,7 +85,8 @@ class Metrics:
         default_factory=lambda: defaultdict(list))  # (t, pending entries, overdue waiting for capacity)
     states: dict[str, list[tuple[float, str]]] = field(default_factory=lambda: defaultdict(list))
     sent: dict[str, Chunks] = field(  # per send: handed over, due, outcome known, delivered or not
-        default_factory=lambda: defaultdict(lambda: Chunks("sent_at", "due", "done_at", "delivered")))
+        default_factory=lambda: defaultdict(lambda: Chunks("sent_at", "due", "done_at", "delivered", "entry",
+                                                           "subscriber", "occurrence")))
     status_log: list[tuple[float, int, int]] = field(default_factory=list)
     refused: list[tuple[float, str]] = field(default_factory=list)
     pages: list[SavedPage] = field(default_factory=list)
@@ -549,7 +550,8 @@ class Conductor:
     def _schedule(self, s: Sent) -> None:
         a = self.index[s.automation]
         self.metrics.sent[s.automation].add(sent_at=s.sent_at, due=s.due, done_at=s.done_at,
-                                            delivered=s.code == Outcome.DELIVERED)
+                                            delivered=s.code == Outcome.DELIVERED, entry=s.entries,
+                                            subscriber=s.subscribers, occurrence=s.occurrence)
         n = len(s.entries)
         slack = self.slack.get(s.automation, {})
         self.future.push("outcome", s.done_at, slack.get("outcome", 0.0), automation=np.full(n, a, np.int16),

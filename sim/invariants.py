@@ -2,7 +2,11 @@
 
 - nothing sent unless the automation was running when it decided the send;
 - nothing sent to an unsubscribed, auto-deleted or deleted subscriber;
-- no pending entry sent twice (its Message-ID is unique);
+- no pending entry sent twice (its Message-ID is unique): checked on the
+  outcomes logged, on what the dispatcher actually handed to the transport,
+  and, in SMTP mode, on what the sink received;
+- no subscriber sent the same occurrence twice by an automation that never
+  allowed duplicates (T5);
 - ST2 conservation for every automation, from its counters and again from
   the event log alone (each row counted; the log and the counters agree);
 - an ended automation has an empty pending list.
@@ -10,9 +14,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from core import KINDS, REASONS, Automation, State, Status
+from sim.transport import message_id
 
 _IN_FLIGHT = KINDS.index("in_flight")
 _STATE = KINDS.index("state")
@@ -79,4 +86,34 @@ def _log_agrees(a: Automation, kinds: np.ndarray) -> list[str]:
     counters = {"triggered": st.accepted, "queued": st.queued, "sent": st.sent, "failed": sum(st.failed.values()),
                 "dropped": sum(st.dropped.values()), "cancelled": st.cancelled}
     problems += [f"event log: {rows[k]} {k} rows != counter {counters[k]}" for k in _COUNTED if rows[k] != counters[k]]
+    return problems
+
+
+def handed_over(sent: dict[str, Any], once_per_subscriber: set[str],
+                received: list[str] | None = None) -> list[str]:
+    """Duplicates in what the dispatcher handed to the transport (`Metrics.sent`), per automation:
+    an (entry, occurrence) twice, or, where duplicates were never allowed, a (subscriber, occurrence)
+    twice. With an SMTP sink, its Message-IDs (`received`) must be unique and each one handed over."""
+    problems = []
+    ids: set[str] = set()
+    for name, chunks in sent.items():
+        rows = chunks.all() if chunks else {}
+        if not rows or not len(rows["entry"]):
+            continue
+        entry, occurrence = rows["entry"].astype(np.int64), rows["occurrence"].astype(np.int64)
+        twice = len(entry) - len(np.unique(np.stack([entry, occurrence]), axis=1)[0])
+        if twice:
+            problems.append(f"{name}: {twice} sends handed to the transport twice (same entry and occurrence)")
+        if name in once_per_subscriber:
+            subs = rows["subscriber"].astype(np.int64)
+            again = len(subs) - len(np.unique(np.stack([subs, occurrence]), axis=1)[0])
+            if again:
+                problems.append(f"{name}: {again} subscribers sent the same occurrence twice (T5)")
+        ids.update(message_id(name, int(e), int(o)) for e, o in zip(entry.tolist(), occurrence.tolist(), strict=True))
+    if received is not None:
+        if len(received) != len(set(received)):
+            problems.append(f"smtp: {len(received) - len(set(received))} messages received twice (same Message-ID)")
+        strangers = set(received) - ids
+        if strangers:
+            problems.append(f"smtp: {len(strangers)} messages received that no send handed over")
     return problems

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from core import KINDS
+from core import KINDS, Edit
 from sim import invariants, timeseries
 from sim.bootstrap import Wiring, build
 from sim.clock import wall_seconds
@@ -150,6 +150,10 @@ def summarise(result: RunResult) -> dict[str, Any]:
         automations[a.id] = data
     problems = invariants.check(w.automations, result.events, w.initial_status,
                                 w.conductor.metrics.status_log, w.conductor.t0)
+    edited = {a.automation for a in spec.actions if isinstance(a.command, Edit)}
+    once = {c.id for c in spec.automations if not c.duplicates.allow and c.id not in edited}
+    received = [str(m["Message-ID"]) for _, m in w.sink.messages] if w.sink is not None else None
+    problems += invariants.handed_over(w.conductor.metrics.sent, once, received)
     if result.interrupted:
         problems = [p for p in problems if "in flight" not in p]
     table = metric_table(automations, w)

@@ -58,3 +58,36 @@ def test_st2_conservation_is_checked_from_the_event_log_alone() -> None:
                                 w.conductor.t0)
     assert "welcome: event log: 29 sent rows != counter 30" in problems
     assert any("queued rows !=" in p for p in problems)
+
+
+def test_t5_a_batch_dispatched_twice_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe of issue 14: the same batch handed to the transport twice. The outcomes are logged
+    once (a repeated outcome is dropped), so only what was handed over can show it."""
+    from sim.conductor import Conductor
+
+    original = Conductor._dispatch
+
+    def twice(self: Conductor, t: float, batches: list) -> None:  # type: ignore[type-arg]
+        original(self, t, batches)
+        original(self, t, batches)
+
+    monkeypatch.setattr(Conductor, "_dispatch", twice)
+    result = run(load(builtin_path("pause-boundary")))
+    violations = result.summary["invariants"]["violations"]
+    assert "welcome: 30 sends handed to the transport twice (same entry and occurrence)" in violations
+    assert "welcome: 30 subscribers sent the same occurrence twice (T5)" in violations
+
+
+def test_smtp_messages_are_checked_against_what_was_handed_over() -> None:
+    from sim import invariants
+    from sim.transport import message_id
+
+    result = run(load(builtin_path("pause-boundary")))
+    sent = result.wiring.conductor.metrics.sent
+    rows = sent["welcome"].all()
+    ids = [message_id("welcome", int(e), int(o)) for e, o in zip(rows["entry"], rows["occurrence"], strict=True)]
+    assert invariants.handed_over(sent, {"welcome"}, ids) == []
+    assert invariants.handed_over(sent, {"welcome"}, [*ids, ids[0]]) == [
+        "smtp: 1 messages received twice (same Message-ID)"]
+    assert invariants.handed_over(sent, {"welcome"}, [*ids, "<welcome.999999.0@dripsim.local>"]) == [
+        "smtp: 1 messages received that no send handed over"]
