@@ -40,8 +40,10 @@ def run_saturated(n_sends: int, n_automations: int = 5, subscribers: int | None 
     for i, a in enumerate(w.automations):  # actors are idle: wiring-time setup
         a.start(t0 - 1)
         mine = subs[i::n_automations]
-        a.pending.add_many(mine, np.full(len(mine), t0), Why.IMMEDIATE)
+        ids = a.pending.add_many(mine, np.full(len(mine), t0), Why.IMMEDIATE)
         a.stats.accepted = a.stats.queued = len(mine)
+        a.events.add_batch(t0 - 1, "triggered", mine, ids)  # the log says what the counters say (ST2 twice)
+        a.events.add_batch(t0 - 1, "queued", mine, ids, "immediate", t0)
         w.conductor.wakeups[a.id] = a.next_wakeup()
     began = wall_seconds()
     try:

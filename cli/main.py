@@ -25,6 +25,7 @@ from typing import Any
 
 from cli import outdir
 from cli.parser import build, usage_error
+from sim import interrupts
 from sim.clock import stamp
 from sim.scenarios.library import builtin_path, builtins
 from sim.scenarios.lint import Problem, lint
@@ -78,23 +79,18 @@ def linted(spec: Any, strict: bool) -> list[Problem]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build().parse_args(argv)
-    terminated: list[int] = []
-
-    def on_term(signum: int, frame: Any) -> None:  # TERM as Ctrl-C: the same clean stop
-        terminated.append(signum)
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, on_term)
+    interrupts.reset()
+    previous = interrupts.install()  # TERM as Ctrl-C; a second signal stops at once (sim.interrupts)
     try:
-        return _dispatch(args)
+        return _dispatch(build().parse_args(argv))
     except (ScenarioError, Refused, outdir.OutError) as err:
         return usage_error(str(err))
     except KeyboardInterrupt:  # before or between runs (a run itself stops cleanly and writes)
         print("dripsim: interrupted; nothing more written", file=sys.stderr)
-        return 143 if terminated else 130
+        seen = interrupts.received()
+        return interrupts.exit_code(seen[0]) if seen else 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        interrupts.restore(previous)
 
 
 def _dispatch(args: Any) -> int:
@@ -163,15 +159,14 @@ def _run_all(specs: list[Any], args: Any) -> int:
 
     out = _destination(specs, args)  # refused before any time is spent
     staged = outdir.staging(out)
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous: dict[int, Any] = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     worst, committed = EXIT_OK, False
     try:
         for spec in specs:
             folder = staged / _slug(spec.name) if len(specs) > 1 else staged
             result = run(spec, progress=None if args.quiet else _progress(spec), signals=True)
-            # Outputs are the promise: a second Ctrl-C or TERM must not cut them short.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            # Outputs are the promise: a first signal now waits for them; a second stops at once.
+            interrupts.install(lambda signum, frame: interrupts.note(signum))
             write(result, folder, args.events)
             if not args.no_report:
                 _report(result, folder)
@@ -180,18 +175,17 @@ def _run_all(specs: list[Any], args: Any) -> int:
                 outdir.commit(staged, out, args.force)
                 committed = True
             _print(result, final, args.quiet)
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-            if result.interrupted:
+            interrupts.restore(previous)
+            seen = interrupts.received()
+            if result.interrupted or seen:
                 print(f"dripsim: {spec.name}: interrupted; outputs so far in {final}", file=sys.stderr)
-                return 143 if result.signal == signal.SIGTERM else 130
+                return interrupts.exit_code(seen[0]) if seen else 130
             if not result.ok:
                 worst = EXIT_FAILED
     finally:
         if not committed:
             outdir.discard(staged)  # a failed run leaves no folder that looks complete
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        interrupts.restore(previous)
     return worst
 
 

@@ -8,8 +8,6 @@ and returns a `RunResult`; `write(result, out)` writes the outputs.
 from __future__ import annotations
 
 import json
-import signal
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from core import KINDS, Edit
-from sim import invariants, timeseries
+from sim import interrupts, invariants, timeseries
 from sim.bootstrap import Wiring, build
 from sim.clock import wall_seconds
 from sim.expectations import evaluate, metric_table
@@ -49,33 +47,30 @@ def _interrupts(conductor: Any, enabled: bool) -> Iterator[list[int]]:
 
     A signal between phases (the conductor waiting for the next one) stops the
     run at once. A signal during a phase asks the conductor to stop after it,
-    so the statistics stay whole (ST2); a second signal stops at once. A
-    signal the caller ignores (a job started in the background) stays ignored.
-    Only the command line asks for this (`signals=True`): a sweep's worker
-    process must die of SIGTERM as any process does. Yields the signals
-    caught, first first.
+    so the statistics stay whole (ST2). A second signal ends the process at
+    once (`sim.interrupts`). A signal the caller ignores (a job started in
+    the background) stays ignored. Only the command line asks for this
+    (`signals=True`): a sweep's worker process must die of SIGTERM as any
+    process does. Yields the signals caught, first first.
     """
     caught: list[int] = []
-    if not enabled or threading.current_thread() is not threading.main_thread():
+    if not enabled:
         yield caught
         return
 
     def on_signal(signum: int, frame: Any) -> None:
+        interrupts.note(signum)
         caught.append(signum)
-        if conductor.busy and len(caught) == 1:
+        if conductor.busy:
             conductor.stop_requested = True
         else:
             raise KeyboardInterrupt
 
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    for s, handler in previous.items():
-        if handler is not signal.SIG_IGN:
-            signal.signal(s, on_signal)
+    previous = interrupts.install(on_signal)
     try:
         yield caught
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        interrupts.restore(previous)
 
 
 def run(spec: RunSpec, *, progress: Any = None, signals: bool = False, **wiring_options: Any) -> RunResult:

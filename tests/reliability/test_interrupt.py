@@ -63,3 +63,15 @@ def test_signal_stops_cleanly_and_flushes_outputs(tmp_path: Path, sig: int, code
     a = summary["automations"]["welcome"]
     assert a["queued"] == (a["sent"] + sum(a["failed"].values()) + sum(a["dropped"].values()) + a["cancelled"]
                            + a["pending"] + a["in_flight"])
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13, 14])
+def test_signals_at_random_moments_leave_a_clean_exit_and_whole_outputs(tmp_path: Path, seed: int) -> None:
+    """Set-up, simulation and writing, one or two signals: never a traceback, a hang, or mixed output.
+    `python -m benchmarks.signals --trials 50` runs the same check 50 times with fresh seeds."""
+    import random
+
+    from benchmarks.signals import trial
+
+    ok, said = trial(random.Random(seed), tmp_path, window=3.5, earliest=0.4)
+    assert ok, said
