@@ -91,3 +91,34 @@ def test_smtp_messages_are_checked_against_what_was_handed_over() -> None:
         "smtp: 1 messages received twice (same Message-ID)"]
     assert invariants.handed_over(sent, {"welcome"}, [*ids, "<welcome.999999.0@dripsim.local>"]) == [
         "smtp: 1 messages received that no send handed over"]
+
+
+def test_memory_follows_the_work_not_duration_over_tick() -> None:
+    """400 days at a 1 ms tick is 3.5e10 ticks: a per-tick array would need 276 GB and fail at once."""
+    from sim.scenarios.loader import loads
+
+    text = """
+name = "fine tick, long run"
+start = "2026-03-02T08:00:00+09:00"
+duration = "400d"
+[population]
+size = 10
+[dispatcher]
+tick = "1ms"
+[[automation]]
+id = "a"
+trigger = { kind = "subscriber_added" }
+start = "+0s"
+[[load]]
+kind = "subscriber_added"
+count = 3
+from = "+200d"
+"""
+    result = run(loads(text, "fine.toml"))
+    assert result.ok, result.failures
+    assert result.summary["automations"]["a"]["sent"] == 3
+    from sim import timeseries
+
+    series = timeseries.build(result.spec, result.wiring.conductor.metrics, result.wiring.conductor.t0)
+    assert len(series["edges_s"]) <= timeseries.MAX_BUCKETS + 2
+    assert series["headline"]["stretches_at_capacity"] == 0
