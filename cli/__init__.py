@@ -11,7 +11,7 @@ def main(argv: list[str] | None = None) -> int:
 
     previous = interrupts.install()
     try:
-        from cli.main import main as command
+        from cli.app import main as command
     except KeyboardInterrupt:
         print("dripsim: interrupted; nothing written", file=sys.stderr)
         seen = interrupts.received()

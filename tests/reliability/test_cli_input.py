@@ -151,7 +151,7 @@ def test_a_failing_run_leaves_no_folder_that_looks_complete(
 
 def test_default_output_folders_never_collide(tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys.modules["cli.main"], "stamp", lambda: "20260302-080000")
+    monkeypatch.setattr(sys.modules["cli.app"], "stamp", lambda: "20260302-080000")
     assert main(["run", str(tiny), "--quiet", "--no-report"]) == 0
     assert main(["run", str(tiny), "--quiet", "--no-report"]) == 0
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["tiny-20260302-080000",
