@@ -174,7 +174,7 @@ class Automation:
         """L7: refused while running; anything still pending is cancelled."""
         self._move(Command.DELETE, now)
         self.deleted = True
-        self.start_at = None  # a deleted schedule never starts
+        self.start_at = self.end_at = None  # a deleted schedule never starts, a deleted end_at never ends it
         ids = self.pending.remove(self.pending.pending_ids(), CANCELLED)
         self.stats.cancelled += len(ids)
         self.events.add_batch(now, "cancelled", self.pending.subscriber[ids], ids, "deleted")

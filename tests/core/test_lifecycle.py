@@ -150,6 +150,19 @@ def test_l7_deleting_a_scheduled_automation_cancels_its_start() -> None:
     assert a.deleted
 
 
+def test_l7_deleting_a_paused_automation_cancels_its_end_at() -> None:
+    """Found by the wide fault mix: end_at came round after a delete and raised NotAllowed mid-run."""
+    store = store_with(1)
+    a = Automation(config())
+    a.start(T0, end_at=T0 + 3600)
+    a.pause(T0 + 60)
+    a.delete(T0 + 600)
+    assert a.next_wakeup() is None
+    a.tick(T0 + 7200, store)  # end_at passes: nothing happens, nothing is raised
+    assert a.state is State.PAUSED
+    assert a.deleted
+
+
 def test_l8_start_needs_every_step_and_names_the_missing_ones() -> None:
     a = Automation(config(triggers=(), subject=""))
     with pytest.raises(NotAllowed, match="trigger, content"):
