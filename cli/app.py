@@ -20,6 +20,7 @@ import dataclasses
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -223,11 +224,14 @@ def _sweep(args: Any) -> int:
     total = args.seeds * _points(grid)
     done = {"n": 0}
 
+    began = time.monotonic()
+
     def on_row(row: dict[str, Any]) -> None:
         done["n"] += 1
         if not args.quiet:
             point = " ".join(f"{k}={row[k]}" for k in grid)
-            print(f"  [{done['n']}/{total}] {point} seed {row['seed']}: {_figures(row, slos)}", file=sys.stderr)
+            print(f"  [{done['n']}/{total}{_eta(began, done['n'], total)}] {point} seed {row['seed']}: "
+                  f"{_figures(row, slos)}", file=sys.stderr)
 
     try:
         result = sweep(measure, validate, path, grid, args.seeds, slos, args.workers, args.scheduler, staged,
@@ -241,7 +245,7 @@ def _sweep(args: Any) -> int:
 
 
 def _capacity(args: Any) -> int:
-    from reports.search import parse_precision, search
+    from reports.search import parse_precision, planned_probes, search
     from reports.sweep import parse_slos
     from sim.measure import measure, validate
 
@@ -256,10 +260,14 @@ def _capacity(args: Any) -> int:
         return usage_error(str(err))
     path, spec, out, staged = _capacity_setup(args, "capacity")
 
+    began, done, planned = time.monotonic(), {"n": 0}, planned_probes(args.low, args.high, precision)
+
     def on_probe(rate: float, why: str | None, rows: list[dict[str, Any]]) -> None:
+        done["n"] += 1
         if not args.quiet:
             said = f"meets it (worst seed: {_figures(_worst(rows, slos), slos)})" if why is None else f"fails: {why}"
-            print(f"  {rate:g}/s x {len(rows)} seeds: {said}", file=sys.stderr)
+            print(f"  [probe {done['n']}/at most {planned}{_eta(began, done['n'], planned)}] "
+                  f"{rate:g}/s x {len(rows)} seeds: {said}", file=sys.stderr)
 
     try:
         result = search(measure, validate, path, slos, args.seeds, args.low, args.high, precision, args.workers,
@@ -282,6 +290,14 @@ def _capacity_setup(args: Any, kind: str) -> tuple[Path, Any, Path, Path]:
     out = args.out or outdir.unused(Path("runs") / f"{kind}-{path.stem}-{stamp()}")
     outdir.check(out, args.force)
     return path, spec, out, outdir.staging(out)
+
+
+def _eta(began: float, done: int, total: int) -> str:
+    """', about 40 s left' from the pace so far (nothing before the first result)."""
+    if not done or done >= total:
+        return ""
+    left = (time.monotonic() - began) / done * (total - done)
+    return f", about {left:.0f} s left" if left < 120 else f", about {left / 60:.0f} min left"
 
 
 def _points(grid: dict[str, list[str]]) -> int:
@@ -309,6 +325,8 @@ def _answer(result: dict[str, Any], out: Path) -> int:
     if a["rate"] is not None:
         print(f"{result['scenario']}: smallest dispatcher rate meeting {a['slo']} in every seed: {a['rate']:g}/s"
               + (f" (largest failing: {a['largest_failing']:g}/s)" if a.get("largest_failing") else ""))
+        for name, (low, high) in a.get("spread", {}).items():
+            print(f"  {name} across the seeds at {a['rate']:g}/s: {low:g}s to {high:g}s")
     else:
         print(f"{result['scenario']}: {a['note']}")
     for b in a.get("by", []):

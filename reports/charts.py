@@ -35,9 +35,18 @@ def _axis_time(ax: Any, ts: dict[str, Any]) -> None:
     zone = ZoneInfo(ts.get("timezone", "UTC"))
     locator = mdates.AutoDateLocator(tz=zone, minticks=5, maxticks=12)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=zone))  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(  # type: ignore[no-untyped-call]
+        locator, tz=zone, formats=["%Y", "%b", "%a %d", "%H:%M", "%H:%M", "%S.%f"],
+        zero_formats=["", "%Y", "%b", "%a %d", "%H:%M", "%H:%M"]))  # weekday and clock time
     ax.set_xlabel(f"local time ({zone.key})")
     ax.set_xlim(*_x(ts, [0.0, ts["duration_s"]]))
+
+
+def _openings(ax: Any, ts: dict[str, Any]) -> None:
+    """A faint line where a send window opens (a backlog drains from each)."""
+    for i, at in enumerate(ts.get("window_openings_s", [])):
+        ax.axvline(float(_x(ts, at)), color="#2ca02c", ls="-", lw=0.8, alpha=0.35,
+                   label="send window opens" if i == 0 else None)
 
 
 def backlog(summary: dict[str, Any], ts: dict[str, Any]) -> Figure:
@@ -56,6 +65,7 @@ def backlog(summary: dict[str, Any], ts: dict[str, Any]) -> Figure:
                 ax.annotate(state, (float(_x(ts, t)), 0), xytext=(2, 2), textcoords="offset points", fontsize=7,
                             color=line.get_color(), rotation=90, va="bottom")
     ax.set_ylabel("pending entries (due or not)")
+    _openings(ax, ts)
     ax.legend(loc="upper right", fontsize=8)
     _axis_time(ax, ts)
     return fig
@@ -72,6 +82,7 @@ def throughput(summary: dict[str, Any], ts: dict[str, Any]) -> Figure:
     ax.stairs(ts["peak_per_s"], edges, color="black", lw=0.8, alpha=0.6,
               label=f"busiest {ts['tick_s']:g} s in the bucket (all)")
     ax.axhline(ts["rate"], color="#d62728", ls="--", lw=1.5, label=f"capacity {ts['rate']:g}/s")
+    _openings(ax, ts)
     ax.set_ylabel("sends per second")
     ax.set_ylim(0, max(ts["rate"], max(ts["peak_per_s"], default=0)) * 1.08 or 1)
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=8, ncol=4, frameon=False)

@@ -26,6 +26,10 @@ def _env() -> Environment:
     return env
 
 
+def _seconds(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 120 else _minutes(seconds)
+
+
 def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
@@ -40,18 +44,32 @@ def headline(summary: dict[str, Any], ts: dict[str, Any], zone: ZoneInfo) -> lis
 
     sends = summary.get("sends", sum(a["sent"] for a in summary["automations"].values()))
     out = [("sends", f"{sends:,} at up to {summary['dispatcher']['rate']:g}/s")]
-    lat = summary.get("latency_s", {})
-    if lat.get("p95") is not None:
-        out.append(("queue latency p95 / max", f"{_minutes(lat['p95'])} / {_minutes(lat['max'])}"))
+    autos = summary["automations"].values()
+    dropped: dict[str, int] = {}
+    for a in autos:
+        for reason, n in a["dropped"].items():
+            dropped[reason] = dropped.get(reason, 0) + n
+    failed = sum(sum(a["failed"].values()) for a in autos)
+    out.append(("failed, dropped", f"{failed:,} failed; " + (", ".join(
+        f"{n:,} {reason}" for reason, n in sorted(dropped.items()) if n) or "none dropped")))
+    for key, name in (("latency_s", "queue latency p95 / p99"), ("delivery_latency_s", "delivery latency p95 / p99")):
+        lat = summary.get(key, {})
+        if lat.get("p95") is not None:
+            out.append((name, f"{_seconds(lat['p95'])} / {_seconds(lat['p99'])}"))
     if h:
         peak = h["peak_overdue"]
         out.append(("peak backlog (due, waiting for capacity)",
                     f"{peak:,} sends" + (f" at {when(h['peak_overdue_at_s'])}" if peak else "")))
         out.append(("time at full capacity", f"{_minutes(h['minutes_at_capacity'] * 60)} in "
                     f"{h['stretches_at_capacity']} stretch{'es' if h['stretches_at_capacity'] != 1 else ''}"))
-        for i, run in enumerate(h["longest_stretches"][:3]):
-            out.append(("longest drains at capacity" if i == 0 else "",
-                        f"{_minutes(run['length_s'])} from {when(run['start_s'])}"))
+        for i, d in enumerate(h.get("drains", [])[:5]):
+            took = "not drained by the end" if d["drain_s"] is None else f"drained in {_minutes(d['drain_s'])}"
+            out.append(("after each window opens" if i == 0 else "",
+                        f"{when(d['opening_s'])}: {d['waiting']:,} waiting, {took}"))
+        if not h.get("drains"):
+            for i, run in enumerate(h["longest_stretches"][:3]):
+                out.append(("longest stretches at capacity" if i == 0 else "",
+                            f"{_minutes(run['length_s'])} from {when(run['start_s'])}"))
     overdue = sum(a.get("overdue_at_end", 0) for a in summary["automations"].values())
     out.append(("due but unsent at the end", f"{overdue:,}"))
     return out

@@ -10,7 +10,9 @@ probe runs its seeds in parallel, locally or on a Dask cluster.
 It assumes more capacity never makes latency worse, which holds for the
 dispatcher rate: the same sends, handed over no later. The answer is the
 smallest rate seen to meet the SLOs; the largest seen to fail is reported
-beside it, so the true threshold lies between the two.
+beside it, so the true threshold lies between the two, with the spread of
+each objective's latency across the seeds at the answer. No rate is run
+twice: every probe's runs are kept, and are the table and the charts.
 """
 
 from __future__ import annotations
@@ -53,6 +55,12 @@ def _rounded(rate: float, step: float) -> float:
     """A probe rate with no more digits than the precision needs (the table stays readable)."""
     digits = max(0, -math.floor(math.log10(step)) + 1) if step > 0 else 3
     return round(rate, digits)
+
+
+def planned_probes(low: float, high: float, precision: tuple[float, float]) -> int:
+    """How many probes the search runs at most: both bounds, then one per halving."""
+    step = max(precision[0], precision[1] * low, 1e-9)
+    return 2 + max(0, math.ceil(math.log2(max(high - low, step) / step)))
 
 
 def search(measure: Measure, validate: Validate, path: Path, slos: list[Slo], seeds: int, low: float, high: float,
@@ -98,7 +106,10 @@ def search(measure: Measure, validate: Validate, path: Path, slos: list[Slo], se
         "failed": {f"{r:g}": why for r, why in sorted(tried.items()) if why is not None}, "note": note,
         "varied": [RATE]}
     if rate is not None:
-        answer["headroom"], said = headroom([r for r in rows if float(r["rate"]) == rate], slos)
+        at_answer = [r for r in rows if float(r["rate"]) == rate]
+        answer["spread"] = {s.name: [min(float(r[s.column]) for r in at_answer),
+                                     max(float(r[s.column]) for r in at_answer)] for s in slos}
+        answer["headroom"], said = headroom(at_answer, slos)
         if answer["headroom"] < HEADROOM_WARNING and not note:
             answer["note"] = (f"{rate:g}/s meets the SLO with {answer['headroom']:.0%} headroom ({said}): "
                               "a busier day may not fit")

@@ -7,10 +7,12 @@ summary.json, so `dripsim report RUN_DIR` can rebuild it later.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 
+from core.instants import from_local, zone
 from sim.conductor import Metrics
 from sim.spec import RunSpec
 
@@ -68,6 +70,8 @@ def build(spec: RunSpec, metrics: Metrics, t0: float) -> dict[str, Any]:
     span = max(spec.tick, 1.0, 1.0 / rate if rate else 1.0)
     spans, in_span = np.unique(np.clip((sent_at // span).astype(np.int64), 0, None), return_counts=True)
     out["headline"] = _headline(spans, in_span / span, span, rate, metrics, t0)
+    out["window_openings_s"] = window_openings(spec, t0)
+    out["headline"]["drains"] = _drains(out["window_openings_s"], metrics, t0)
     which = np.clip(np.searchsorted(edges, sent_at, side="right") - 1, 0, max(n - 1, 0))
     pct: dict[str, list[float | None]] = {"p50": [], "p95": [], "p99": []}
     for b in range(n):
@@ -92,14 +96,7 @@ def _headline(ticks: np.ndarray, per_tick: np.ndarray, tick: float, rate: float,
     breaks = np.flatnonzero(np.diff(full) != 1) + 1  # consecutive full ticks form one stretch
     runs = [(int(part[0]) * tick, len(part) * tick) for part in np.split(full, breaks) if len(part)]
     runs.sort(key=lambda r: -r[1])
-    # Sends due and waiting for capacity, all automations together, at every phase (each automation's
-    # count carried forward from its last sample).
-    series = [(np.array([x[0] for x in v]), np.array([x[2] for x in v])) for v in metrics.pending.values() if v]
-    times = np.unique(np.concatenate([t for t, _ in series])) if series else np.zeros(0)
-    total = np.zeros(len(times))
-    for t, waiting in series:
-        at = np.searchsorted(t, times, side="right") - 1
-        total += np.where(at >= 0, waiting[np.clip(at, 0, None)], 0)
+    times, total = _overdue(metrics)
     top = int(np.argmax(total)) if len(total) else -1
     return {
         "peak_overdue": int(total[top]) if top >= 0 else 0,
@@ -108,3 +105,50 @@ def _headline(ticks: np.ndarray, per_tick: np.ndarray, tick: float, rate: float,
         "stretches_at_capacity": len(runs),
         "longest_stretches": [{"start_s": start, "length_s": length} for start, length in runs[:5]],
     }
+
+
+def window_openings(spec: RunSpec, t0: float, limit: int = 400) -> list[float]:
+    """When any automation's send window opens during the run (offsets from the start, local wall time
+    through DST), for the report to mark: a backlog drains from each one."""
+    openings: set[float] = set()
+    for config in spec.automations:
+        w = config.window
+        if w is None:
+            continue
+        tz = zone(w.timezone)
+        first = datetime.fromtimestamp(t0, tz)
+        monday = datetime(first.year, first.month, first.day) - timedelta(days=first.weekday())
+        for week in range(int(spec.duration // (7 * 86400)) + 2):
+            for start, _ in w.intervals:
+                at = from_local(monday + timedelta(weeks=week, minutes=start), tz) - t0
+                if 0 <= at <= spec.duration:
+                    openings.add(round(at, 3))
+    return sorted(openings)[:limit]
+
+
+def _overdue(metrics: Metrics) -> tuple[np.ndarray, np.ndarray]:
+    """Sends due and waiting for capacity, all automations together, at every phase (each automation's
+    count carried forward from its last sample): (times, totals)."""
+    series = [(np.array([x[0] for x in v]), np.array([x[2] for x in v])) for v in metrics.pending.values() if v]
+    times = np.unique(np.concatenate([t for t, _ in series])) if series else np.zeros(0)
+    total = np.zeros(len(times))
+    for t, waiting in series:
+        at = np.searchsorted(t, times, side="right") - 1
+        total += np.where(at >= 0, waiting[np.clip(at, 0, None)], 0)
+    return times, total
+
+
+def _drains(openings: list[float], metrics: Metrics, t0: float, limit: int = 12) -> list[dict[str, Any]]:
+    """For each window opening with sends waiting: how many, and how long until none was waiting."""
+    times, total = _overdue(metrics)
+    out = []
+    for opening in openings:
+        at = int(np.searchsorted(times, t0 + opening, side="left"))
+        if at >= len(times) or not total[at]:
+            continue
+        empty = np.flatnonzero(total[at:] == 0)
+        drained = float(times[at + empty[0]]) - t0 - opening if len(empty) else None
+        out.append({"opening_s": opening, "waiting": int(total[at]), "drain_s": drained})
+        if len(out) >= limit:
+            break
+    return out

@@ -180,7 +180,8 @@ def test_the_headline_gives_a_planner_the_figures_first(tmp_path: Path) -> None:
     headline = html[html.index('id="headline"'):html.index("</dl>")]
     assert "peak backlog (due, waiting for capacity)</dt><dd>17,601 sends at Mon 09 Mar 09:00" in headline
     assert "time at full capacity</dt><dd>15 min in 1 stretch" in headline
-    assert "15 min from Mon 09 Mar 09:00" in headline
+    assert "after each window opens</dt><dd>Mon 09 Mar 09:00: 17,601 waiting, drained in 15 min" in headline
+    assert "delivery latency p95 / p99" in headline
     assert html.index('id="headline"') < html.index("<h2>Charts</h2>") < html.index("<h2>Self-checks</h2>")
     assert html.index("<h2>Self-checks</h2>") < html.index('id="chart-little"')
     text = re.sub(r'src="data:[^"]*"', "", html)  # the PNGs' base64 may hold any letters

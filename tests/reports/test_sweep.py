@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,22 @@ def test_other_grid_keys_get_an_answer_each() -> None:
     assert [(p["point"]["dispatcher.latency"], p["meets"]) for p in fixed["points"]] == [("80ms", True),
                                                                                          ("2s", False)]
     assert "not in the grid" in fixed["note"]
+
+
+def test_capacity_page_answers_first_and_shows_its_evidence(tmp_path: Path) -> None:
+    """The structure a planner reads: the answer, the threshold's other side, the spread, the latency chart
+    with the SLO, and one row per run with rounded figures."""
+    from reports.search import search
+    from reports.sweep import parse_slos
+
+    found = search(measure, validate, builtin_path("monday-burst"), parse_slos(["p95=15m"]), 2, 1.0, 100.0,
+                   (0.0, 0.05), 2, None, tmp_path, 21)
+    html = (tmp_path / "capacity.html").read_text(encoding="utf-8")
+    assert html.index('id="answer"') < html.index("<figure") < html.index("<h2>Runs</h2>")
+    assert f"<strong>{found['answer']['rate']:g} sends/s</strong>" in html
+    assert "The largest rate seen to fail" in html
+    assert "Across the seeds at the answer: queue.p95" in html
+    assert "queue.p95 latency against dispatcher rate" in html
+    runs = html[html.index("<h2>Runs</h2>"):]
+    assert runs.count("<tr>") == 1 + 2 * found["search"]["probes"]  # header + a row per run
+    assert re.search(r"<td>\d+\.\d{5,}</td>", runs) is None  # no 17-digit floats
