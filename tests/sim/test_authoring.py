@@ -259,3 +259,12 @@ def test_the_metric_names_lint_knows_are_the_ones_a_run_reports() -> None:
     known = set(AUTOMATION_METRICS) | set(RUN_METRICS)
     assert reported - known == set()  # a metric added to the summary must be known to `check`
     assert {m for m in known - reported if not m.startswith(("state.", "ignored.", "dropped."))} == set()
+
+
+def test_w1_a_window_without_days_opens_every_day() -> None:
+    spec = loads(BASE.replace('start = "+0s"\n', 'start = "+0s"\nwindow = { from = "09:00", to = "18:00" }\n', 1),
+                 "lint.toml")
+    window = spec.automations[0].window
+    assert window is not None
+    assert [start // 1440 for start, _ in window.intervals] == list(range(7))
+    assert {(start % 1440, end - start) for start, end in window.intervals} == {(540, 541)}
