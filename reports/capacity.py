@@ -61,6 +61,7 @@ COLUMNS = (("seed", "seed", "d"), ("rate", "rate/s", "g"), ("latency_p95_s", "qu
            ("latency_p99_s", "queue p99 (s)", ".1f"), ("delivery_p95_s", "delivery p95 (s)", ".1f"),
            ("overdue_at_end", "overdue at end", "d"), ("sent", "sent", ",d"), ("dropped", "dropped", ",d"),
            ("throughput_per_s", "sends/s", ".2f"), ("wall_seconds", "wall (s)", ".1f"))
+MINOR = {"latency_p99_s", "dropped", "throughput_per_s", "wall_seconds"}  # left out on a phone's width
 
 
 def _cell(value: Any, fmt: str) -> str:
@@ -124,6 +125,7 @@ def build_capacity_report(rows: list[dict[str, Any]], result: dict[str, Any], ou
              for r in sorted(rows, key=lambda x: (*(str(x.get(k)) for k in varied), float(x["rate"]), int(x["seed"])))]
     html = env.get_template("capacity.html").render(
         r=result, charts=charts, head=[*varied, *(title for _, title, _ in columns)], table=table,
+        minor=[False] * len(varied) + [key in MINOR for key, _, _ in columns],
         runs=len(rows), no_shortfall=not any(v for g in shortfall for v in g))
     path = out / "capacity.html"
     path.write_text(html, encoding="utf-8")
