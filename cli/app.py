@@ -27,6 +27,7 @@ from typing import Any
 from cli import outdir
 from cli.parser import build, usage_error
 from sim import interrupts
+from sim.bootstrap import SetupError
 from sim.clock import stamp
 from sim.scenarios.library import builtin_path, builtins
 from sim.scenarios.lint import Problem, lint
@@ -86,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         return _dispatch(build().parse_args(argv))
     except (ScenarioError, Refused, outdir.OutError) as err:
         return usage_error(str(err))
+    except SetupError as err:  # the machine, not the input: exit 1
+        print(f"dripsim: {err}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:  # before or between runs (a run itself stops cleanly and writes)
         print("dripsim: interrupted; nothing more written", file=sys.stderr)
         seen = interrupts.received()

@@ -43,6 +43,10 @@ class Wiring:
     sink: SmtpSink | None = None
 
 
+class SetupError(Exception):
+    """The run could not be set up on this machine (not bad input): one line for the user."""
+
+
 def _runtime(clock: Clock) -> Callable[[type[A]], type[A]]:
     """Actors run in the conductor's thread on the virtual clock, on their own threads on the real one."""
     return inline if clock.kind == "virtual" else (lambda cls: cls)
@@ -86,12 +90,16 @@ def build(spec: RunSpec, *, transport: Transport | None = None, clock: Clock | N
         sup.start("dispatcher", lambda: dispatcher_actor.start(tx, behaviour, store, render))
         load = load_streams(spec.loads, t0, t0 + spec.duration, rng["loads"])
         conductor = Conductor(spec, clock, sup, store, load, rng["api"])
-    except BaseException:
-        sup.stop_all()
+    except BaseException as err:
+        sup.stop_all()  # never waits for an actor whose thread did not start
         if sink is not None:
             sink.__exit__(None, None, None)
+        if isinstance(err, RuntimeError) and "thread" in str(err):
+            raise SetupError(f"could not start the actors' threads ({err}): the real clock runs one thread "
+                             f"per automation ({len(automations)} here) plus two; raise the process's thread "
+                             "or memory limit, or use the virtual clock") from None
         raise
     return Wiring(spec, clock, store, automations, sup, conductor, initial_status, sink)
 
 
-__all__ = ["Wiring", "build", "streams"]
+__all__ = ["SetupError", "Wiring", "build", "streams"]

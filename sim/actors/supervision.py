@@ -9,6 +9,7 @@ restarts are reported to the caller for the event log.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -18,6 +19,7 @@ import pykka
 from sim.messages import Crash, Dispatch, Step
 
 MAX_RESTARTS = 100
+STOP_TIMEOUT = 10.0  # seconds for every actor together to process what it holds and stop
 
 
 class Supervisor:
@@ -57,8 +59,15 @@ class Supervisor:
         self.refs[name] = self._factories[name]()
         self.restarts.append((name, type(err).__name__))
 
-    def stop_all(self) -> None:
-        for ref in self.refs.values():
-            if ref.is_alive():
-                ref.stop()
-        pykka.ActorRegistry.stop_all()
+    def stop_all(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Stop every actor, waiting at most `timeout` in all. An actor whose thread never started
+        (`can't start new thread` under a memory or thread limit) cannot answer a stop: it is dropped
+        from the registry instead of being waited for forever."""
+        deadline = time.monotonic() + timeout
+        refs = pykka.ActorRegistry.get_all()
+        futures = [(ref, ref.stop(block=False)) for ref in refs]
+        for ref, future in futures:
+            try:
+                future.get(timeout=max(0.0, deadline - time.monotonic()))
+            except (pykka.Timeout, pykka.ActorDeadError):
+                pykka.ActorRegistry.unregister(ref)

@@ -50,3 +50,34 @@ def test_no_actor_thread_left_when_the_run_fails(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(RuntimeError, match="conductor bug"):
         run(load(builtin_path("pause-boundary")))
     assert pykka.ActorRegistry.get_all() == []
+
+
+def test_actor_threads_that_cannot_start_give_one_error_not_a_hang(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under a thread or memory limit `Thread.start` fails part-way through set-up; stopping the actors
+    that did register must not wait forever for the one whose loop never ran."""
+    import threading
+    import time
+
+    import pykka
+
+    from sim.bootstrap import SetupError, build
+    from sim.scenarios.loader import loads
+
+    text = ('name = "many"\nstart = "2026-03-02T08:00:00+09:00"\nduration = "1h"\nclock = "real"\n'
+            "[population]\nsize = 5\n"
+            + "".join(f'[[automation]]\nid = "a{i}"\ntrigger = {{ kind = "api" }}\nstart = "+0s"\n' for i in range(6)))
+    started = {"n": 0}
+    real_start = threading.Thread.start
+
+    def limited(self: threading.Thread) -> None:
+        started["n"] += 1
+        if started["n"] > 3:
+            raise RuntimeError("can't start new thread")
+        real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", limited)
+    began = time.monotonic()
+    with pytest.raises(SetupError, match="could not start the actors' threads"):
+        build(loads(text, "many.toml"))
+    assert time.monotonic() - began < 30
+    assert pykka.ActorRegistry.get_all() == []
