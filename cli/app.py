@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from cli import outdir
+from cli.outdir import OutError
 from cli.parser import build, usage_error
 from sim import interrupts
 from sim.bootstrap import SetupError
@@ -172,9 +173,13 @@ def _run_all(specs: list[Any], args: Any) -> int:
             result = run(spec, progress=None if args.quiet else _progress(spec), signals=True)
             # Outputs are the promise: a first signal now waits for them; a second stops at once.
             interrupts.install(lambda signum, frame: interrupts.note(signum))
-            write(result, folder, args.events)
-            if not args.no_report:
-                _report(result, folder)
+            try:
+                write(result, folder, args.events)
+                if not args.no_report:
+                    _report(result, folder)
+            except OSError as err:  # a full disk, a lost mount: nothing is moved into place
+                raise OutError(f"--out {out}: could not write the outputs ({err.strerror or err}); "
+                               "nothing was kept") from None
             final = out / folder.relative_to(staged)
             if spec is specs[-1] or result.interrupted:
                 outdir.commit(staged, out, args.force)

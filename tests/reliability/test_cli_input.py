@@ -204,3 +204,20 @@ def test_a_real_process_with_a_bad_flag_prints_one_line() -> None:
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1
     assert "Traceback" not in proc.stderr
+
+
+def test_a_full_disk_gives_one_line_and_leaves_nothing(tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import errno
+
+    from sim.runlog import RunLog
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(RunLog, "write", full)
+    out = tmp_path / "out"
+    line = one_line_exit_2(["run", str(tiny), "--quiet", "--out", str(out)], capsys)
+    assert "could not write the outputs (No space left on device)" in line
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [tiny]
