@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: Any) -> int:
     single = {"list": _list, "report": lambda a: _rebuild_report(a.run_dir), "sweep": _sweep,
-              "capacity": _capacity, "new": _new, "schema": _schema, "explain": _explain}
+              "capacity": _capacity, "new": _new, "schema": _schema, "explain": _explain, "calibrate": _calibrate}
     if args.command in single:
         return int(single[args.command](args))
     specs = [load_spec(f, args) for f in args.files]
@@ -137,6 +137,29 @@ def _explain(args: Any) -> int:
     spec = load_spec(args.file, args)
     problems = linted(spec, args.strict)
     print("\n".join(explain(spec, problems)))
+    return EXIT_OK
+
+
+def _calibrate(args: Any) -> int:
+    from reports.calibrate import LogError, behaviour_toml, fit, plot, read_log
+
+    try:
+        fitted = fit(read_log(args.log))
+    except LogError as err:
+        return usage_error(str(err))
+    if "all" not in fitted:
+        return usage_error(f"{args.log}: no 'sent' rows: nothing to fit")
+    out = args.out or outdir.unused(Path("runs") / f"calibrate-{_slug(args.log.name)}-{stamp()}")
+    outdir.check(out, args.force)
+    staged = outdir.staging(out)
+    try:
+        (staged / "calibration.json").write_text(json.dumps(fitted, indent=1))
+        plot(fitted, staged)
+        outdir.commit(staged, out, args.force)
+    finally:
+        outdir.discard(staged)
+    print(behaviour_toml(fitted), end="")
+    print(f"# fit and plot: {out}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -4,7 +4,8 @@ A run writes into a hidden temporary folder next to its destination and
 moves it into place once everything is written (one `rename`, atomic on
 one file system). An existing destination is refused unless it is empty,
 or `--force` is given and it holds an earlier dripsim output; a folder that
-does not look like one (no summary.json or sweep.json) is never deleted.
+does not look like one (no summary.json, sweep.json or calibration.json) is
+never deleted.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-MARKERS = ("summary.json", "sweep.json")
+MARKERS = ("summary.json", "sweep.json", "calibration.json")
 
 
 class OutError(Exception):

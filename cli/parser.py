@@ -153,6 +153,13 @@ def build() -> OneLineParser:
     n.add_argument("--out", type=Path, metavar="FILE", help="where to write (default: NAME.toml)")
     n.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     command("schema", "print the JSON Schema of the scenario format (for editors)")
+    cal = command("calibrate", "fit the behaviour model to a send log; print a [behaviour] table")
+    cal.add_argument("log", type=Path, metavar="SENDLOG",
+                     help="CSV (.csv or .csv.gz) or Parquet: time, email, automation, event; or dripsim's events")
+    cal.add_argument("--out", type=Path, metavar="DIR",
+                     help="where calibration.json and the delay plot go; must be absent or empty unless --force "
+                          "(default: runs/calibrate-NAME-TIMESTAMP)")
+    cal.add_argument("--force", action="store_true", help="replace --out if it holds an earlier dripsim output")
     rep = command("report", "rebuild report.html of a run folder")
     rep.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a folder written by dripsim run")
     sw = command("sweep", "run a grid of settings x seeds; answer the capacity question")

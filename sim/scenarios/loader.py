@@ -9,6 +9,7 @@ and what is wrong, with "did you mean" for unknown keys. Nothing else escapes
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 import tomllib
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator, model_validator
 
 from core import (
@@ -165,11 +167,17 @@ class PopulationModel(_Model):
         return v
 
 
+class QuantilesModel(_Model):
+    """An empirical delay distribution: delays at evenly spaced shares, 0% to 100% (`dripsim calibrate`)."""
+
+    quantiles: list[Duration] = Field(min_length=2, max_length=1001)
+
+
 class BehaviourModel(_Model):
     open: float = Field(0.35, ge=0, le=1)
-    open_after: Duration = "2h"
+    open_after: Duration | QuantilesModel = "2h"  # a mean (exponential), or quantiles
     click: float = Field(0.1, ge=0, le=1)
-    click_after: Duration = "10m"
+    click_after: Duration | QuantilesModel = "10m"
     unsubscribe: float = Field(0.001, ge=0, le=1)
     soft_bounce: float = Field(0.0, ge=0, le=1)
     hard_bounce: float = Field(0.0, ge=0, le=1)
@@ -553,9 +561,7 @@ def _build(m: ScenarioModel, name: str) -> RunSpec:
         name=m.name, seed=m.seed, start=m.start, duration=duration, timezone=m.timezone, clock=m.clock,
         time_scale=m.time_scale, tick=_duration(d.tick, "dispatcher.tick"), smtp=m.smtp,
         population=_population(m.population),
-        behaviour=BehaviourSpec(b.open, _duration(b.open_after, "behaviour.open_after"), b.click,
-                                _duration(b.click_after, "behaviour.click_after"), b.unsubscribe,
-                                tuple(b.links)),
+        behaviour=_behaviour(b),
         transport=_transport(m, t0),
         automations=tuple(automations),
         loads=tuple(_load(load, f"load[{i}]", ids, duration) for i, load in enumerate(m.load)),
@@ -563,6 +569,24 @@ def _build(m: ScenarioModel, name: str) -> RunSpec:
         expects=tuple(expects),
         crashes=tuple(_crash(c, f"faults.crash[{i}]", ids) for i, c in enumerate(m.faults.crash)),
         source=name)
+
+
+def _delay(value: Duration | QuantilesModel, where: str) -> tuple[float, tuple[float, ...] | None]:
+    """(mean, quantiles): a duration is the mean of an exponential; quantiles are used as they are."""
+    if not isinstance(value, QuantilesModel):
+        return _duration(value, where), None
+    q = tuple(_duration(v, f"{where}.quantiles[{i}]", allow_zero=True) for i, v in enumerate(value.quantiles))
+    if any(b < a for a, b in itertools.pairwise(q)):
+        raise ValueError(f"{where}.quantiles: must not decrease")
+    if not q[-1] > 0:
+        raise ValueError(f"{where}.quantiles: the last must be positive")
+    return float(np.mean(np.interp(np.linspace(0, 1, 1001), np.linspace(0, 1, len(q)), q))), q
+
+
+def _behaviour(b: BehaviourModel) -> BehaviourSpec:
+    open_mean, open_q = _delay(b.open_after, "behaviour.open_after")
+    click_mean, click_q = _delay(b.click_after, "behaviour.click_after")
+    return BehaviourSpec(b.open, open_mean, b.click, click_mean, b.unsubscribe, tuple(b.links), open_q, click_q)
 
 
 def _population(p: PopulationModel) -> PopulationSpec:
