@@ -221,6 +221,12 @@ def explain(spec: RunSpec, problems: list[Problem]) -> Iterator[str]:
     if spec.loads:
         yield "Load:"
         for load in spec.loads:
+            if load.replay is not None and load.replay.info is not None:
+                r, info = load.replay, load.replay.info
+                kinds = ", ".join(f"{n:,} {k}" for k, n in info.kinds.items() if n)
+                yield (f"  replay of {r.file} ({info.rows:,} rows: {kinds}) from +{_span(load.start)}"
+                       f", {r.speed:g}x as fast, each row x{r.scale:g}")
+                continue
             what = "sign-ups" if load.kind == "subscriber_added" else f"API requests to {load.automation!r}"
             how = f"{load.rate * 3600:g}/h (Poisson)" if load.rate is not None else f"{load.count:,} at once"
             span = f" from +{_span(load.start)}" if load.start else ""

@@ -26,6 +26,9 @@ def subscribers(spec: RunSpec) -> float:
     """Subscribers the run will ever hold: the list, the named ones, and the expected arrivals."""
     total = float(spec.population.size + len(spec.population.known))
     for load in spec.loads:
+        if load.replay is not None and load.replay.info is not None:
+            total += load.replay.info.kinds["subscriber_added"] * load.replay.scale
+            continue
         if load.kind != "subscriber_added":
             continue
         if load.count is not None:

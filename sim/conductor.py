@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from core import (
+    AddToGroup,
     AutomationCommand,
     AutomationConfig,
     Kind,
@@ -39,6 +40,7 @@ from core import (
     RecordOutcomes,
     Routes,
     SavedPage,
+    SetField,
     Signal,
     Signals,
     State,
@@ -65,6 +67,7 @@ from sim.messages import (
     Summarise,
     WatchesBefore,
 )
+from sim.replay import ReplayRows, ReplayStream
 from sim.runlog import RunLog
 from sim.spec import ActionSpec, ApiCall, RunSpec, Snapshot
 
@@ -96,7 +99,7 @@ class Metrics:
 
 class Conductor:
     def __init__(self, spec: RunSpec, clock: Clock, supervisor: Supervisor, store: Any,
-                 loads: list[LoadStream], api_rng: np.random.Generator) -> None:
+                 loads: list[LoadStream | ReplayStream], api_rng: np.random.Generator) -> None:
         self.spec = spec
         self._api_rng = api_rng
         self.clock = clock
@@ -137,7 +140,7 @@ class Conductor:
         self.slack = _slack(self.configs, self.lookahead)  # likewise
         self.ended: frozenset[str] = frozenset()  # L4: known at the start of each phase
         self.can_look_ahead = (clock.kind == "virtual" and not spec.smtp and not spec.crashes
-                               and not any(load.kind == "api" for load in loads)
+                               and not any(load.kind in ("api", "replay") for load in loads)
                                and all(c.repeat is None or c.repeat.at_least() >= self.lookahead
                                        for c in spec.automations))
 
@@ -405,7 +408,7 @@ class Conductor:
         later sign-ups can be taken in this phase. API loads pick from the
         whole list: no lookahead then.
         """
-        if any(load.kind == "api" for load in self.loads):
+        if any(load.kind in ("api", "replay") for load in self.loads):  # they name subscribers of the list
             return t
         listening = {n for n, c in self.configs.items() if any(tr.kind is Kind.SUBSCRIBER_ADDED for tr in c.triggers)}
         times = [t + self.lookahead]
@@ -417,7 +420,11 @@ class Conductor:
 
     def _arrivals(self, limit: float, inclusive: bool, put: Any, mutations: list[Change]) -> None:
         """Load arrivals up to `limit`: sign-ups as one list change per source run, API calls as a batch."""
-        taken = [(k, *load.take_until(limit, inclusive=inclusive)) for k, load in enumerate(self.loads)]
+        for load in self.loads:
+            if isinstance(load, ReplayStream):
+                self._replay(load, load.take_until(limit, inclusive=inclusive), put, mutations)
+        taken = [(k, *load.take_until(limit, inclusive=inclusive)) for k, load in enumerate(self.loads)
+                 if isinstance(load, LoadStream)]
         signups = [(k, times, counts) for k, times, counts in taken if len(times) and self.loads[k].kind ==
                    "subscriber_added"]
         if signups:
@@ -435,6 +442,46 @@ class Conductor:
                 at = np.repeat(times, counts)
                 sids = np.asarray(self._random_subscribers(len(at)), np.int64)
                 put(load.automation, float(at[0]), ObserveMany(Signals(Kind.API, at, sids)))
+
+    def _replay(self, load: ReplayStream, rows: ReplayRows, put: Any, mutations: list[Change]) -> None:
+        """A replay's rows in time order: runs of sign-ups as one named `AddSubscribers`, the other rows
+        after the list changes before them (an API call may name someone who signed up a moment ago)."""
+        i, n = 0, len(rows.at)
+        while i < n:
+            j = i
+            while j < n and rows.kind[j] == rows.kind[i]:
+                j += 1
+            kind = rows.kind[i]
+            if kind == "subscriber_added":
+                fields = {k: v[i:j] for k, v in rows.fields.items()}
+                mutations.append(AddSubscribers(float(rows.at[i]), j - i, load.source, rows.at[i:j],
+                                                tuple(rows.email[i:j]), fields))
+            else:
+                self._flush(mutations, put)
+                sids = [self.store.find(e) for e in rows.email[i:j]]
+                load.unknown += sum(s is None for s in sids)
+                for k in range(i, j):
+                    sid = sids[k - i]
+                    if sid is not None:
+                        self._replay_row(load, rows, k, sid, put, mutations)
+            i = j
+
+    def _replay_row(self, load: ReplayStream, rows: ReplayRows, k: int, sid: int, put: Any,
+                    mutations: list[Change]) -> None:
+        at, kind = float(rows.at[k]), rows.kind[k]
+        if kind == "api":
+            name = rows.automation[k] or load.automation
+            if name in self.index:
+                put(name, at, Observe(Signal(Kind.API, sid, at)))
+            else:
+                load.unknown += 1
+        elif kind == "unsubscribe":
+            mutations.append(Unsubscribe(at, (sid,)))
+        elif kind == "add_to_group" and rows.group[k]:
+            mutations.append(AddToGroup(at, str(rows.group[k]), (sid,)))
+        elif kind == "set_field":
+            mutations.extend(SetField(at, name, column[k], (sid,))
+                             for name, column in rows.fields.items() if column[k] is not None)
 
     def _random_subscribers(self, count: int) -> list[int]:
         n = len(self.store)
@@ -683,12 +730,13 @@ def _coalesced(changes: list[Change]) -> tuple[Change, ...]:
         run.clear()
 
     for change in changes:
-        if not isinstance(change, AddSubscribers) or (run and change.source != run[0].source):
+        if not isinstance(change, AddSubscribers) or change.emails is not None:  # named sign-ups stay apart
             close()
-        if isinstance(change, AddSubscribers):
-            run.append(change)
-        else:
             out.append(change)
+            continue
+        if run and change.source != run[0].source:
+            close()
+        run.append(change)
     close()
     return tuple(out)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.replay import ReplayStream
 from sim.spec import LoadSpec
 
 
@@ -35,11 +36,20 @@ class LoadStream:
         return self.times[lo:self.cursor], self.counts[lo:self.cursor]
 
 
-def streams(loads: tuple[LoadSpec, ...], t0: float, end: float, rng: np.random.Generator) -> list[LoadStream]:
-    out = []
+def streams(loads: tuple[LoadSpec, ...], t0: float, end: float,
+            rng: np.random.Generator) -> list[LoadStream | ReplayStream]:
+    out: list[LoadStream | ReplayStream] = []
     for load in loads:
         start = t0 + load.start
         stop = min(end, t0 + load.until) if load.until is not None else end
+        if load.replay is not None:
+            r = load.replay
+            info = r.info
+            assert info is not None  # the loader scanned it
+            offset, origin = (0.0, 0.0) if r.align == "absolute" else (start, info.first)
+            out.append(ReplayStream(r.file, offset, origin, r.speed, r.scale, (start, stop), load.automation,
+                                    load.source, np.random.default_rng(rng.integers(2**63))))
+            continue
         times, counts = np.zeros(0), np.zeros(0, np.int64)
         if load.count is not None:
             times, counts = np.array([start]), np.array([load.count], np.int64)

@@ -8,6 +8,7 @@ for one actor: never one message per send.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -86,6 +87,8 @@ class AddSubscribers:
     count: int
     source: str = "form"
     times: np.ndarray | None = None
+    emails: tuple[str, ...] | None = None  # named sign-ups (a replay): these addresses, not drawn ones
+    fields: dict[str, list[Any]] | None = None  # their field values, a list per field
 
 
 @dataclass(frozen=True, slots=True)

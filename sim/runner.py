@@ -21,6 +21,7 @@ from sim import interrupts, invariants, timeseries
 from sim.bootstrap import Wiring, build
 from sim.clock import wall_seconds
 from sim.expectations import evaluate, metric_table
+from sim.replay import ReplayStream
 from sim.scenarios.lint import lint
 from sim.spec import RunSpec
 
@@ -177,6 +178,8 @@ def summarise(result: RunResult) -> dict[str, Any]:
         "invariants": {"ok": not problems, "violations": problems},
         "expectations": expectations,
         "sends": sends,
+        "replay": [{"file": str(load.path), "replayed": load.replayed, "skipped_outside_run": load.skipped,
+                    "unknown": load.unknown} for load in w.conductor.loads if isinstance(load, ReplayStream)],
         "empty": sends == 0,  # a run that sent nothing: said on stderr too
         "warnings": [p.line(spec.source) for p in lint(spec) if p.level == "warning"],
     }

@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from core import AutomationCommand, AutomationConfig
 from core.commands import TargetedChange
 from sim.behaviour import BehaviourSpec
 from sim.population import PopulationSpec
+from sim.replay import ReplayInfo
 from sim.transport import TransportSpec
 
 
@@ -32,13 +34,25 @@ class Who:
 
 @dataclass(frozen=True)
 class LoadSpec:
-    kind: str  # subscriber_added | api
+    kind: str  # subscriber_added | api | replay
     start: float = 0.0
     until: float | None = None
     rate: float | None = None  # per second, Poisson
     count: int | None = None  # a burst at `start`
-    automation: str | None = None  # api loads
+    automation: str | None = None  # api loads, and a replay's api rows without an automation column
     source: str = "form"
+    replay: ReplaySpec | None = None
+
+
+@dataclass(frozen=True)
+class ReplaySpec:
+    """A replay load's file (sim/replay.py), checked and summarised when the scenario was loaded."""
+
+    file: Path
+    speed: float = 1.0
+    scale: float = 1.0
+    align: str = "start"  # the first row at the load's `from`; "absolute": ISO times keep their instant
+    info: ReplayInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pykka
 
 from core import ListChange, Source, SubscribersAdded, SubscriberStore, apply_changes
@@ -27,12 +28,34 @@ class AudienceActor(pykka.ThreadingActor):
             return self._apply(message)
         raise TypeError(f"unexpected message {type(message).__name__}")
 
+    def _named(self, item: AddSubscribers, source: Source) -> SubscribersAdded | None:
+        """Sign-ups with given addresses (a replay); an address already on the list is not added again."""
+        assert item.emails is not None
+        seen: set[str] = set()
+        keep = []
+        for i, email in enumerate(item.emails):
+            key = email.lower()
+            if key not in seen and self.store.find(email) is None:
+                seen.add(key)
+                keep.append(i)
+        if not keep:
+            return None
+        times = np.full(len(item.emails), item.at) if item.times is None else item.times
+        fields = {k: [v[i] for i in keep] for k, v in (item.fields or {}).items()}
+        ids = self.store.add_many([item.emails[i] for i in keep], times[keep], source=source, fields=fields)
+        return SubscribersAdded(float(times[keep[0]]), ids, item.source, times[keep])
+
     def _apply(self, message: ListChanges) -> Changed:
         changes: list[ListChange] = []
         for item in message.items:
             if isinstance(item, AddSubscribers):
                 source = Source.ADMIN if item.source == "admin" else Source.FORM
                 at = item.at if item.times is None else item.times
+                if item.emails is not None:
+                    added = self._named(item, source)
+                    if added is not None:
+                        changes.append(added)
+                    continue
                 ids = self.population.fill(self.store, item.count, at, source=source)
                 changes.append(SubscribersAdded(item.at, ids, item.source, item.times))
             else:

@@ -131,10 +131,15 @@ def _listens(spec: RunSpec, kind: Kind, automation: str | None = None) -> bool:
 
 def _unheard_loads(spec: RunSpec) -> Iterator[Problem]:
     for i, load in enumerate(spec.loads):
-        if not _listens(spec, Kind(load.kind), load.automation):
-            whom = f"automation {load.automation!r} has no" if load.automation else "no automation has a"
-            yield Problem("warning", f"load[{i}].kind", f"{whom} {load.kind} trigger, so this load "
-                          "triggers nothing")
+        kinds = [load.kind]
+        if load.replay is not None and load.replay.info is not None:  # the kinds of trigger its rows raise
+            kinds = [k for k in ("subscriber_added", "api") if load.replay.info.kinds[k]]
+        for kind in kinds:
+            automation = load.automation if kind == "api" else None
+            if not _listens(spec, Kind(kind), automation):
+                whom = f"automation {automation!r} has no" if automation else "no automation has a"
+                yield Problem("warning", f"load[{i}].kind", f"{whom} {kind} trigger, so this load's "
+                              f"{kind} arrivals trigger nothing")
     for action in spec.actions:
         if isinstance(action.command, ApiCall) and not _listens(spec, Kind.API, action.automation):
             yield Problem("warning", f"action[{action.index}].do", f"automation {action.automation!r} has no "

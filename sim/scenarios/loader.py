@@ -52,8 +52,9 @@ from sim.addresses import check_address, check_header_text, check_sender
 from sim.behaviour import BehaviourSpec
 from sim.expectations import RUN_METRICS, known_metric, metric_names
 from sim.population import DOMAINS, PopulationSpec
+from sim.replay import ReplayError, scan
 from sim.scenarios import shapes
-from sim.spec import Action, ActionSpec, ApiCall, CrashSpec, Expect, LoadSpec, RunSpec, Snapshot, Who
+from sim.spec import Action, ActionSpec, ApiCall, CrashSpec, Expect, LoadSpec, ReplaySpec, RunSpec, Snapshot, Who
 from sim.transport import TransportSpec
 
 MAX_SUBSCRIBERS = 10_000_000
@@ -237,16 +238,30 @@ class AutomationModel(SettingsModel):
 
 
 class LoadModel(_Model):
-    kind: Literal["subscriber_added", "api"]
+    kind: Literal["subscriber_added", "api", "replay"]
     rate: str | float | None = None
     count: int | None = Field(None, ge=1, le=MAX_SUBSCRIBERS)
     from_: Duration = Field("+0s", alias="from")
     until: Duration | None = None
     automation: str | None = None
     source: Literal["form", "admin"] = "form"
+    file: str | None = None  # replay: CSV, .csv.gz or Parquet, relative to the scenario file
+    speed: float = Field(1.0, gt=0, le=1_000_000, allow_inf_nan=False)  # replay: time compression
+    scale: float = Field(1.0, gt=0, le=1000, allow_inf_nan=False)  # replay: happenings per row
+    align: Literal["start", "absolute"] = "start"
 
     @model_validator(mode="after")
     def _shape(self) -> LoadModel:
+        if self.kind == "replay":
+            if not self.file:
+                raise ValueError("a replay load needs 'file'")
+            if self.rate is not None or self.count is not None:
+                raise ValueError("a replay load takes its arrivals from 'file', not 'rate' or 'count'")
+            if self.align == "absolute" and self.speed != 1:
+                raise ValueError("align = 'absolute' keeps each row's own instant: it cannot also change 'speed'")
+            return self
+        if self.file is not None:
+            raise ValueError("'file' is for kind = 'replay'")
         if self.rate is None and self.count is None:
             raise ValueError("a load needs 'rate' (Poisson) or 'count' (a burst)")
         if self.kind == "api" and not self.automation:
@@ -564,7 +579,7 @@ def _build(m: ScenarioModel, name: str) -> RunSpec:
         behaviour=_behaviour(b),
         transport=_transport(m, t0),
         automations=tuple(automations),
-        loads=tuple(_load(load, f"load[{i}]", ids, duration) for i, load in enumerate(m.load)),
+        loads=tuple(_load(load, f"load[{i}]", ids, duration, Path(name).parent) for i, load in enumerate(m.load)),
         actions=tuple(sorted(actions, key=lambda x: (x.at, x.index))),
         expects=tuple(expects),
         crashes=tuple(_crash(c, f"faults.crash[{i}]", ids) for i, c in enumerate(m.faults.crash)),
@@ -600,7 +615,7 @@ def _population(p: PopulationModel) -> PopulationSpec:
                           dict(p.fields), groups, tuple(k.model_dump() for k in p.subscribers))
 
 
-def _load(load: LoadModel, where: str, ids: list[str], duration: float) -> LoadSpec:
+def _load(load: LoadModel, where: str, ids: list[str], duration: float, base: Path) -> LoadSpec:
     if load.automation is not None and load.automation not in ids:
         raise ValueError(f"{where}.automation: no automation called {load.automation!r}"
                          + _did_you_mean(load.automation, ids))
@@ -614,7 +629,19 @@ def _load(load: LoadModel, where: str, ids: list[str], duration: float) -> LoadS
         rate = parse_rate(load.rate) if load.rate is not None else None
     except ValueError as err:
         raise ValueError(f"{where}.rate: {err}") from None
-    return LoadSpec(load.kind, start, until, rate, load.count, load.automation, load.source)
+    replay = None
+    if load.kind == "replay" and load.file is not None:
+        path = Path(load.file) if Path(load.file).is_absolute() else base / load.file
+        try:
+            info = scan(path)
+        except ReplayError as err:
+            raise ValueError(f"{where}.file: {err}") from None
+        if load.align == "absolute" and not info.absolute:
+            raise ValueError(f"{where}.align: 'absolute' needs ISO times with an offset in {path}")
+        if info.kinds["api"] and not load.automation and "automation" not in info.columns:
+            raise ValueError(f"{where}.automation: {path} has api rows: name the automation they call")
+        replay = ReplaySpec(path, load.speed, load.scale, load.align, info)
+    return LoadSpec(load.kind, start, until, rate, load.count, load.automation, load.source, replay)
 
 
 def _expect(e: ExpectModel, where: str, ids: list[str], duration: float) -> Expect:

@@ -103,7 +103,7 @@ def test_who_naming_an_unknown_field_is_an_error() -> None:
 def test_a_load_nobody_listens_to_is_a_warning() -> None:
     found = problems('[[load]]\nkind = "api"\nautomation = "welcome"\nrate = "10/h"\n')
     assert found == [("warning", "load[0].kind",
-                      "automation 'welcome' has no api trigger, so this load triggers nothing")]
+                      "automation 'welcome' has no api trigger, so this load's api arrivals trigger nothing")]
 
 
 def test_an_expect_metric_that_does_not_exist_is_refused_at_load() -> None:
