@@ -23,6 +23,7 @@ from sim.spec import ApiCall, RunSpec
 
 Level = Literal["error", "warning"]
 
+ANY_GROUP = "\x00any"  # a replay adds to groups its file names: any group may exist
 # Fields every subscriber has without the scenario declaring them.
 BUILTIN_FIELDS = frozenset({"name"})
 
@@ -94,6 +95,12 @@ def _known(spec: RunSpec) -> tuple[set[str], set[str]]:
             fields.add(action.command.field)
         elif isinstance(action.command, AddToGroup):
             groups.add(action.command.group)
+    for load in spec.loads:  # a replay's extra columns are fields; its group rows may name any group
+        info = load.replay.info if load.replay is not None else None
+        if info is not None:
+            fields |= set(info.columns) - {"time", "kind", "email", "automation", "group"}
+            if info.kinds["add_to_group"]:
+                groups.add(ANY_GROUP)
     return fields, groups
 
 
@@ -103,7 +110,7 @@ def _fields_and_groups(spec: RunSpec) -> Iterator[Problem]:
         flt = settings.filter if isinstance(settings, AutomationConfig) else settings.get("filter")
         for i, c in enumerate(flt.conditions if flt is not None else ()):
             key = f"{where}.filter" + (f"[{i}]" if len(flt.conditions) > 1 else "")  # type: ignore[union-attr]
-            if c.op in ("in_group", "not_in_group") and str(c.value) not in groups:
+            if c.op in ("in_group", "not_in_group") and str(c.value) not in groups and ANY_GROUP not in groups:
                 yield Problem("error", f"{key}.value", f"no group called {c.value!r} in the population or "
                               "any add_to_group action" + did_you_mean(str(c.value), groups))
             elif c.field and c.field not in fields:
@@ -114,7 +121,7 @@ def _fields_and_groups(spec: RunSpec) -> Iterator[Problem]:
             if t.kind in (Kind.ANNIVERSARY, Kind.FIELD_UPDATED) and t.field not in fields:
                 yield Problem("error", f"{key}.field", f"no field called {t.field!r} in the population or "
                               "any set_field action" + did_you_mean(t.field, fields))
-            if t.kind is Kind.GROUP_ADDED and t.group not in groups:
+            if t.kind is Kind.GROUP_ADDED and t.group not in groups and ANY_GROUP not in groups:
                 yield Problem("warning", f"{key}.group", f"no add_to_group action adds to {t.group!r}, "
                               "so this trigger never fires" + did_you_mean(t.group, groups))
     for action in spec.actions:
