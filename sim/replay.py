@@ -60,7 +60,7 @@ def _batches(path: Path) -> Iterator[Any]:
         if path.suffix == ".parquet":
             yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS)
             return
-        reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 22),
+        reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 20),  # read-ahead: ~30 blocks
                                convert_options=pcsv.ConvertOptions(strings_can_be_null=True,
                                                                    column_types={"email": pa.string()}))
         yield from reader

@@ -150,3 +150,19 @@ def test_s2_replayed_sign_ups_due_while_paused_are_dropped(tmp_path: Path) -> No
     assert a["welcome"]["triggered"] == 2
     assert a["welcome"]["sent"] == 0  # a came due at 10:00 and b at 10:00:30, both while paused:
     assert a["welcome"]["dropped"]["paused"] == 2  # S2 decides before b's unsubscribe (S1) is looked at
+
+
+def test_times_in_seconds_are_relative_and_absolute_times_can_keep_their_instant(tmp_path: Path) -> None:
+    seconds = "time,kind,email\n0,subscriber_added,a@x.kr\n600,api,a@x.kr\n"
+    relative = automations(scenario(tmp_path, rows=seconds))
+    result = relative["_result"]
+    hello = result.wiring.conductor.log.automations.index("hello")
+    ev, t0 = result.events, result.wiring.conductor.t0
+    assert list(ev["at"][(ev["automation"] == hello) & (ev["kind"] == 0)] - t0) == [3600 + 600]
+    on_the_day = ROWS.replace("2026-11-23", "2026-03-02")  # the run's own Monday
+    absolute = automations(scenario(tmp_path, 'align = "absolute"', rows=on_the_day, start="+0s"))
+    result = absolute["_result"]
+    ev, t0 = result.events, result.wiring.conductor.t0
+    assert list(ev["at"][(ev["automation"] == hello) & (ev["kind"] == 0)] - t0) == [3600 + 600]  # 09:10
+    with pytest.raises(ScenarioError, match="needs ISO times with an offset"):
+        load(scenario(tmp_path, 'align = "absolute"', rows=seconds))
