@@ -84,3 +84,26 @@ def test_quantiles_must_not_decrease(tmp_path: Path) -> None:
 
     with pytest.raises(ScenarioError, match=r"behaviour.open_after.quantiles: must not decrease"):
         loads(SCENARIO.replace("BEHAVIOUR_DELAYS", 'open_after = { quantiles = ["1h", "10m"] }'), "q.toml")
+
+
+def test_a_plain_send_log_in_csv_and_parquet_is_matched_send_to_open_to_click(tmp_path: Path) -> None:
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    text = ("time,email,automation,event\n"
+            "2026-11-23T09:00:00+09:00,a@x.kr,welcome,sent\n"
+            "2026-11-23T09:00:00+09:00,b@x.kr,welcome,sent\n"
+            "2026-11-23T09:30:00+09:00,a@x.kr,welcome,opened\n"
+            "2026-11-23T09:40:00+09:00,a@x.kr,welcome,opened\n"   # a second open of the same send: not counted
+            "2026-11-23T09:45:00+09:00,a@x.kr,welcome,clicked\n"
+            "2026-11-23T10:00:00+09:00,c@x.kr,welcome,opened\n"   # no send to c: not matched
+            "2026-11-23T11:00:00+09:00,b@x.kr,welcome,bounced\n")
+    path = tmp_path / "log.csv"
+    path.write_text(text)
+    for source in (path, tmp_path / "log.parquet"):
+        if source.suffix == ".parquet":
+            pq.write_table(pcsv.read_csv(path), source)
+        f = fit(read_log(source))["welcome"]
+        assert (f["sent"], f["open"], f["click"]) == (2, 0.5, 0.5)
+        assert f["open_after"]["quantiles_s"][0] == 1800.0
+        assert f["click_after"]["quantiles_s"][0] == 900.0
