@@ -68,11 +68,18 @@ def measure(args: list[str]) -> tuple[float, float]:
     return wall, int(proc.stderr.strip().splitlines()[-1]) / 1024
 
 
+def _scratch() -> Path:
+    """Scratch space inside the project's ignored output folder (nothing is written outside it)."""
+    folder = Path("runs")
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     args = p.parse_args()
-    with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
+    with tempfile.TemporaryDirectory(dir=_scratch()) as tmp:
         folder = Path(tmp)
         (folder / "s.toml").write_text(SCENARIO)
         for n in args.rows:
