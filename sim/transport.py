@@ -13,6 +13,7 @@ import contextlib
 import email.errors
 import re
 import smtplib
+import threading
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any, Protocol
@@ -142,6 +143,9 @@ class SmtpTransport:
             raise ValueError("SMTP transport only talks to loopback (127.0.0.1)")
         self.host, self.port, self.now = host, port, now
         self.smtp: smtplib.SMTP | None = None
+        # One connection, used by one dispatcher at a time: a crashed dispatcher's stop (which closes it)
+        # can run in its own thread while its replacement already sends.
+        self._lock = threading.Lock()
         self.bad_headers = 0  # sends failed because a header could not be made (none expected)
 
     def _connection(self) -> smtplib.SMTP:
@@ -151,6 +155,11 @@ class SmtpTransport:
 
     def send(self, start: float, automation: str, entries: np.ndarray, occurrence: np.ndarray,
              recipients: list[str], subjects: list[str], sender: str) -> Outcomes:
+        with self._lock:
+            return self._send(automation, entries, occurrence, recipients, subjects, sender)
+
+    def _send(self, automation: str, entries: np.ndarray, occurrence: np.ndarray, recipients: list[str],
+              subjects: list[str], sender: str) -> Outcomes:
         n = len(entries)
         sent_at, code = np.empty(n), np.zeros(n, np.int8)
         envelope = envelope_sender(sender)
@@ -172,7 +181,7 @@ class SmtpTransport:
                 code[i] = HARD if refused else OK
             except smtplib.SMTPResponseException as err:
                 code[i] = HARD if err.smtp_code >= 500 else SOFT
-            except (smtplib.SMTPException, OSError):
+            except (smtplib.SMTPException, OSError, ValueError):  # ValueError: a socket closed under it
                 self.smtp = None
                 code[i] = SOFT
             sent_at[i] = self.now()
@@ -189,10 +198,11 @@ class SmtpTransport:
         return msg
 
     def close(self) -> None:
-        if self.smtp is not None:
-            with contextlib.suppress(smtplib.SMTPException, OSError):
-                self.smtp.quit()
-            self.smtp = None
+        with self._lock:
+            if self.smtp is not None:
+                with contextlib.suppress(smtplib.SMTPException, OSError, ValueError):
+                    self.smtp.quit()
+                self.smtp = None
 
 
 class SmtpSink:
