@@ -101,15 +101,17 @@ def handed_over(sent: dict[str, Any], once_per_subscriber: set[str],
         if not rows or not len(rows["entry"]):
             continue
         entry, occurrence = rows["entry"].astype(np.int64), rows["occurrence"].astype(np.int64)
-        twice = len(entry) - len(np.unique(np.stack([entry, occurrence]), axis=1)[0])
+        twice = len(entry) - len(np.unique((entry << 24) | occurrence))  # one int key per pair: a fast unique
         if twice:
             problems.append(f"{name}: {twice} sends handed to the transport twice (same entry and occurrence)")
         if name in once_per_subscriber:
             subs = rows["subscriber"].astype(np.int64)
-            again = len(subs) - len(np.unique(np.stack([subs, occurrence]), axis=1)[0])
+            again = len(subs) - len(np.unique((subs << 24) | occurrence))
             if again:
                 problems.append(f"{name}: {again} subscribers sent the same occurrence twice (T5)")
-        ids.update(message_id(name, int(e), int(o)) for e, o in zip(entry.tolist(), occurrence.tolist(), strict=True))
+        if received is not None:  # SMTP runs are small: one Message-ID string per send is fine there
+            ids.update(message_id(name, int(e), int(o))
+                       for e, o in zip(entry.tolist(), occurrence.tolist(), strict=True))
     if received is not None:
         if len(received) != len(set(received)):
             problems.append(f"smtp: {len(received) - len(set(received))} messages received twice (same Message-ID)")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import re
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
@@ -124,15 +123,16 @@ class RunLog:
 
 # A cell a spreadsheet would run as a formula starts with one of these (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NEEDS_CARE = re.compile(r'[,"\r\n]|(?:^|\x00)[=+\-@\t]')
+_SPLITTERS = (",", '"', "\r", "\n")
 
 
 def csv_cells(values: list[str]) -> list[str]:
     """`values` as safe CSV cells: a value that could start a formula gets a leading `'`, and one with a
     comma, quote or line break is quoted (RFC 4180). Addresses are checked when loaded, so this is
     the second guard; one pass over the joined text decides whether any value needs care at all."""
-    if not _NEEDS_CARE.search("\x00".join(values)):  # a false alarm only costs the slow path
-        return values
+    joined = "\x00" + "\x00".join(values)  # a false alarm (a NUL inside a value) only costs the slow path
+    if not any(c in joined for c in _SPLITTERS) and not any("\x00" + c in joined for c in _FORMULA_START):
+        return values  # substring tests run at memory speed; a regex over 25 MB took 0.4 s
     return [_cell(v) for v in values]
 
 
