@@ -24,6 +24,7 @@ from core import Outcome
 from sim.addresses import envelope_sender, header_safe, sender_header
 
 OK, SOFT, HARD = Outcome.DELIVERED, Outcome.SOFT_BOUNCE, Outcome.HARD_BOUNCE
+MAX_LATENCY = 30 * 86400.0  # seconds: no transport holds a message longer (a bounce would have come back)
 _MERGE = re.compile(r"\$%([A-Za-z_][A-Za-z0-9_]*)%\$")
 
 
@@ -95,6 +96,7 @@ class SimulatedTransport:
         latency = spec.latency * np.exp(spec.latency_sigma * self.rng.standard_normal(n))
         for lo, hi, factor in spec.latency_spikes:
             latency[(sent_at >= lo) & (sent_at < hi)] *= factor
+        np.minimum(latency, MAX_LATENCY, out=latency)  # a lognormal tail or a spike factor stays on the calendar
         u = self.rng.random(n)
         code = np.where(u < spec.hard_bounce, HARD,
                         np.where(u < spec.hard_bounce + spec.soft_bounce, SOFT, OK)).astype(np.int8)

@@ -685,9 +685,13 @@ def _transport(m: ScenarioModel, t0: float) -> TransportSpec:
         lo = _duration(spike[0], f"faults.latency_spikes[{i}]", True)
         hi = _duration(spike[1], f"faults.latency_spikes[{i}]")
         spikes.append((t0 + lo, t0 + hi, float(spike[2])))
+    backoff = _duration(f.backoff, "faults.backoff")
+    if backoff * (2 ** f.retries - 1) > MAX_OFFSET:  # the retries double it: the last must still be a date
+        raise ValueError(f"faults.backoff: with {f.retries} retries doubling from {f.backoff!r}, the last retry "
+                         "would come more than 100 years after the first attempt")
     return TransportSpec(d.rate, _duration(d.latency, "dispatcher.latency", True), d.latency_sigma,
                          b.soft_bounce, b.hard_bounce, windows, f.transient, f.permanent, f.retries,
-                         _duration(f.backoff, "faults.backoff"), spikes)
+                         backoff, spikes)
 
 
 def _did_you_mean(key: str, options: list[str]) -> str:

@@ -232,3 +232,23 @@ def test_values_at_and_past_every_bound_never_give_a_traceback(changes: list[tup
         assert message.startswith("edge.toml: ")
         assert "\n" not in message
         assert refused_by == "loader" or "would need about" in message
+
+
+@pytest.mark.parametrize("overrides", [
+    ["dispatcher.latency='1d'", "dispatcher.latency_sigma=5"],  # a lognormal tail of e^25 days
+    ["faults.latency_spikes=[['+0s', '+3d', 1e300]]"],
+    ["faults.backoff='1d'", "faults.retries=15", "faults.transient=1"],
+])
+def test_extreme_transport_settings_run_without_leaving_the_calendar(
+        overrides: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by trying them: event times past year 9999 crashed the event log's writer."""
+    args = ["run", "welcome-tour", "--quiet", "--no-report", "--out", str(tmp_path / "o")]
+    for item in overrides:
+        args += ["--set", item]
+    assert main(args) in (0, 1)  # an expectation may fail; nothing may crash
+    assert (tmp_path / "o" / "events.csv.gz").exists()
+
+
+def test_a_backoff_that_doubles_past_a_century_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "welcome-tour", "--set", "faults.backoff='5200w'", "--set", "faults.retries=20"]) == 2
+    assert "faults.backoff: with 20 retries doubling" in capsys.readouterr().err
