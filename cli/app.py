@@ -82,9 +82,10 @@ def linted(spec: Any, strict: bool) -> list[Problem]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    interrupts.reset()
-    previous = interrupts.install()  # TERM as Ctrl-C; a second signal stops at once (sim.interrupts)
+    previous: dict[int, Any] = {}
     try:
+        interrupts.reset()
+        previous = interrupts.install()  # TERM as Ctrl-C; a second signal stops at once (sim.interrupts)
         return _dispatch(build().parse_args(argv))
     except (ScenarioError, Refused, outdir.OutError) as err:
         return usage_error(str(err))
