@@ -60,8 +60,11 @@ def unused(base: Path) -> Path:
 
 def staging(out: Path) -> Path:
     """A fresh hidden folder beside `out` to write into."""
-    out.absolute().parent.mkdir(parents=True, exist_ok=True)
-    staged = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.absolute().parent))
+    try:
+        out.absolute().parent.mkdir(parents=True, exist_ok=True)
+        staged = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.absolute().parent))
+    except OSError as err:  # a read-only folder, a parent that is a file: said before the run, not after
+        raise OutError(f"--out {out}: cannot write there ({err.strerror or err})") from None
     staged.chmod(0o777 & ~_umask())  # mkdtemp's folder is private; an output folder is not
     return staged
 

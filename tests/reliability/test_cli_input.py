@@ -221,3 +221,36 @@ def test_a_full_disk_gives_one_line_and_leaves_nothing(tiny: Path, tmp_path: Pat
     assert "could not write the outputs (No space left on device)" in line
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [tiny]
+
+
+def test_an_out_folder_that_cannot_be_written_is_refused_before_the_run(
+        tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import tempfile
+
+    def read_only(*args: object, **kwargs: object) -> str:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", read_only)  # root ignores chmod, so the refusal is simulated
+    line = one_line_exit_2(["run", str(tiny), "--quiet", "--out", str(tmp_path / "ro" / "out")], capsys)
+    assert "cannot write there (Permission denied)" in line
+    (tmp_path / "file").write_text("x")
+    monkeypatch.undo()
+    line = one_line_exit_2(["run", str(tiny), "--quiet", "--out", str(tmp_path / "file")], capsys)
+    assert "exists and is a file" in line
+
+
+def test_two_runs_finishing_into_one_out_folder_never_mix(tmp_path: Path) -> None:
+    """The second to finish finds the folder filled meanwhile: it is refused, the first stays whole."""
+    from cli import outdir
+
+    out = tmp_path / "out"
+    outdir.check(out, force=False)
+    first, second = outdir.staging(out), outdir.staging(out)
+    (first / "summary.json").write_text('{"run": 1}')
+    (second / "summary.json").write_text('{"run": 2}')
+    outdir.commit(first, out, force=False)
+    with pytest.raises(outdir.OutError, match="exists and is not empty"):
+        outdir.commit(second, out, force=False)
+    assert (out / "summary.json").read_text() == '{"run": 1}'
+    outdir.discard(second)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
