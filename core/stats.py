@@ -45,6 +45,7 @@ class Stats:
             "dropped": dict(sorted(self.dropped.items())),
             "cancelled": self.cancelled,
             "in_flight": self.in_flight,
+            "handed_over": self.sent + sum(self.failed.values()) + self.in_flight,  # to the transport
             "pending": pending,
             "opens": {"unique": self.opens_unique, "total": self.opens_total},
             "clicks": {"unique": self.clicks_unique, "total": self.clicks_total},

@@ -1,6 +1,6 @@
 """What subscribers do with delivered mail: a seeded numpy model.
 
-For a batch of delivered sends it draws, all at once: who opens and after how
+For delivered sends it draws, a column at a time and keyed by the send: who opens and after how
 long (exponential with mean `open_after`, or an empirical distribution
 given as quantiles, e.g. fitted by `dripsim calibrate`), who clicks (a subset of openers)
 and which link, and who unsubscribes. Probabilities are per delivered email.
@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from sim.draws import Keyed, Purpose
 
 
 @dataclass(frozen=True)
@@ -25,12 +27,13 @@ class BehaviourSpec:
     click_after_quantiles: tuple[float, ...] | None = None
 
 
-def draw_delays(rng: np.random.Generator, mean: float, quantiles: tuple[float, ...] | None, n: int) -> np.ndarray:
-    """n delays: exponential with `mean`, or from the quantiles (linear between them: inverse CDF)."""
+def delays(draws: Keyed, keys: np.ndarray, purpose: int, mean: float,
+           quantiles: tuple[float, ...] | None) -> np.ndarray:
+    """A delay per send key: exponential with `mean`, or from the quantiles (linear between them: inverse CDF)."""
     if quantiles is None:
-        return np.asarray(rng.exponential(mean, n), dtype=np.float64)
-    return np.asarray(np.interp(rng.random(n), np.linspace(0.0, 1.0, len(quantiles)), np.asarray(quantiles)),
-                      dtype=np.float64)
+        return draws.exponential(keys, purpose, mean)
+    return np.asarray(np.interp(draws.uniform(keys, purpose),
+                                np.linspace(0.0, 1.0, len(quantiles)), np.asarray(quantiles)), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -47,20 +50,25 @@ class Reactions:
 
 
 class Behaviour:
-    def __init__(self, spec: BehaviourSpec, rng: np.random.Generator) -> None:
-        self.spec = spec
-        self.rng = rng
+    """Reactions drawn per send (`sim.draws`): a reader's choices depend on the send, not its batch."""
 
-    def react(self, delivered_at: np.ndarray) -> Reactions:
-        spec, rng, n = self.spec, self.rng, len(delivered_at)
-        u = rng.random((3, n))
-        opens = np.flatnonzero(u[0] < spec.open)
-        open_at = delivered_at[opens] + draw_delays(rng, spec.open_after, spec.open_after_quantiles, len(opens))
+    def __init__(self, spec: BehaviourSpec, draws: Keyed) -> None:
+        self.spec = spec
+        self.draws = draws
+
+    def react(self, keys: np.ndarray, delivered_at: np.ndarray) -> Reactions:
+        """What the readers of these delivered sends (`keys`: `Keyed.sends`) do, and when."""
+        spec, d = self.spec, self.draws
+        opens = np.flatnonzero(d.uniform(keys, Purpose.OPEN) < spec.open)
+        opened = keys[opens]
+        open_at = delivered_at[opens] + delays(d, opened, Purpose.OPEN_AFTER, spec.open_after,
+                                               spec.open_after_quantiles)
         p_click = min(1.0, spec.click / spec.open) if spec.open > 0 else 0.0
-        clicked = u[1][opens] < p_click
+        clicked = d.uniform(opened, Purpose.CLICK) < p_click
         clicks = opens[clicked]
-        click_at = open_at[clicked] + draw_delays(rng, spec.click_after, spec.click_after_quantiles, len(clicks))
-        links = rng.integers(0, len(spec.links), len(clicks))
-        leaves = np.flatnonzero(u[2] < spec.unsubscribe)
-        leave_at = delivered_at[leaves] + rng.exponential(spec.open_after, len(leaves))
+        click_at = open_at[clicked] + delays(d, keys[clicks], Purpose.CLICK_AFTER, spec.click_after,
+                                             spec.click_after_quantiles)
+        links = d.integers(keys[clicks], Purpose.LINK, len(spec.links))
+        leaves = np.flatnonzero(d.uniform(keys, Purpose.UNSUBSCRIBE) < spec.unsubscribe)
+        leave_at = delivered_at[leaves] + d.exponential(keys[leaves], Purpose.LEAVE_AFTER, spec.open_after)
         return Reactions(opens, open_at, clicks, click_at, links, leaves, leave_at)

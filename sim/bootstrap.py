@@ -23,6 +23,7 @@ from sim.actors.supervision import Supervisor
 from sim.behaviour import Behaviour
 from sim.clock import Clock, make_clock
 from sim.conductor import Conductor
+from sim.draws import Keyed
 from sim.loads import streams as load_streams
 from sim.population import Population, add_known
 from sim.spec import RunSpec
@@ -59,6 +60,11 @@ def streams(seed: int) -> dict[str, np.random.Generator]:
     return {n: np.random.default_rng(c) for n, c in zip(names, children, strict=True)}
 
 
+def keyed(rng: np.random.Generator) -> Keyed:
+    """Keyed draws (per send) whose key comes from one of the run's streams."""
+    return Keyed(int(rng.integers(0, 2**63)))
+
+
 def build(spec: RunSpec, *, transport: Transport | None = None, clock: Clock | None = None,
           render_messages: bool | None = None) -> Wiring:
     rng = streams(spec.seed)
@@ -83,9 +89,9 @@ def build(spec: RunSpec, *, transport: Transport | None = None, clock: Clock | N
         for a in automations:
             sup.start(a.id, partial(automation_actor.start, a, store))
         sup.start("audience", lambda: audience_actor.start(store, population))
-        tx = transport or SimulatedTransport(spec.transport, rng["transport"],
+        tx = transport or SimulatedTransport(spec.transport, keyed(rng["transport"]),
                                              now=clock.actual_now if clock.kind == "real" else None)
-        behaviour = Behaviour(spec.behaviour, rng["behaviour"])
+        behaviour = Behaviour(spec.behaviour, keyed(rng["behaviour"]))
         render = spec.smtp if render_messages is None else render_messages
         sup.start("dispatcher", lambda: dispatcher_actor.start(tx, behaviour, store, render))
         load = load_streams(spec.loads, t0, t0 + spec.duration, rng["loads"])

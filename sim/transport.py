@@ -22,6 +22,7 @@ import numpy as np
 
 from core import Outcome
 from sim.addresses import envelope_sender, header_safe, sender_header
+from sim.draws import Keyed, Purpose
 
 OK, SOFT, HARD = Outcome.DELIVERED, Outcome.SOFT_BOUNCE, Outcome.HARD_BOUNCE
 MAX_LATENCY = 30 * 86400.0  # seconds: no transport holds a message longer (a bounce would have come back)
@@ -56,6 +57,8 @@ class Outcomes:
 
 
 class Transport(Protocol):
+    """A transport that sends message by message (SMTP): one batch at a time, with its rendered messages."""
+
     def send(self, start: float, automation: str, entries: np.ndarray, occurrence: np.ndarray,
              recipients: list[str], subjects: list[str], sender: str) -> Outcomes: ...
 
@@ -78,34 +81,41 @@ class TransportSpec:
 
 
 class SimulatedTransport:
-    """Capacity `rate`: the i-th send of a batch leaves at start + i / rate."""
+    """Capacity `rate`: the i-th send of a batch leaves at start + i / rate.
 
-    def __init__(self, spec: TransportSpec, rng: np.random.Generator, now: Any = None) -> None:
+    Latency, bounces and SMTP replies are drawn per send from keyed draws
+    (`sim.draws`): a send's outcome depends on the send, not on the batch it
+    went out with, so batches can be joined (`outcomes` over many) freely.
+    """
+
+    def __init__(self, spec: TransportSpec, draws: Keyed, now: Any = None) -> None:
         self.spec = spec
-        self.rng = rng
+        self.draws = draws
         self.free_at = -np.inf
         self.now = now  # on a real clock: where wall time is, so sends are stamped when they really leave
 
-    def send(self, start: float, automation: str, entries: np.ndarray, occurrence: np.ndarray,
-             recipients: list[str], subjects: list[str], sender: str) -> Outcomes:
-        n = len(entries)
+    def pace(self, start: float, n: int) -> np.ndarray:
+        """When each of `n` sends handed over at `start` leaves: one every 1/rate after what went before."""
         first = max(start, self.free_at, self.now() if self.now is not None else start)
-        sent_at = first + np.arange(n) / self.spec.rate
         self.free_at = first + n / self.spec.rate
-        spec = self.spec
-        latency = spec.latency * np.exp(spec.latency_sigma * self.rng.standard_normal(n))
+        return first + np.arange(n) / self.spec.rate
+
+    def outcomes(self, keys: np.ndarray, sent_at: np.ndarray) -> Outcomes:
+        """The outcome of each send (`keys`: `Keyed.sends`) that left at `sent_at`, any number of batches."""
+        spec, draws = self.spec, self.draws
+        latency = spec.latency * np.exp(spec.latency_sigma * draws.normal(keys, Purpose.LATENCY_A, Purpose.LATENCY_B))
         for lo, hi, factor in spec.latency_spikes:
             latency[(sent_at >= lo) & (sent_at < hi)] *= factor
         np.minimum(latency, MAX_LATENCY, out=latency)  # a lognormal tail or a spike factor stays on the calendar
-        u = self.rng.random(n)
+        u = draws.uniform(keys, Purpose.BOUNCE)
         code = np.where(u < spec.hard_bounce, HARD,
                         np.where(u < spec.hard_bounce + spec.soft_bounce, SOFT, OK)).astype(np.int8)
         done_at = sent_at + latency
         if spec.transient or spec.permanent or spec.failure_windows:
-            self._smtp_replies(sent_at, done_at, code)
+            self._smtp_replies(keys, sent_at, done_at, code)
         return Outcomes(sent_at, done_at, code)
 
-    def _smtp_replies(self, sent_at: np.ndarray, done_at: np.ndarray, code: np.ndarray) -> None:
+    def _smtp_replies(self, keys: np.ndarray, sent_at: np.ndarray, done_at: np.ndarray, code: np.ndarray) -> None:
         """Per attempt: 5xx fails hard at once; 4xx (or a down window) is retried with
         exponential backoff up to `retries` times, then fails soft. The send stays in
         flight meanwhile, so nothing is lost or counted twice (one outcome per send)."""
@@ -113,7 +123,7 @@ class SimulatedTransport:
         attempt_at = sent_at.copy()
         open_ = np.ones(n, bool)  # still being attempted
         for attempt in range(spec.retries + 1):
-            u = self.rng.random(n)
+            u = self.draws.uniform(keys, Purpose.SMTP_ATTEMPT + attempt)
             down = np.zeros(n, bool)
             for lo, hi in spec.failure_windows:
                 down |= (attempt_at >= lo) & (attempt_at < hi)

@@ -16,11 +16,11 @@ import pykka
 from core import SendBatch, SubscriberStore
 from sim.behaviour import Behaviour
 from sim.messages import Crash, Dispatch, Sent
-from sim.transport import OK, Transport, render
+from sim.transport import OK, Outcomes, SimulatedTransport, Transport, render
 
 
 class DispatcherActor(pykka.ThreadingActor):
-    def __init__(self, transport: Transport, behaviour: Behaviour, store: SubscriberStore,
+    def __init__(self, transport: Transport | SimulatedTransport, behaviour: Behaviour, store: SubscriberStore,
                  render_messages: bool) -> None:
         super().__init__()
         self.transport = transport
@@ -33,13 +33,16 @@ class DispatcherActor(pykka.ThreadingActor):
             if message.crash:
                 self.stop()
                 raise Crash("injected crash in the dispatcher")
-            return tuple(self._send(b) for b in message.batches)
+            if isinstance(self.transport, SimulatedTransport):
+                return self._joined(self.transport, message.batches)
+            return tuple(self._send(self.transport, b) for b in message.batches)
         raise TypeError(f"unexpected message {type(message).__name__}")
 
     def on_stop(self) -> None:
         self.transport.close()
 
-    def _send(self, batch: SendBatch) -> Sent:
+    def _send(self, transport: Transport, batch: SendBatch) -> Sent:
+        """One batch through a transport that sends message by message (SMTP)."""
         sender, template = batch.sender, batch.subject  # as set when decided: edits apply to later sends
         recipients: list[str] = []
         subjects: list[str] = []
@@ -48,11 +51,38 @@ class DispatcherActor(pykka.ThreadingActor):
                 recipients.append(self.store.emails[sid])
                 fields = self.store.profile(sid) | batch.overrides.get(entry, {})  # api: this email only
                 subjects.append(render(template, fields))
-        out = self.transport.send(batch.decided_at, batch.automation, batch.entries, batch.occurrence,
+        out = transport.send(batch.decided_at, batch.automation, batch.entries, batch.occurrence,
                                   recipients, subjects, sender)
+        keys = self.behaviour.draws.sends(batch.automation, batch.subscribers, batch.due, batch.occurrence)
+        return self._sent(batch.automation, batch.entries, batch.subscribers, batch.due, batch.occurrence, out, keys)
+
+    def _joined(self, transport: SimulatedTransport, batches: tuple[SendBatch, ...]) -> tuple[Sent, ...]:
+        """Simulated sends, one `Sent` per automation however many batches (ticks) it had here.
+
+        Each batch leaves in hand-over order at its own instant (the transport's
+        pacing); outcomes and reactions are drawn per send, so joining the
+        batches changes nothing but the cost.
+        """
+        mine: dict[str, list[tuple[SendBatch, np.ndarray]]] = {}
+        for b in batches:
+            mine.setdefault(b.automation, []).append((b, transport.pace(b.decided_at, len(b))))
+        out = []
+        for name, parts in mine.items():
+            if len(parts) == 1:
+                b, sent_at = parts[0]
+                cols = (b.entries, b.subscribers, b.due, b.occurrence)
+            else:
+                sent_at = np.concatenate([p[1] for p in parts])
+                cols = tuple(np.concatenate([getattr(p[0], c) for p in parts])  # type: ignore[assignment]
+                             for c in ("entries", "subscribers", "due", "occurrence"))
+            keys = self.behaviour.draws.sends(name, cols[1], cols[2], cols[3])
+            out.append(self._sent(name, *cols, transport.outcomes(keys, sent_at), keys))
+        return tuple(out)
+
+    def _sent(self, automation: str, entries: np.ndarray, subscribers: np.ndarray, due: np.ndarray,
+              occurrence: np.ndarray, out: Outcomes, keys: np.ndarray) -> Sent:
         delivered = np.flatnonzero(out.code == OK)
-        r = self.behaviour.react(out.done_at[delivered])
+        r = self.behaviour.react(keys[delivered], out.done_at[delivered])
         in_batch = replace(r, open_index=delivered[r.open_index], click_index=delivered[r.click_index],
                            unsubscribe_index=delivered[r.unsubscribe_index])
-        return Sent(batch.automation, batch.entries, batch.subscribers, batch.due, batch.occurrence,
-                    out.sent_at, out.done_at, out.code, in_batch)
+        return Sent(automation, entries, subscribers, due, occurrence, out.sent_at, out.done_at, out.code, in_batch)

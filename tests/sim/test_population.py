@@ -7,6 +7,7 @@ import pytest
 
 from core import Status, SubscriberStore
 from sim.behaviour import Behaviour, BehaviourSpec
+from sim.draws import Keyed
 from sim.population import Population, PopulationSpec
 
 
@@ -49,9 +50,10 @@ def test_population_rejects_unknown_locale() -> None:
 
 
 def test_behaviour_rates_follow_the_spec() -> None:
-    b = Behaviour(BehaviourSpec(open=0.4, click=0.1, unsubscribe=0.01, open_after=3600),
-                  np.random.default_rng(5))
-    r = b.react(np.zeros(100_000))
+    draws = Keyed(5)
+    b = Behaviour(BehaviourSpec(open=0.4, click=0.1, unsubscribe=0.01, open_after=3600), draws)
+    n = 100_000
+    r = b.react(draws.sends("a", np.arange(n), np.zeros(n), np.zeros(n, np.int64)), np.zeros(n))
     assert 0.38 < len(r.open_index) / 1e5 < 0.42
     assert 0.09 < len(r.click_index) / 1e5 < 0.11
     assert set(r.click_index.tolist()) <= set(r.open_index.tolist())  # clickers opened
