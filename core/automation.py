@@ -321,8 +321,8 @@ class Automation:
         return ok
 
     def _track_watches_many(self, s: Signals) -> np.ndarray[Any, Any] | None:
-        """`_track_watches` for every row; the T3 mask for email kinds."""
-        if s.kind not in EMAIL_KINDS:
+        """`_track_watches` for every row; the T3 mask for email kinds (a deadline's own signal has none)."""
+        if s.kind not in EMAIL_KINDS or s.kind in WATCH_KINDS:
             return None
         assert s.sent_at is not None
         source_ok = self._ran_at(s.sent_at)
@@ -593,6 +593,98 @@ class Automation:
             return self._batch(now, ids[:0])
         return self._decide(ids, now, store)
 
+    # -- several phases in one pass (the look-ahead) -------------------------
+    def advance_many(self, instants: np.ndarray[Any, Any], cancels: tuple[Signal, ...],
+                     store: SubscriberStore) -> list[SendBatch] | None:
+        """`tick` then `due` at each of `instants` (sorted), with each cancel applied before the first
+        instant at or after it: the same rows, entries and sends, decided as columns.
+
+        For runs where only watch deadlines pass and entries come due: returns
+        None (nothing done) when another time-driven rule falls within them, the
+        window closes at one of them, or the order of work between instants
+        could show (a repeat series with watches, more than one watch trigger).
+        """
+        last = float(instants[-1])
+        if self.state is not State.RUNNING or self.deleted or self._decided:
+            return None
+        if (nxt := self.next_scheduled()) is not None and nxt <= last:
+            return None
+        watching = [i for i, t in enumerate(self.config.triggers) if t.kind in WATCH_KINDS]
+        if len(watching) > 1 or (watching and self.config.repeat is not None):
+            return None
+        window = self.config.window
+        if window is not None and not window.is_open_many(instants).all():
+            return None
+        created = len(self.pending)
+        if watching and len(self._watches):
+            self._expire_through(instants, cancels, store)
+        ids = self.pending.take_due(last)
+        if not len(ids):
+            return []
+        at = np.searchsorted(instants, self.pending.due[ids], side="left")  # taken at the first instant after
+        new = ids >= created  # queued by a deadline at its instant: not before it
+        at[new] = np.maximum(at[new], np.searchsorted(instants, self.pending.due[ids[new]], side="left"))
+        order = np.argsort(at, kind="stable")  # due order within an instant, as `take_due` gives
+        ids, at = ids[order], at[order]
+        cuts = np.flatnonzero(np.diff(at)) + 1
+        spans = list(zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(ids)].tolist(), strict=True))
+        if self.config.repeat is not None and not self._all_go(ids, store):
+            # a drop continues its series before the sends of its instant: numbered per instant, in order
+            return [self._decide(ids[lo:hi], float(instants[at[lo]]), store) for lo, hi in spans]
+        return self._decide_spans(ids, instants[at], spans, store)
+
+    def _all_go(self, ids: np.ndarray[Any, Any], store: SubscriberStore) -> bool:
+        """Will every one of these entries be sent (subscribed, and passing the filter)?"""
+        subs = self.pending.subscriber[ids]
+        if not (store.status.view[subs] == SUBSCRIBED).all():
+            return False
+        return self.config.filter is None or bool(self.config.filter.passes_many(store, subs).all())
+
+    def _expire_through(self, instants: np.ndarray[Any, Any], cancels: tuple[Signal, ...],
+                        store: SubscriberStore) -> None:
+        """The watch deadlines up to the last instant, as `tick` at each would expire them, as one batch."""
+        (trigger,) = [i for i, t in enumerate(self.config.triggers) if t.kind in WATCH_KINDS]
+        t = self.config.triggers[trigger]
+        cancelled: dict[tuple[int, str, int], Instant] = {}
+        for c in cancels:
+            if c.at <= instants[-1] and WATCH_KINDS[t.kind] is c.kind and (not t.link or t.link == c.link):
+                key = (c.subscriber, c.send_id, trigger)
+                cancelled[key] = min(cancelled.get(key, c.at), c.at)
+        expired = self._watches.expire_through(instants, cancelled, before=self.end_at)
+        if not expired:
+            return
+        email, _, _ = expired[0].send_id.rpartition(":")
+        signals = Signals(t.kind, np.array([w.deadline for w in expired]),
+                          np.array([w.subscriber for w in expired], np.int64), email=email,
+                          entry=np.array([int(w.send_id.rpartition(":")[2]) for w in expired], np.int64))
+        if signals.send_ids() != [w.send_id for w in expired]:  # every deadline names a send of one email
+            raise AssertionError("watch send ids are not of one email")
+        self.observe_many(signals, store)
+
+    def _decide_spans(self, ids: np.ndarray[Any, Any], nows: np.ndarray[Any, Any], spans: list[tuple[int, int]],
+                      store: SubscriberStore) -> list[SendBatch]:
+        """`_decide` of each span of `ids` (one instant each, `nows` per row), as columns: the same rows,
+        in the same order within an instant."""
+        subs = self.pending.subscriber[ids]
+        status = store.status.view[subs]
+        keep = status == SUBSCRIBED
+        for st, reason in _DROP_BY_STATUS.items():
+            hit = status == st
+            if hit.any():
+                self._drop(ids[hit], nows[hit], reason, continue_series=False)
+        if self.config.filter is not None and keep.any():
+            live = np.flatnonzero(keep)
+            ok = self.config.filter.passes_many(store, subs[live])
+            if not ok.all():
+                self._drop(ids[live[~ok]], nows[live[~ok]], "filtered", continue_series=True)
+                keep[live[~ok]] = False
+        self.stats.in_flight += int(keep.sum())
+        self.events.add_batch(nows[keep], "in_flight", subs[keep], ids[keep], due=self.pending.due[ids[keep]])
+        if self.config.repeat is not None:  # only when all are sent (`_all_go`): each instant's next, in order
+            for lo, hi in spans:
+                self._continue_series(ids[lo:hi], float(nows[lo]))
+        return [self._batch(float(nows[lo]), ids[lo:hi][keep[lo:hi]]) for lo, hi in spans]
+
     def _decide(self, ids: np.ndarray[Any, Any], now: Instant, store: SubscriberStore) -> SendBatch:
         subs = self.pending.subscriber[ids]
         status = store.status.view[subs]
@@ -623,7 +715,9 @@ class Automation:
         return SendBatch(self.id, now, ids, self.pending.subscriber[ids], self.pending.due[ids],
                          self.pending.occurrence[ids], overrides, self.config.sender, self.config.subject)
 
-    def _drop(self, ids: np.ndarray[Any, Any], now: Instant, reason: str, *, continue_series: bool) -> None:
+    def _drop(self, ids: np.ndarray[Any, Any], now: Instant | np.ndarray[Any, Any], reason: str, *,
+              continue_series: bool) -> None:
+        """Drop taken entries (`now`: one instant, or one per entry without a repeat series)."""
         if len(ids) == 0:
             return
         self.pending.state[ids] = DROPPED
@@ -633,6 +727,7 @@ class Automation:
         if self.config.repeat is None:
             return
         if continue_series and self.state is not State.ENDED:
+            assert isinstance(now, float | int), "a repeat series continues from one instant"
             self._continue_series(ids, now)
         else:
             self._series.end(self.pending.subscriber[ids])

@@ -159,6 +159,13 @@ class SendWindow:
             opens[k] = start if inside[k] else self.next_open(start)
         return np.where(inside[inverse], t, np.maximum(t, opens[inverse]))
 
+    def is_open_many(self, t: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """`is_open` for every instant, computed once per distinct minute (edges are whole minutes)."""
+        minutes, inverse = np.unique(np.floor(np.asarray(t) / 60.0), return_inverse=True)
+        inside = np.fromiter((self.is_open(m * 60.0) for m in minutes.tolist()), bool, count=len(minutes))
+        out: np.ndarray[Any, Any] = inside[inverse]
+        return out
+
     def open_throughout(self, start: Instant, end: Instant) -> bool:
         """Is the window open at every instant from `start` to `end`? (No offset change between.)"""
         if end < start or to_local(start, self.tz).utcoffset() != to_local(end, self.tz).utcoffset():

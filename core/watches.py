@@ -74,6 +74,29 @@ class Watches:
                 out.append(Expired(deadline, sid, send_id, trigger))
         return out
 
+    def expire_through(self, instants: np.ndarray[Any, Any], cancelled: dict[tuple[int, str, int], Instant],
+                       before: Instant | None = None) -> list[Expired]:
+        """`expire(t)` at each of `instants` (sorted), with cancels applied between, in one pass.
+
+        A deadline passes at the first instant at or after it; `cancelled` maps a
+        watch (subscriber, send, trigger) to when its cancel is released, which
+        beats the deadline when it comes no later than the instant the deadline
+        passes at. Every cancel is applied, as the phases would by the last instant.
+        """
+        out: list[Expired] = []
+        last = float(instants[-1])
+        while self._heap and self._heap[0][0] <= last and (before is None or self._heap[0][0] < before):
+            deadline, _, sid, send_id, trigger = heapq.heappop(self._heap)
+            key = (sid, send_id, trigger)
+            if key not in self._live:
+                continue
+            self._live.discard(key)
+            cancel = cancelled.get(key)
+            if cancel is None or cancel > instants[int(np.searchsorted(instants, deadline, side="left"))]:
+                out.append(Expired(deadline, sid, send_id, trigger))
+        self._live.difference_update(cancelled)
+        return out
+
     def live_before(self, before: Instant) -> list[Expired]:
         """The live deadlines earlier than `before`, in order; nothing changes.
 

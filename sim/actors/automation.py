@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pykka
 
 from core import Automation, Context, Effects, SubscriberStore, advance, handle
@@ -51,8 +52,16 @@ def step(a: Automation, store: SubscriberStore, message: Step) -> StepResult:
 
 
 def ahead(a: Automation, store: SubscriberStore, message: Ahead) -> StepResult:
-    """The phases at `ticks`, each reduced to what it would do here: decide what is due (no inputs)."""
+    """The phases at `ticks`, each reduced to what it would do here: decide what is due (no inputs).
+
+    As columns in one pass when the automation allows it (`Automation.advance_many`), else a phase at a time.
+    """
     ctx, fx = Context(store, message.ended), Effects()
+    batches = a.advance_many(np.asarray(message.ticks, np.float64), message.cancels, store)
+    if batches is not None:
+        for batch in batches:
+            fx.send(batch)
+        return _result(a, message.ticks[-1], fx)
     cancels = iter(message.cancels)
     pending = next(cancels, None)
     for t in message.ticks:
