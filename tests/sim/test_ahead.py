@@ -38,6 +38,8 @@ def _decisions(result: RunResult) -> dict[str, Any]:
      'automation.nudge.window={days=["mon","tue","wed"],from="00:00",to="23:59"}'],
     ['duration="2d12h"', "population.size=2000", 'load.rate="300/h"', "expect.value=0",  # opens near deadlines
      'behaviour.open_after="2d"', 'automation.nudge.window={days=["mon","tue","wed"],from="00:00",to="23:59"}'],
+    ['duration="8d"', "population.size=1000", 'load.rate="100/h"', "expect.value=0",  # weekly repeats dropped
+     "behaviour.unsubscribe=0.1", "dispatcher.tick='10s'"],
 ])
 def test_s1_sends_and_deadlines_decided_ahead_match_one_phase_at_a_time(overrides: list[str]) -> None:
     spec = load(NEWSLETTER, overrides)
