@@ -24,6 +24,7 @@ class _Chunk:
     time: np.ndarray
     cols: dict[str, np.ndarray]
     latest: float
+    first: float  # the earliest row not yet released
     slack: float = 0.0
     pos: int = 0
     ordered: bool = False
@@ -47,8 +48,9 @@ class FutureQueue:
             return
         self._seq += 1
         time = np.asarray(time)
-        chunk = _Chunk(self._seq, kind, time, {k: np.asarray(v) for k, v in cols.items()}, float(time.max()), slack)
         first = float(time.min())
+        chunk = _Chunk(self._seq, kind, time, {k: np.asarray(v) for k, v in cols.items()}, float(time.max()), first,
+                       slack)
         heapq.heappush(self._heap, (first, chunk.seq, chunk))
         self._of_kind.setdefault(kind, []).append(chunk)
         heapq.heappush(self._due, (first + slack, chunk.seq, 0, chunk))
@@ -72,6 +74,8 @@ class FutureQueue:
         self._of_kind[kind] = chunks
         out = []
         for chunk in chunks:
+            if chunk.first >= before:  # nothing of it yet: no need to look at its rows
+                continue
             rest = slice(chunk.pos, len(chunk.time))
             hit = chunk.time[rest] < before
             if hit.any():
@@ -100,7 +104,8 @@ class FutureQueue:
             sl = slice(chunk.pos, end)
             out.append((chunk.kind, chunk.time[sl], {k: v[sl] for k, v in chunk.cols.items()}))
             chunk.pos = end
-            heapq.heappush(self._heap, (float(chunk.time[end]), chunk.seq, chunk))
+            chunk.first = float(chunk.time[end])
+            heapq.heappush(self._heap, (chunk.first, chunk.seq, chunk))
             heapq.heappush(self._due, (float(chunk.time[end]) + chunk.slack, chunk.seq, end, chunk))
         out.sort(key=lambda piece: float(piece[1].min()))  # stable: chunk order breaks ties
         return out

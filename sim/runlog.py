@@ -56,8 +56,8 @@ class RunLog:
         with gzip.open(path, "wb", compresslevel=3) as out, ThreadPoolExecutor(1) as pool:
             pending: list[Future[int]] = []
 
-            def sink(text: str) -> None:
-                pending.append(pool.submit(out.write, text.encode()))
+            def sink(text: bytes) -> None:
+                pending.append(pool.submit(out.write, text))
                 if len(pending) > 2:  # bound the memory held by pieces waiting for the compressor
                     pending.pop(0).result()
 
@@ -95,30 +95,41 @@ class RunLog:
         pq.write_table(table, path, compression="zstd")
 
     def digest(self, cols: dict[str, np.ndarray], emails: list[str], tz: str,
-               sink: Callable[[str], object] | None = None) -> str:
+               sink: Callable[[bytes], object] | None = None) -> str:
         """The sha256 of the canonical CSV text of `cols`, handing the text to `sink` as it goes."""
+        import pyarrow as pa
+
         zone = ZoneInfo(tz)
         digest = hashlib.sha256(HEADER.encode())
         if sink is not None:
-            sink(HEADER)
+            sink(HEADER.encode())
         n = len(cols["at"])
-        who = np.asarray([*csv_cells(emails), ""], dtype=object)  # index -1 (no subscriber): the empty cell
-        names = np.asarray(csv_cells(self.automations), dtype=object)
+        who = pa.array([*csv_cells(emails), ""], pa.string())  # index -1 (no subscriber): the empty cell
+        names = pa.array(csv_cells(self.automations), pa.string())
         for lo in range(0, n, 200_000):
-            text = self._lines(cols, slice(lo, min(n, lo + 200_000)), who, names, zone)
+            text = _lines(cols, slice(lo, min(n, lo + 200_000)), who, names, zone)
             if sink is not None:
                 sink(text)
-            digest.update(text.encode())
+            digest.update(text)
         return digest.hexdigest()
 
-    @staticmethod
-    def _lines(cols: dict[str, np.ndarray], sl: slice, who: np.ndarray, names: np.ndarray, zone: ZoneInfo) -> str:
-        subs = cols["subscriber"][sl]
-        subs = np.where((subs >= 0) & (subs < len(who) - 1), subs, -1)
-        columns = (iso_times(cols["at"][sl], zone), names[cols["automation"][sl]].tolist(), who[subs].tolist(),
-                   _KIND_TEXT[cols["kind"][sl]].tolist(), _REASON_TEXT[cols["reason"][sl]].tolist(),
-                   iso_times(cols["due"][sl], zone))
-        return "".join(f"{w},{n},{e},{k},{r},{d}\n" for w, n, e, k, r, d in zip(*columns, strict=True))
+
+def _lines(cols: dict[str, np.ndarray], sl: slice, who: Any, names: Any, zone: ZoneInfo) -> bytes:
+    """Rows `sl` as CSV text, made by Arrow's string kernels a column at a time (no Python per row):
+    each cell a `take` from a small table of texts, the cells of a row joined in C."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    subs = cols["subscriber"][sl]
+    subs = np.where((subs >= 0) & (subs < len(who) - 1), subs, len(who) - 1)
+    due = pc.binary_join_element_wise(iso_times(cols["due"][sl], zone), "", "\n")  # the row's end
+    line = pc.binary_join_element_wise(iso_times(cols["at"][sl], zone), names.take(cols["automation"][sl]),
+                                       who.take(subs), _KIND_TEXT.take(cols["kind"][sl]),
+                                       _REASON_TEXT.take(cols["reason"][sl]), due, ",")
+    line = line.combine_chunks() if isinstance(line, pa.ChunkedArray) else line
+    offsets = np.frombuffer(line.buffers()[1], np.int32)[line.offset:line.offset + len(line) + 1]
+    text: bytes = line.buffers()[2][int(offsets[0]):int(offsets[-1])].to_pybytes()  # the rows, back to back
+    return text
 
 
 # A cell a spreadsheet would run as a formula starts with one of these (OWASP "CSV injection").
@@ -144,35 +155,51 @@ def _cell(value: str) -> str:
     return value
 
 
-_KIND_TEXT = np.asarray(KINDS, dtype=object)
-_REASON_TEXT = np.asarray(REASONS, dtype=object)
+def _texts(values: tuple[str, ...] | list[str]) -> Any:
+    import pyarrow as pa
+
+    return pa.array(list(values), pa.string())
 
 
-_MILLIS = [f".{m:03d}" for m in range(1000)]
+class _Lazy:
+    """A table of texts made on first use (pyarrow loads only when a log is written)."""
+
+    def __init__(self, values: tuple[str, ...] | list[str]) -> None:
+        self.values = values
+        self._array: Any = None
+
+    def take(self, indices: np.ndarray) -> Any:
+        if self._array is None:
+            self._array = _texts(self.values)
+        return self._array.take(indices)
 
 
-def iso_times(t: np.ndarray, zone: ZoneInfo) -> list[str]:
-    """ISO 8601 local times with milliseconds and offset, vectorised ('' for NaN).
+_KIND_TEXT = _Lazy(KINDS)
+_REASON_TEXT = _Lazy(REASONS)
+_MILLIS = _Lazy([f".{m:03d}" for m in range(1000)])
+
+
+def iso_times(t: np.ndarray, zone: ZoneInfo) -> Any:
+    """ISO 8601 local times with milliseconds and offset, vectorised ('' for NaN), as an Arrow string array.
 
     Text is made once per distinct second (a run's rows share seconds) and
     joined with the milliseconds; the UTC offset is looked up once per
     distinct hour (zones change offset on the hour or half hour at most).
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     ok = ~np.isnan(t)
-    if not ok.any():
-        return [""] * len(t)
-    ms = np.round(t[ok] * 1000).astype(np.int64)
+    ms = np.round(np.where(ok, t, 0.0) * 1000).astype(np.int64)
     seconds, millis = np.divmod(ms, 1000)
     unique, inverse = np.unique(seconds, return_inverse=True)
     hours, hour_of = np.unique(unique // 3600, return_inverse=True)
     offsets = np.array([int(datetime.fromtimestamp(h * 3600, zone).utcoffset().total_seconds())  # type: ignore[union-attr]
                         for h in hours.tolist()], np.int64)
-    offset = offsets[hour_of]
-    local = np.datetime_as_string((unique + offset).astype("datetime64[s]"), unit="s").tolist()
-    suffix = [f"{'+' if o >= 0 else '-'}{abs(o) // 3600:02d}:{abs(o) % 3600 // 60:02d}" for o in offset.tolist()]
-    text = [local[i] + _MILLIS[m] + suffix[i] for i, m in zip(inverse.tolist(), millis.tolist(), strict=True)]
-    if len(text) == len(t):
+    local = np.datetime_as_string((unique + offsets[hour_of]).astype("datetime64[s]"), unit="s")
+    suffix = [f"{'+' if o >= 0 else '-'}{abs(o) // 3600:02d}:{abs(o) % 3600 // 60:02d}" for o in offsets.tolist()]
+    text = pc.binary_join_element_wise(pa.array(local, pa.string()).take(inverse), _MILLIS.take(millis),
+                                       _texts(suffix).take(hour_of[inverse]), "")
+    if ok.all():
         return text
-    out = np.full(len(t), "", dtype=object)
-    out[ok] = text
-    return list(out)
+    return pc.if_else(pa.array(ok), text, "")
