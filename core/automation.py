@@ -43,7 +43,7 @@ from core.series import Series
 from core.stats import Stats, conservation_violations
 from core.subscribers import SUBSCRIBED, Status, SubscriberStore
 from core.triggers import EMAIL_KINDS, NO_DUPLICATES, WATCH_KINDS, Kind, RateLimit, Signal, Signals, Trigger
-from core.watches import Watches
+from core.watches import Expired, Watches
 
 _SMALL_BATCH = 8
 _NONE = np.zeros(0, np.int64)
@@ -212,10 +212,14 @@ class Automation:
         """Apply every time-driven rule up to `now`, in time order."""
         if self.state is State.SCHEDULED and self.start_at is not None and now >= self.start_at:
             self._move(Command.REACH_START, self.start_at)
-        for w in self._watches.expire(now, before=self.end_at):
-            kind = self.config.triggers[w.trigger].kind
-            self.observe(Signal(kind, w.subscriber, w.deadline, send_id=w.send_id), store)
         trigger = self._anniversary_trigger()
+        expired = self._watches.expire(now, before=self.end_at)
+        if trigger is None or self._anniversaries.next is None or self._anniversaries.next > now:
+            self._observe_expired(expired, store)  # as batches: nothing else fires up to `now`
+        else:
+            for w in expired:
+                self.observe(Signal(self.config.triggers[w.trigger].kind, w.subscriber, w.deadline,
+                                    send_id=w.send_id), store)
         while trigger is not None and (at := self._anniversaries.next) is not None and at <= now and (
                 self.end_at is None or at < self.end_at):
             for signal in self._anniversaries.fire(trigger, store, self.tz):
@@ -650,16 +654,24 @@ class Automation:
             if c.at <= instants[-1] and WATCH_KINDS[t.kind] is c.kind and (not t.link or t.link == c.link):
                 key = (c.subscriber, c.send_id, trigger)
                 cancelled[key] = min(cancelled.get(key, c.at), c.at)
-        expired = self._watches.expire_through(instants, cancelled, before=self.end_at)
-        if not expired:
-            return
-        email, _, _ = expired[0].send_id.rpartition(":")
-        signals = Signals(t.kind, np.array([w.deadline for w in expired]),
-                          np.array([w.subscriber for w in expired], np.int64), email=email,
-                          entry=np.array([int(w.send_id.rpartition(":")[2]) for w in expired], np.int64))
-        if signals.send_ids() != [w.send_id for w in expired]:  # every deadline names a send of one email
-            raise AssertionError("watch send ids are not of one email")
-        self.observe_many(signals, store)
+        self._observe_expired(self._watches.expire_through(instants, cancelled, before=self.end_at), store)
+
+    def _observe_expired(self, expired: list[Expired], store: SubscriberStore) -> None:
+        """The signals of passed deadlines, in order: each run of one trigger as one batch when it is
+        long enough and its sends are named ``email:entry`` (as the dispatcher names them)."""
+        i = 0
+        while i < len(expired):
+            j = i
+            while j < len(expired) and expired[j].trigger == expired[i].trigger:
+                j += 1
+            kind = self.config.triggers[expired[i].trigger].kind
+            signals = _expired_signals(kind, expired[i:j]) if j - i >= _SMALL_BATCH else None
+            if signals is not None:
+                self.observe_many(signals, store)
+            else:
+                for w in expired[i:j]:
+                    self.observe(Signal(kind, w.subscriber, w.deadline, send_id=w.send_id), store)
+            i = j
 
     def _decide_spans(self, ids: np.ndarray[Any, Any], nows: np.ndarray[Any, Any], spans: list[tuple[int, int]],
                       store: SubscriberStore) -> list[SendBatch]:
@@ -841,3 +853,16 @@ class Automation:
     def violations(self, *, finished: bool = True) -> list[str]:
         return conservation_violations(self.stats, len(self.pending), finished=finished)
 
+
+def _expired_signals(kind: Kind, run: list[Expired]) -> Signals | None:
+    """Passed deadlines as one batch of signals, or None when their sends are not all ``email:entry``
+    of one email (then `Signals.send_ids` could not give back each one's send id)."""
+    email = run[0].send_id.rpartition(":")[0]
+    entries = []
+    for w in run:
+        head, sep, tail = w.send_id.rpartition(":")
+        if not sep or head != email or not tail.isdigit() or str(int(tail)) != tail:
+            return None
+        entries.append(int(tail))
+    return Signals(kind, np.array([w.deadline for w in run], np.float64),
+                   np.array([w.subscriber for w in run], np.int64), email=email, entry=np.array(entries, np.int64))
