@@ -52,8 +52,8 @@ class RunLog:
         Compression (zlib releases the GIL) runs on a second thread while the
         next piece of text is formatted.
         """
-        # Level 3: the default 9 took 5x the time for a file 20% smaller.
-        with gzip.open(path, "wb", compresslevel=3) as out, ThreadPoolExecutor(1) as pool:
+        # Level 2: the default 9 took 5x the time for a file 20% smaller; 3 took 25% longer than 2 for 0.2%.
+        with gzip.open(path, "wb", compresslevel=2) as out, ThreadPoolExecutor(1) as pool:
             pending: list[Future[int]] = []
 
             def sink(text: bytes) -> None:
@@ -192,7 +192,7 @@ def iso_times(t: np.ndarray, zone: ZoneInfo) -> Any:
     ok = ~np.isnan(t)
     ms = np.round(np.where(ok, t, 0.0) * 1000).astype(np.int64)
     seconds, millis = np.divmod(ms, 1000)
-    unique, inverse = np.unique(seconds, return_inverse=True)
+    unique, inverse = _distinct(seconds)
     hours, hour_of = np.unique(unique // 3600, return_inverse=True)
     offsets = np.array([int(datetime.fromtimestamp(h * 3600, zone).utcoffset().total_seconds())  # type: ignore[union-attr]
                         for h in hours.tolist()], np.int64)
@@ -203,3 +203,14 @@ def iso_times(t: np.ndarray, zone: ZoneInfo) -> Any:
     if ok.all():
         return text
     return pc.if_else(pa.array(ok), text, "")
+
+
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(values, return_inverse=True)`, in one pass when `values` are already in order
+    (the log's times are: it is sorted by them)."""
+    if len(values) < 2 or not (values[1:] >= values[:-1]).all():
+        unique, inverse = np.unique(values, return_inverse=True)
+        return unique, inverse
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    inverse = np.cumsum(np.r_[False, values[1:] != values[:-1]])
+    return values[starts], inverse
