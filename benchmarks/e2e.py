@@ -91,6 +91,21 @@ def scenario(file: Path | str, rounds: int = 1, report: bool = False, *extra: st
             "phases": float(summary["phases"])}  # type: ignore[arg-type]
 
 
+def phase_cost(rounds: int = 3) -> dict[str, float]:
+    """What one more phase costs, end to end: `phase.toml` (an API arrival a second, each its own
+    phase, nothing due) against the same file at one arrival an hour, run alternately; the
+    difference in wall time over the difference in phases (medians)."""
+    busy, idle = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            busy.append(dripsim(HERE / "phase.toml", Path(tmp) / f"b{r}"))
+            idle.append(dripsim(HERE / "phase.toml", Path(tmp) / f"i{r}", "--set", 'load.rate="1/h"'))
+    wall_b, wall_i = (statistics.median(m.wall_s for m in x) for x in (busy, idle))
+    phases_b, phases_i = (float(x[0].summary["phases"]) for x in (busy, idle))  # type: ignore[arg-type]
+    return {"wall_1_per_s": wall_b, "wall_1_per_h": wall_i, "phases_1_per_s": phases_b, "phases_1_per_h": phases_i,
+            "us_per_phase": (wall_b - wall_i) / (phases_b - phases_i) * 1e6}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -101,12 +116,18 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("file")
     r.add_argument("--rounds", type=int, default=3)
     r.add_argument("--report", action="store_true")
+    r.add_argument("--set", action="append", default=[], help="passed to dripsim run --set")
     sub.add_parser("scale")
+    p = sub.add_parser("phase", help="the marginal cost of a phase: phase.toml at 1/s against 1/h")
+    p.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
     if args.what == "signups":
         print(json.dumps(signups_ratio(args.signups, args.rounds), indent=1))
     elif args.what == "run":
-        print(json.dumps(scenario(args.file, args.rounds, args.report), indent=1))
+        extra = [x for value in args.set for x in ("--set", value)]
+        print(json.dumps(scenario(args.file, args.rounds, args.report, *extra), indent=1))
+    elif args.what == "phase":
+        print(json.dumps(phase_cost(args.rounds), indent=1))
     else:
         for size in (10_000, 100_000, 1_000_000):
             m = scenario(HERE / "month.toml", 1, False, "--set", f"population.size={size}",

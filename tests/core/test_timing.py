@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core import ConfigError, Delay, Duplicates, Kind, Repeat, SendWindow, Signal, Trigger
 from core.instants import zone
@@ -143,3 +145,25 @@ def test_r2_retrigger_moves_next_daily_repeat_product_example() -> None:
 def test_r3_repeat_with_anniversary_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="repeat"):
         config(triggers=(Trigger(Kind.ANNIVERSARY, field="birthday"),), repeat=Repeat("yearly"))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "America/Santiago",
+                        "Asia/Seoul", "UTC"]),
+       st.floats(1.6e9, 1.9e9), st.integers(1, 60), st.booleans(), st.floats(-10800, 10800))
+def test_d1_whole_days_match_the_wall_clock_computation(name: str, t: float, days: int, near_change: bool,
+                                                         offset: float) -> None:
+    """The fast path (same offset around the result) gives the wall-clock answer bit for bit, also when
+    the result lands within hours of a DST change (2026's in Europe, the US and Chile)."""
+    from datetime import datetime, time, timedelta
+
+    from core.instants import from_local, to_local, wall_add
+
+    if near_change:  # the instant `days` before a change, give or take three hours
+        changes = (1774746000.0, 1792890000.0, 1772953200.0, 1793512800.0, 1775962800.0, 1788062400.0)
+        t = changes[int(t) % len(changes)] - days * 86400 + offset
+    tz = zone(name)
+    local = to_local(t, tz)
+    wall = datetime.combine(local.date() + timedelta(days=days),
+                            time(local.hour, local.minute, local.second, local.microsecond))
+    assert wall_add(t, tz, days=days) == from_local(wall, tz)
