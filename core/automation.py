@@ -43,7 +43,7 @@ from core.series import Series
 from core.stats import Stats, conservation_violations
 from core.subscribers import SUBSCRIBED, Status, SubscriberStore
 from core.triggers import EMAIL_KINDS, NO_DUPLICATES, WATCH_KINDS, Kind, RateLimit, Signal, Signals, Trigger
-from core.watches import Expired, Watches
+from core.watches import Passed, Watches
 
 _SMALL_BATCH = 8
 _NONE = np.zeros(0, np.int64)
@@ -213,13 +213,9 @@ class Automation:
         if self.state is State.SCHEDULED and self.start_at is not None and now >= self.start_at:
             self._move(Command.REACH_START, self.start_at)
         trigger = self._anniversary_trigger()
-        expired = self._watches.expire(now, before=self.end_at)
-        if trigger is None or self._anniversaries.next is None or self._anniversaries.next > now:
-            self._observe_expired(expired, store)  # as batches: nothing else fires up to `now`
-        else:
-            for w in expired:
-                self.observe(Signal(self.config.triggers[w.trigger].kind, w.subscriber, w.deadline,
-                                    send_id=w.send_id), store)
+        passed = self._watches.expire(now, before=self.end_at)
+        quiet = trigger is None or self._anniversaries.next is None or self._anniversaries.next > now
+        self._observe_passed(passed, store, batches=quiet)  # as batches when nothing else fires up to `now`
         while trigger is not None and (at := self._anniversaries.next) is not None and at <= now and (
                 self.end_at is None or at < self.end_at):
             for signal in self._anniversaries.fire(trigger, store, self.tz):
@@ -331,14 +327,27 @@ class Automation:
         assert s.sent_at is not None
         source_ok = self._ran_at(s.sent_at)
         if s.kind in (Kind.OPENED, Kind.CLICKED) and len(self._watches):
-            for k in range(len(s)):
-                self._unwatch(s.row(k))
+            self._unwatch_many(s)
         if s.kind is Kind.EMAIL_SENT and self.state is State.RUNNING and not self.deleted and source_ok.any():
             armed = s.take(source_ok)
             for i, t in enumerate(self.config.triggers):
                 if t.kind in WATCH_KINDS and t.email == s.email:
-                    self._watches.arm_many(armed.at + t.within, armed.subscriber, armed.send_ids(), i)
+                    keys = armed.entry if armed.entry is not None else np.array(
+                        [self._watches.key(x, i, s.email) for x in armed.send_ids()], np.int64)
+                    self._watches.arm_many(armed.at + t.within, armed.subscriber.astype(np.int64),
+                                           np.asarray(keys, np.int64), i, s.email)
         return source_ok
+
+    def _unwatch_many(self, s: Signals) -> None:
+        """`_unwatch` for every row of a batch of opens or clicks."""
+        if s.entry is None:
+            for k in range(len(s)):
+                self._unwatch(s.row(k))
+            return
+        for i, t in enumerate(self.config.triggers):
+            if WATCH_KINDS.get(t.kind) is s.kind and t.email == s.email:
+                hit = np.ones(len(s), bool) if not t.link or s.link is None else s.link == t.link
+                self._watches.cancel_many(s.subscriber[hit].astype(np.int64), s.entry[hit].astype(np.int64), i)
 
     def _needs_one_at_a_time(self, s: Signals, matched: np.ndarray[Any, Any]) -> bool:
         if self.config.combine == "all" and len(self.config.triggers) > 1:
@@ -554,11 +563,11 @@ class Automation:
     def _watch(self, signal: Signal) -> None:
         for i, t in enumerate(self.config.triggers):
             if t.kind in WATCH_KINDS and t.email == signal.email:
-                self._watches.arm(signal.at + t.within, signal.subscriber, signal.send_id, i)
+                self._watches.arm(signal.at + t.within, signal.subscriber, signal.send_id, i, signal.email)
 
-    def watches_before(self, before: Instant) -> list[tuple[Instant, int]]:
-        """(deadline, subscriber) of the not_opened/not_clicked deadlines that could fire before `before`."""
-        return [(w.deadline, w.subscriber) for w in self._watches.live_before(before)]
+    def watches_before(self, before: Instant) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """(deadlines, subscribers) of the not_opened/not_clicked deadlines that could fire before `before`."""
+        return self._watches.live_before(before)
 
     def unwatch(self, signal: Signal) -> None:
         """An open or click seen ahead of its release: cancel the deadline it beats (T2)."""
@@ -598,7 +607,7 @@ class Automation:
         return self._decide(ids, now, store)
 
     # -- several phases in one pass (the look-ahead) -------------------------
-    def advance_many(self, instants: np.ndarray[Any, Any], cancels: tuple[Signal, ...],
+    def advance_many(self, instants: np.ndarray[Any, Any], cancels: tuple[Signals, ...],
                      store: SubscriberStore) -> list[SendBatch] | None:
         """`tick` then `due` at each of `instants` (sorted), with each cancel applied before the first
         instant at or after it: the same rows, entries and sends, decided as columns.
@@ -644,34 +653,42 @@ class Automation:
             return False
         return self.config.filter is None or bool(self.config.filter.passes_many(store, subs).all())
 
-    def _expire_through(self, instants: np.ndarray[Any, Any], cancels: tuple[Signal, ...],
+    def _expire_through(self, instants: np.ndarray[Any, Any], cancels: tuple[Signals, ...],
                         store: SubscriberStore) -> None:
-        """The watch deadlines up to the last instant, as `tick` at each would expire them, as one batch."""
+        """The watch deadlines up to the last instant, as `tick` at each would expire them, as one batch.
+        `cancels`: the opens or clicks each phase would release first (columns, any order)."""
         (trigger,) = [i for i, t in enumerate(self.config.triggers) if t.kind in WATCH_KINDS]
         t = self.config.triggers[trigger]
-        cancelled: dict[tuple[int, str, int], Instant] = {}
+        parts = []
         for c in cancels:
-            if c.at <= instants[-1] and WATCH_KINDS[t.kind] is c.kind and (not t.link or t.link == c.link):
-                key = (c.subscriber, c.send_id, trigger)
-                cancelled[key] = min(cancelled.get(key, c.at), c.at)
-        self._observe_expired(self._watches.expire_through(instants, cancelled, before=self.end_at), store)
+            if WATCH_KINDS[t.kind] is not c.kind or c.email != t.email or c.entry is None:
+                continue
+            hit = c.at <= instants[-1]
+            if t.link and c.link is not None:
+                hit &= c.link == t.link
+            parts.append((c.subscriber[hit].astype(np.int64), c.entry[hit].astype(np.int64), c.at[hit]))
+        columns = tuple(np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, dt)
+                        for k, dt in enumerate((np.int64, np.int64, np.float64)))
+        passed = self._watches.expire_through(instants, columns, trigger, before=self.end_at)
+        self._observe_passed(passed, store, batches=True)
 
-    def _observe_expired(self, expired: list[Expired], store: SubscriberStore) -> None:
-        """The signals of passed deadlines, in order: each run of one trigger as one batch when it is
-        long enough and its sends are named ``email:entry`` (as the dispatcher names them)."""
-        i = 0
-        while i < len(expired):
-            j = i
-            while j < len(expired) and expired[j].trigger == expired[i].trigger:
-                j += 1
-            kind = self.config.triggers[expired[i].trigger].kind
-            signals = _expired_signals(kind, expired[i:j]) if j - i >= _SMALL_BATCH else None
-            if signals is not None:
-                self.observe_many(signals, store)
-            else:
-                for w in expired[i:j]:
-                    self.observe(Signal(kind, w.subscriber, w.deadline, send_id=w.send_id), store)
-            i = j
+    def _observe_passed(self, passed: Passed, store: SubscriberStore, *, batches: bool) -> None:
+        """The signals of passed deadlines, in order: each run of one trigger as one batch (when
+        `batches`, long enough, and its sends are named ``email:entry``), else one at a time."""
+        cuts = np.flatnonzero(np.diff(passed.trigger)) + 1
+        for lo, hi in zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(passed)].tolist(), strict=True):
+            if lo == hi:
+                continue
+            trigger = int(passed.trigger[lo])
+            kind = self.config.triggers[trigger].kind
+            sends = passed.send[lo:hi]
+            if batches and hi - lo >= _SMALL_BATCH and (sends >= 0).all():
+                self.observe_many(Signals(kind, passed.deadline[lo:hi], passed.subscriber[lo:hi],
+                                          email=self._watches.email_of(trigger), entry=sends), store)
+                continue
+            for k in range(lo, hi):
+                self.observe(Signal(kind, int(passed.subscriber[k]), float(passed.deadline[k]),
+                                    send_id=self._watches.send_id(int(passed.send[k]), trigger)), store)
 
     def _decide_spans(self, ids: np.ndarray[Any, Any], nows: np.ndarray[Any, Any], spans: list[tuple[int, int]],
                       store: SubscriberStore) -> list[SendBatch]:
@@ -853,16 +870,3 @@ class Automation:
     def violations(self, *, finished: bool = True) -> list[str]:
         return conservation_violations(self.stats, len(self.pending), finished=finished)
 
-
-def _expired_signals(kind: Kind, run: list[Expired]) -> Signals | None:
-    """Passed deadlines as one batch of signals, or None when their sends are not all ``email:entry``
-    of one email (then `Signals.send_ids` could not give back each one's send id)."""
-    email = run[0].send_id.rpartition(":")[0]
-    entries = []
-    for w in run:
-        head, sep, tail = w.send_id.rpartition(":")
-        if not sep or head != email or not tail.isdigit() or str(int(tail)) != tail:
-            return None
-        entries.append(int(tail))
-    return Signals(kind, np.array([w.deadline for w in run], np.float64),
-                   np.array([w.subscriber for w in run], np.int64), email=email, entry=np.array(entries, np.int64))

@@ -293,22 +293,25 @@ class Conductor:
         window = config.window
         return config.delay.amount == 0 and (window is None or window.open_throughout(t, limit))
 
-    def _cancels(self, name: str, limit: float) -> tuple[Signal, ...]:
-        """The opens and clicks waiting for release before `limit` that beat this automation's deadlines."""
-        out: list[Signal] = []
+    def _cancels(self, name: str, limit: float) -> tuple[Signals, ...]:
+        """The opens and clicks waiting for release before `limit` that beat this automation's deadlines,
+        as columns per watched email and kind."""
+        out: list[Signals] = []
         for trigger in self.configs[name].triggers:
             if trigger.kind not in (Kind.NOT_OPENED, Kind.NOT_CLICKED) or trigger.email not in self.index:
                 continue
             kind = Kind.OPENED if trigger.kind is Kind.NOT_OPENED else Kind.CLICKED
             source = self.index[trigger.email]
             for cols in self.future.rows_before(kind.value, limit):
+                mine = cols["automation"] == source
+                if not mine.any():
+                    continue
                 links = cols.get("link")
-                for i in np.flatnonzero(cols["automation"] == source).tolist():
-                    link = self.spec.behaviour.links[int(links[i])] if links is not None else ""
-                    out.append(Signal(kind, int(cols["subscriber"][i]), float(cols["time"][i]), email=trigger.email,
-                                      link=link, send_id=f"{trigger.email}:{int(cols['entry'][i])}",
-                                      sent_at=float(cols["sent_at"][i])))
-        return tuple(sorted(out, key=lambda s: s.at))
+                out.append(Signals(kind, cols["time"][mine], cols["subscriber"][mine].astype(np.int64),
+                                   email=trigger.email, entry=cols["entry"][mine], sent_at=cols["sent_at"][mine],
+                                   link=None if links is None else
+                                   np.asarray(self.spec.behaviour.links, dtype=object)[links[mine]]))
+        return tuple(out)
 
     def _ahead(self, t: float) -> None:
         """Decide now the sends of the phases that would follow, up to the limit, when nothing between
@@ -327,8 +330,7 @@ class Conductor:
         for name, deadlines in zip(watching, self.sup.ask_all([(n, WatchesBefore(limit)) for n in watching]),
                                    strict=True):  # each deadline may queue a send due at once: count it
             k = names.index(name)
-            when = np.asarray([d for d, _ in deadlines], np.float64)
-            who = np.asarray([s for _, s in deadlines], np.int64)
+            when, who = deadlines
             peeks[k] = (np.concatenate([peeks[k][0], who]), np.concatenate([peeks[k][1], when]))
         subs = np.concatenate([p[0] for p in peeks]).astype(np.int64)
         due = np.concatenate([p[1] for p in peeks])

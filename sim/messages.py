@@ -56,7 +56,7 @@ class Ahead:
 
     ticks: tuple[float, ...]
     ended: frozenset[str] = frozenset()
-    cancels: tuple[Signal, ...] = ()  # opens/clicks waiting for release, in time order: they beat deadlines
+    cancels: tuple[Signals, ...] = ()  # opens/clicks waiting for release (columns): they beat deadlines
 
 
 @dataclass(frozen=True, slots=True)

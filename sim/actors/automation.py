@@ -62,11 +62,12 @@ def ahead(a: Automation, store: SubscriberStore, message: Ahead) -> StepResult:
         for batch in batches:
             fx.send(batch)
         return _result(a, message.ticks[-1], fx)
-    cancels = iter(message.cancels)
+    rows = sorted((float(c.at[k]), n, k) for n, c in enumerate(message.cancels) for k in range(len(c)))
+    cancels = iter(rows)
     pending = next(cancels, None)
     for t in message.ticks:
-        while pending is not None and pending.at <= t:  # a phase at t releases what happened by t first
-            a.unwatch(pending)
+        while pending is not None and pending[0] <= t:  # a phase at t releases what happened by t first
+            a.unwatch(message.cancels[pending[1]].row(pending[2]))
             pending = next(cancels, None)
         advance(a, t, ctx, fx)
     return _result(a, message.ticks[-1], fx)

@@ -52,9 +52,11 @@ def test_s1_sends_and_deadlines_decided_ahead_match_one_phase_at_a_time(override
     assert digest_of(merged) == digest_of(one_by_one)
 
 
-def test_t2_an_open_waiting_for_release_beats_a_deadline_decided_ahead() -> None:
+def test_t2_an_open_waiting_for_release_beats_a_deadline_decided_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
     """The step ahead applies opens that happened by each instant before that instant's deadlines."""
-    from core import AutomationConfig, Kind, Signal, SubscriberStore, Trigger
+    import numpy as np
+
+    from core import AutomationConfig, Kind, Signal, Signals, SubscriberStore, Trigger
     from core.automation import Automation
     from sim.actors.automation import ahead
     from sim.messages import Ahead
@@ -63,7 +65,7 @@ def test_t2_an_open_waiting_for_release_beats_a_deadline_decided_ahead() -> None
     store.add("a@example.kr", 0.0)
     t0 = 1_772_409_600.0
 
-    def nudge(cancels: tuple[Signal, ...]) -> int:
+    def nudge(cancels: tuple[Signals, ...]) -> int:
         a = Automation(AutomationConfig(id="nudge", triggers=(Trigger(Kind.NOT_OPENED, email="welcome",
                                                                       within=60.0),), subject="s"))
         a.start(t0)
@@ -71,8 +73,14 @@ def test_t2_an_open_waiting_for_release_beats_a_deadline_decided_ahead() -> None
         result = ahead(a, store, Ahead((t0 + 30.0, t0 + 61.0, t0 + 62.0), frozenset(), cancels))
         return sum(len(b) for b in result.batches)
 
-    opened = Signal(Kind.OPENED, 0, t0 + 40.0, email="welcome", send_id="welcome:7", sent_at=t0 + 1)
-    late = Signal(Kind.OPENED, 0, t0 + 70.0, email="welcome", send_id="welcome:7", sent_at=t0 + 1)
-    assert nudge(()) == 1
-    assert nudge((opened,)) == 0  # opened at +40 s, before the +61 s deadline
-    assert nudge((late,)) == 1  # too late to beat it
+    def open_at(at: float) -> Signals:  # the open of send welcome:7, as the conductor passes it (columns)
+        return Signals(Kind.OPENED, np.array([at]), np.array([0]), email="welcome", entry=np.array([7]),
+                       sent_at=np.array([t0 + 1]))
+
+    opened, late = open_at(t0 + 40.0), open_at(t0 + 70.0)
+    for one_pass in (True, False):  # columns (`advance_many`), then a phase at a time
+        if not one_pass:
+            monkeypatch.setattr(Automation, "advance_many", lambda *args: None)
+        assert nudge(()) == 1
+        assert nudge((opened,)) == 0  # opened at +40 s, before the +61 s deadline
+        assert nudge((late,)) == 1  # too late to beat it
