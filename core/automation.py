@@ -675,10 +675,10 @@ class Automation:
     def _observe_passed(self, passed: Passed, store: SubscriberStore, *, batches: bool) -> None:
         """The signals of passed deadlines, in order: each run of one trigger as one batch (when
         `batches`, long enough, and its sends are named ``email:entry``), else one at a time."""
-        cuts = np.flatnonzero(np.diff(passed.trigger)) + 1
-        for lo, hi in zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(passed)].tolist(), strict=True):
-            if lo == hi:
-                continue
+        if not len(passed):
+            return
+        cuts = np.flatnonzero(passed.trigger[1:] != passed.trigger[:-1]).tolist() if len(passed) > 1 else []
+        for lo, hi in zip([0, *(c + 1 for c in cuts)], [*(c + 1 for c in cuts), len(passed)], strict=True):
             trigger = int(passed.trigger[lo])
             kind = self.config.triggers[trigger].kind
             sends = passed.send[lo:hi]

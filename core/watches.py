@@ -76,9 +76,19 @@ class Watches:
 
     # -- arming and cancelling -------------------------------------------------
     def arm(self, deadline: Instant, subscriber: int, send_id: str, trigger: int, email: str = "") -> None:
+        """One watch (scalar work: the one-at-a-time path arms one per send)."""
         key = self.key(send_id, trigger, email)
-        self.arm_many(np.array([deadline]), np.array([subscriber], np.int64), np.array([key], np.int64), trigger,
-                      email)
+        row = self._deadline.append(deadline)
+        self._subscriber.append(subscriber)
+        self._send.append(key)
+        self._trigger.append(trigger)
+        self._live.append(True)
+        self._count += 1
+        if key >= 0:
+            self._index(trigger, key + 1)[key] = row
+        else:
+            self._by_name[(trigger, key)] = row
+        heapq.heappush(self._heap, (deadline, row, row, row + 1))
 
     def arm_many(self, deadlines: np.ndarray[Any, Any], subscribers: np.ndarray[Any, Any],
                  sends: np.ndarray[Any, Any], trigger: int, email: str) -> None:
@@ -130,8 +140,18 @@ class Watches:
         return np.where(found, rows, -1)
 
     def cancel(self, subscriber: int, send_id: str, trigger: int) -> None:
-        email = self._emails.get(trigger, "")
-        self.cancel_many(np.array([subscriber], np.int64), np.array([self.key(send_id, trigger, email)]), trigger)
+        """One open or click's cancel (scalar work)."""
+        if not self._count:
+            return
+        key = self.key(send_id, trigger, self._emails.get(trigger, ""))
+        if key >= 0:
+            index = self._by_send.get(trigger)
+            row = int(index[key]) if index is not None and key < len(index) else -1
+        else:
+            row = self._by_name.get((trigger, key), -1)
+        if row >= 0 and self._live[row] and self._subscriber[row] == subscriber:
+            self._live[row] = False
+            self._count -= 1
 
     def cancel_many(self, subscribers: np.ndarray[Any, Any], sends: np.ndarray[Any, Any], trigger: int) -> None:
         rows = self._rows(subscribers, sends, trigger)
@@ -156,6 +176,8 @@ class Watches:
 
     def _take(self, last: Instant, before: Instant | None) -> np.ndarray[Any, Any]:
         """Remove the live rows with deadline <= last (and < before), in (deadline, arming) order."""
+        if not self._heap or self._heap[0][0] > last:
+            return _NO_ROWS
         deadline = self._deadline.view
         taken = []
         while self._heap and self._heap[0][0] <= last and (before is None or self._heap[0][0] < before):
@@ -177,6 +199,8 @@ class Watches:
         return rows
 
     def _passed(self, rows: np.ndarray[Any, Any]) -> Passed:
+        if not len(rows):
+            return _NOTHING
         return Passed(self._deadline.view[rows], self._subscriber.view[rows], self._send.view[rows],
                       self._trigger.view[rows])
 
@@ -234,3 +258,7 @@ class Watches:
     def email_of(self, trigger: int) -> str:
         """The email whose sends `trigger`'s watches name by entry ('' if none armed yet)."""
         return self._emails.get(trigger, "")
+
+
+_NO_ROWS = np.zeros(0, np.int64)
+_NOTHING = Passed(np.zeros(0), _NO_ROWS, _NO_ROWS, np.zeros(0, np.int16))
