@@ -213,9 +213,10 @@ class Automation:
         if self.state is State.SCHEDULED and self.start_at is not None and now >= self.start_at:
             self._move(Command.REACH_START, self.start_at)
         trigger = self._anniversary_trigger()
-        passed = self._watches.expire(now, before=self.end_at)
-        quiet = trigger is None or self._anniversaries.next is None or self._anniversaries.next > now
-        self._observe_passed(passed, store, batches=quiet)  # as batches when nothing else fires up to `now`
+        if len(self._watches):
+            passed = self._watches.expire(now, before=self.end_at)
+            quiet = trigger is None or self._anniversaries.next is None or self._anniversaries.next > now
+            self._observe_passed(passed, store, batches=quiet)  # as batches when nothing else fires up to `now`
         while trigger is not None and (at := self._anniversaries.next) is not None and at <= now and (
                 self.end_at is None or at < self.end_at):
             for signal in self._anniversaries.fire(trigger, store, self.tz):
@@ -277,8 +278,9 @@ class Automation:
         batch, a repeat series retriggered) takes the one-at-a-time path.
         """
         if len(signals) < _SMALL_BATCH:  # numpy's fixed costs exceed the per-row Python below this
-            for k in sorted(range(len(signals)), key=lambda i: float(signals.at[i])):
-                self.tick(float(signals.at[k]), store)
+            times = signals.at.tolist()
+            for k in sorted(range(len(times)), key=times.__getitem__) if len(times) > 1 else range(len(times)):
+                self.tick(times[k], store)
                 self.observe(signals.row(k), store)
             return
         order = np.argsort(signals.at, kind="stable")

@@ -442,7 +442,7 @@ class Conductor:
             load = self.loads[k]
             if load.kind == "api" and len(times):
                 at = np.repeat(times, counts)
-                sids = np.asarray(self._random_subscribers(len(at)), np.int64)
+                sids = self._random_subscribers(len(at))
                 put(load.automation, float(at[0]), ObserveMany(Signals(Kind.API, at, sids)))
 
     def _replay(self, load: ReplayStream, rows: ReplayRows, put: Any, mutations: list[Change]) -> None:
@@ -485,9 +485,9 @@ class Conductor:
             mutations.extend(SetField(at, name, column[k], (sid,))
                              for name, column in rows.fields.items() if column[k] is not None)
 
-    def _random_subscribers(self, count: int) -> list[int]:
+    def _random_subscribers(self, count: int) -> np.ndarray:
         n = len(self.store)
-        return self._api_rng.integers(0, max(n, 1), count).tolist() if n else [-1] * count
+        return self._api_rng.integers(0, n, count) if n else np.full(count, -1, np.int64)
 
     def _action(self, at: float, action: ActionSpec, put: Any, mutations: list[Change]) -> None:
         command = action.command
