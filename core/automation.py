@@ -199,14 +199,19 @@ class Automation:
     # -- time-driven rules -------------------------------------------------
     def next_wakeup(self) -> Instant | None:
         """The earliest instant `tick` or `due` has work to do."""
-        times = [self.pending.next_due()]
+        return self.next_instants()[0]
+
+    def next_instants(self) -> tuple[Instant | None, Instant | None, Instant | None]:
+        """(`next_wakeup`, `next_scheduled`, `next_timed`) in one pass."""
+        due = self.pending.next_due()
         if self.state is State.SCHEDULED:
-            times.append(self.start_at)
-        if self.state in (State.RUNNING, State.PAUSED):
-            times.append(self.end_at)
-            times.append(self._watches.next_deadline())
-            times.append(self._anniversaries.next)
-        return min((t for t in times if t is not None), default=None)
+            start = self.start_at
+            return _earliest(due, start), start, start
+        if self.state not in (State.RUNNING, State.PAUSED):
+            return due, None, None
+        scheduled = _earliest(self.end_at, self._anniversaries.next)
+        timed = _earliest(scheduled, self._watches.next_deadline() if len(self._watches) else None)
+        return _earliest(due, timed), scheduled, timed
 
     def tick(self, now: Instant, store: SubscriberStore) -> None:
         """Apply every time-driven rule up to `now`, in time order."""
@@ -872,3 +877,6 @@ class Automation:
     def violations(self, *, finished: bool = True) -> list[str]:
         return conservation_violations(self.stats, len(self.pending), finished=finished)
 
+
+def _earliest(a: Instant | None, b: Instant | None) -> Instant | None:
+    return b if a is None else a if b is None else min(a, b)

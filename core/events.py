@@ -48,6 +48,7 @@ class EventRows:
 
 
 _DTYPES = (np.float64, np.int8, np.int32, np.int64, np.int16, np.float64)
+_RECORD = np.dtype(list(zip(("at", "kind", "subscriber", "entry", "reason", "due"), _DTYPES, strict=True)))
 
 
 _NO_ROWS = EventRows(*(np.zeros(0, dt) for dt in _DTYPES))  # read-only: shared by every empty drain
@@ -90,9 +91,9 @@ class EventLog:
                                   zip((at, kind, subscriber, entry, reason, due), _DTYPES, strict=True)))
 
     def _flush_single(self) -> None:
-        if self._single:
-            cols = list(zip(*self._single, strict=True))
-            self._chunks.append(tuple(np.asarray(c, dt) for c, dt in zip(cols, _DTYPES, strict=True)))
+        if self._single:  # one numpy call for all the rows: the columns are fields of one record array
+            rows = np.array(self._single, _RECORD)
+            self._chunks.append(tuple(rows[name] for name in _RECORD.names))  # type: ignore[union-attr]
             self._single = []
 
     def __len__(self) -> int:

@@ -520,19 +520,8 @@ class Conductor:
     # -- steps and dispatch ------------------------------------------------
     def _steps(self, t: float, inputs: dict[str, list[tuple[float, int, AutomationCommand]]]) -> None:
         active = [n for n in self.ids if inputs.get(n) or n in self.backlog
-                  or (self.wakeups[n] is not None and self.wakeups[n] <= t)]  # type: ignore[operator]
-        while self.crash_at and self.crash_at[0][0] <= t:
-            self._crash_pending.add(self.crash_at.pop(0)[1])  # crashes on its next message
-        if "dispatcher" in self._crash_pending:
-            self._dispatcher_crash = True
-            self._crash_pending.discard("dispatcher")
-        crash = self._crash_pending & set(active)
-        self._crash_pending -= crash
-        for name in active:
-            every = self.crash_every.get(name)
-            self.steps[name] += 1
-            if every and self.steps[name] % every == 0:
-                crash.add(name)
+                  or ((w := self.wakeups[n]) is not None and w <= t)]
+        crash = self._crashes(t, active)
         capacity = int(self.tokens)
         shares = _split(capacity, len(active))
         messages = []
@@ -548,6 +537,25 @@ class Conductor:
             results += self.sup.ask_all(again)
         self._record_restarts(t)
         self._absorb(t, results)
+
+    def _crashes(self, t: float, active: list[str]) -> set[str]:
+        """The actors that crash on this phase's message (fault injection); counts their steps."""
+        for name in active:
+            self.steps[name] += 1
+        if not (self.crash_at or self._crash_pending or self.crash_every):
+            return set()
+        while self.crash_at and self.crash_at[0][0] <= t:
+            self._crash_pending.add(self.crash_at.pop(0)[1])  # crashes on its next message
+        if "dispatcher" in self._crash_pending:
+            self._dispatcher_crash = True
+            self._crash_pending.discard("dispatcher")
+        crash = self._crash_pending & set(active)
+        self._crash_pending -= crash
+        for name in active:
+            every = self.crash_every.get(name)
+            if every and self.steps[name] % every == 0:
+                crash.add(name)
+        return crash
 
     def _absorb(self, t: float, results: list[StepResult]) -> None:
         batches = self._take(t, results)
@@ -571,6 +579,7 @@ class Conductor:
             self.routes = Routes.of(self.configs[n] for n in self.ids)
             self.slack = _slack(self.configs, self.lookahead)
             self.watchers = _watchers(self.configs)
+        changed = False
         for name, r in latest.items():
             self.wakeups[name] = r.next_wakeup
             self.scheduled[name] = r.scheduled
@@ -582,7 +591,9 @@ class Conductor:
             states = self.metrics.states[name]
             if not states or states[-1][1] != r.state:
                 states.append((t, r.state))
-        self.ended = frozenset(n for n, s in self.metrics.states.items() if s and s[-1][1] == State.ENDED)
+                changed = True
+        if changed:
+            self.ended = frozenset(n for n, s in self.metrics.states.items() if s and s[-1][1] == State.ENDED)
         return batches
 
     def _dispatch(self, t: float, batches: list[Any]) -> None:

@@ -75,6 +75,7 @@ def ahead(a: Automation, store: SubscriberStore, message: Ahead) -> StepResult:
 
 def _result(a: Automation, t: float, fx: Effects) -> StepResult:
     """What the conductor needs after an automation reached `t`: its sends, rows and next instants."""
-    return StepResult(a.id, tuple(fx.batches), a.pending.due_count(t), a.next_wakeup(), a.events.drain(),
+    wakeup, scheduled, timed = a.next_instants()
+    return StepResult(a.id, tuple(fx.batches), a.pending.due_count(t), wakeup, a.events.drain(),
                       tuple(fx.refused), tuple(fx.pages), a.state.value, len(a.pending), fx.edited,
-                      a.next_scheduled(), a.next_timed())
+                      scheduled, timed)
