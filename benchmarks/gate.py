@@ -2,10 +2,12 @@
 
 1. Dispatch (a fast stage): queued sends through the actors against the
    reference peer, >= 5x.
-2. End to end: the sign-up workload from the `dripsim` command to the files on
-   disk, against the naive design (`benchmarks/naive.py`), >= 3x. The bar
-   the project aims at is 5x (issue "Fast end to end"); today's figure (4.9x)
-   is in docs/performance.md, and this gate keeps it from sliding back.
+2. End to end: the sign-up workload (200k sign-ups, each sent at once) from
+   the `dripsim` command to the files on disk, against the naive design
+   (`benchmarks/naive.py`), >= 5x (issue "Fast end to end"; measured 6.8-7.2x,
+   docs/performance.md). At a smaller size the ratio falls, because dripsim's
+   start-up (0.4 s of imports) does not shrink with the work; the full size
+   costs about 40 s of CI.
 
 A ratio, never an absolute time, so a slow or busy CI machine does not fail it.
 
@@ -29,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-ratio", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--signups", type=int, default=200_000)
-    parser.add_argument("--min-e2e-ratio", type=float, default=3.0)
+    parser.add_argument("--min-e2e-ratio", type=float, default=5.0)
     args = parser.parse_args(argv)
     ours, theirs = [], []
     for _ in range(args.rounds):
