@@ -719,7 +719,12 @@ class Automation:
         if self.config.repeat is not None:  # only when all are sent (`_all_go`): each instant's next, in order
             for lo, hi in spans:
                 self._continue_series(ids[lo:hi], float(nows[lo]))
-        return [self._batch(float(nows[lo]), ids[lo:hi][keep[lo:hi]]) for lo, hi in spans]
+        if self.overrides or not keep.all():
+            return [self._batch(float(nows[lo]), ids[lo:hi][keep[lo:hi]]) for lo, hi in spans]
+        due, occurrence = self.pending.due[ids], self.pending.occurrence[ids]  # once, then a slice per instant
+        sender, subject = self.config.sender, self.config.subject
+        return [SendBatch(self.id, float(nows[lo]), ids[lo:hi], subs[lo:hi], due[lo:hi], occurrence[lo:hi], {},
+                          sender, subject) for lo, hi in spans]
 
     def _decide(self, ids: np.ndarray[Any, Any], now: Instant, store: SubscriberStore) -> SendBatch:
         subs = self.pending.subscriber[ids]

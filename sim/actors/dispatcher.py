@@ -64,8 +64,8 @@ class DispatcherActor(pykka.ThreadingActor):
         batches changes nothing but the cost.
         """
         mine: dict[str, list[tuple[SendBatch, np.ndarray]]] = {}
-        for b in batches:
-            mine.setdefault(b.automation, []).append((b, transport.pace(b.decided_at, len(b))))
+        for b, sent_at in zip(batches, transport.pace_many([(b.decided_at, len(b)) for b in batches]), strict=True):
+            mine.setdefault(b.automation, []).append((b, sent_at))
         out = []
         for name, parts in mine.items():
             if len(parts) == 1:
