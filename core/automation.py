@@ -302,6 +302,33 @@ class Automation:
             self._observe_segment(signals.take(slice(i, j)) if (i, j) != (0, n) else signals, store)
             i = j
 
+    def track_many(self, batches: tuple[Signals, ...], store: SubscriberStore) -> None:
+        """Email signals that only arm or cancel watches here, several batches in time order (batch order
+        breaking ties), as `observe_many` of each interleaved piece would: the rows are cut only at
+        time-driven instants, where `tick` runs; within a cut, sends arm before opens and clicks cancel
+        (an open of a send comes after it, and nothing else reads the watches in between)."""
+        at = np.concatenate([b.at for b in batches])
+        owner = np.concatenate([np.full(len(b), k) for k, b in enumerate(batches)])
+        row = np.concatenate([np.arange(len(b)) for b in batches])
+        order = np.lexsort((row, owner, at))
+        at, owner, row = at[order], owner[order], row[order]
+        sends = [k for k, b in enumerate(batches) if b.kind is Kind.EMAIL_SENT]
+        first = sends + [k for k in range(len(batches)) if k not in sends]
+        arms = [t.within for t in self.config.triggers if t.kind in WATCH_KINDS
+                and any(batches[k].email == t.email for k in sends)]
+        i, n = 0, len(at)
+        while i < n:
+            self.tick(float(at[i]), store)
+            timed = self.next_timed()
+            if arms:  # a deadline armed by this cut ends it
+                timed = min(x for x in (timed, float(at[i]) + min(arms)) if x is not None)
+            j = n if timed is None else max(i + 1, int(np.searchsorted(at, timed, side="left")))
+            for k in first:
+                rows = row[i:j][owner[i:j] == k]
+                if len(rows):
+                    self._track_watches_many(batches[k].take(rows))
+            i = j
+
     def next_scheduled(self) -> Instant | None:
         """The next instant this automation changes state or scans the whole list by itself.
 

@@ -135,6 +135,20 @@ class ObserveMany:
 
 
 @dataclass(frozen=True, slots=True)
+class TrackMany:
+    """Email signals (sent, opened, clicked) that only arm and cancel this automation's watches (no
+    trigger of it matches them), several batches offered together in time order: the input
+    order breaks ties. The batch form of their `ObserveMany`s, without cutting them into pieces
+    wherever their rows interleave."""
+
+    batches: tuple[Signals, ...]
+
+    @property
+    def at(self) -> Instant:
+        return min(float(b.at.min()) for b in self.batches)
+
+
+@dataclass(frozen=True, slots=True)
 class RecordOutcomes:
     """Transport outcomes of one automation's sends; row i finished at done_at[i]."""
 
@@ -156,7 +170,8 @@ class RecordEngagements:
 
 LifecycleCommand = Start | Schedule | CancelSchedule | Pause | Resume | End | Edit | Delete
 PendingCommand = QueryPending | SendNow | DeletePending
-AutomationCommand = LifecycleCommand | PendingCommand | Observe | ObserveMany | RecordOutcomes | RecordEngagements
+AutomationCommand = (LifecycleCommand | PendingCommand | Observe | ObserveMany | TrackMany | RecordOutcomes
+                     | RecordEngagements)
 
 
 # -- changes to the subscriber list (U1, U2, T2) ---------------------------------

@@ -37,6 +37,7 @@ from core.commands import (
     Schedule,
     SendNow,
     Start,
+    TrackMany,
 )
 from core.config import AutomationConfig
 from core.errors import DripError
@@ -168,6 +169,10 @@ def _observe_many(a: Automation, c: ObserveMany, ctx: Context, fx: Effects) -> N
     a.observe_many(c.signals, ctx.store)
 
 
+def _track_many(a: Automation, c: TrackMany, ctx: Context, fx: Effects) -> None:
+    a.track_many(c.batches, ctx.store)
+
+
 def _outcomes(a: Automation, c: RecordOutcomes, ctx: Context, fx: Effects) -> None:
     a.record_outcomes(c.entries, c.done_at, c.outcomes)
 
@@ -194,6 +199,7 @@ HANDLERS: dict[type, tuple[Handler, str, str, bool]] = {
     DeletePending: (_delete_pending, "pending.delete", "delete", False),
     Observe: (_observe, "observe", "", False),
     ObserveMany: (_observe_many, "observe", "", False),
+    TrackMany: (_track_many, "observe", "", False),
     RecordOutcomes: (_outcomes, "outcomes", "", False),
     RecordEngagements: (_engagements, "engagements", "", False),
 }

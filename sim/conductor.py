@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -44,6 +45,7 @@ from core import (
     Signal,
     Signals,
     State,
+    TrackMany,
     Unsubscribe,
     hard_bounces,
 )
@@ -137,6 +139,7 @@ class Conductor:
         self.routes = Routes.of(spec.automations)  # rebuilt after every edit
         self.lookahead = max(LOOKAHEAD, LOOKAHEAD_TICKS * spec.tick)
         self.watchers = _watchers(self.configs)  # automations with not_opened / not_clicked deadlines
+        self._tracking = {n: _tracking(c) for n, c in self.configs.items()}  # signals that only touch watches
         self.slack = _slack(self.configs, self.lookahead)  # likewise
         self.ended: frozenset[str] = frozenset()  # L4: known at the start of each phase
         self.can_look_ahead = (clock.kind == "virtual" and not spec.smtp and not spec.crashes
@@ -526,7 +529,8 @@ class Conductor:
         shares = _split(capacity, len(active))
         messages = []
         for name, share in zip(active, shares, strict=True):
-            messages.append((name, Step(t, share, _ordered(inputs.get(name, [])), self.ended, crash=name in crash)))
+            messages.append((name, Step(t, share, _ordered(inputs.get(name, []), self._tracking[name]), self.ended,
+                                        crash=name in crash)))
         results: list[StepResult] = self.sup.ask_all(messages) if messages else []
         used = sum(sum(len(b) for b in r.batches) for r in results)
         leftover = capacity - used
@@ -579,6 +583,7 @@ class Conductor:
             self.routes = Routes.of(self.configs[n] for n in self.ids)
             self.slack = _slack(self.configs, self.lookahead)
             self.watchers = _watchers(self.configs)
+            self._tracking = {n: _tracking(c) for n, c in self.configs.items()}
         changed = False
         for name, r in latest.items():
             self.wakeups[name] = r.next_wakeup
@@ -649,7 +654,8 @@ class Conductor:
             self.log.add(self.index[r.automation], r.events)
 
 
-def _ordered(items: list[tuple[float, int, AutomationCommand]]) -> tuple[AutomationCommand, ...]:
+def _ordered(items: list[tuple[float, int, AutomationCommand]],
+             tracking: Callable[[Signals], bool] = lambda s: False) -> tuple[AutomationCommand, ...]:
     """An actor's inputs in (time, sequence) order: the order it must apply them in.
 
     Transport outcomes and engagement change nothing a trigger decision reads,
@@ -657,12 +663,19 @@ def _ordered(items: list[tuple[float, int, AutomationCommand]]) -> tuple[Automat
     their send's outcome; each in time order) and never cut a batch. A batch
     of signals (`ObserveMany`) stands for one input per row, each with the
     batch's sequence number: it is cut wherever another input falls between
-    its rows, so every row is handled exactly where it would be alone.
+    its rows, so every row is handled exactly where it would be alone. When
+    every other input is a batch of signals that only arm and cancel the
+    automation's watches (`tracking`), they go as one `TrackMany`, which cuts
+    them only at the automation's own time-driven instants.
     """
     records = sorted((x for x in items if isinstance(x[2], RecordOutcomes | RecordEngagements)),
                      key=lambda x: (isinstance(x[2], RecordEngagements), x[0], x[1]))  # an open follows its outcome
     rest = [x for x in items if not isinstance(x[2], RecordOutcomes | RecordEngagements)]
     head = tuple(item for _, _, item in records)
+    batches = [item.signals for _, _, item in sorted(rest, key=lambda x: x[1]) if isinstance(item, ObserveMany)]
+    if len(rest) > 1 and len(batches) == len(rest) and all(tracking(b) for b in batches):
+        # sends, opens and clicks that only arm and cancel watches: one input, cut only where it must be
+        return (*head, TrackMany(tuple(batches)))
     if sum(isinstance(item, ObserveMany) for _, _, item in rest) == 0 or len(rest) == 1:
         return head + tuple(item for _, _, item in sorted(rest, key=lambda x: (x[0], x[1])))
     times, seqs, owner, rows = [], [], [], []
@@ -681,6 +694,19 @@ def _ordered(items: list[tuple[float, int, AutomationCommand]]) -> tuple[Automat
         item = rest[int(o[lo])][2]
         out.append(ObserveMany(item.signals.take(r[lo:hi])) if isinstance(item, ObserveMany) else item)
     return tuple(out)
+
+
+def _tracking(config: AutomationConfig) -> Callable[[Signals], bool]:
+    """Does a batch of email signals only arm or cancel this automation's watches (no trigger of it
+    matches that kind of signal for that email)?"""
+    matched = {(t.kind, t.email) for t in config.triggers}
+    watched = {t.email for t in config.triggers if t.kind in (Kind.NOT_OPENED, Kind.NOT_CLICKED)}
+
+    def only_watches(s: Signals) -> bool:
+        return (s.kind in (Kind.EMAIL_SENT, Kind.OPENED, Kind.CLICKED) and s.email in watched
+                and (s.kind, s.email) not in matched)
+
+    return only_watches
 
 
 def _watchers(configs: dict[str, AutomationConfig]) -> set[str]:

@@ -84,3 +84,68 @@ def test_t2_an_open_waiting_for_release_beats_a_deadline_decided_ahead(monkeypat
         assert nudge(()) == 1
         assert nudge((opened,)) == 0  # opened at +40 s, before the +61 s deadline
         assert nudge((late,)) == 1  # too late to beat it
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_t2_sends_and_opens_tracked_together_match_their_interleaved_pieces(seed: int) -> None:
+    """`TrackMany` (sends and opens that only arm and cancel a nudge's watches, as one input) leaves the
+    automation exactly as the pieces `_ordered` would cut them into, observed one after another, even
+    with deadlines passing between the rows."""
+    import numpy as np
+
+    from core import (
+        AutomationConfig,
+        Context,
+        Effects,
+        Kind,
+        ObserveMany,
+        Signals,
+        SubscriberStore,
+        TrackMany,
+        Trigger,
+        handle,
+    )
+    from core.automation import Automation
+    from sim.conductor import _ordered
+
+    rng = np.random.default_rng(seed)
+    t0 = 1_772_409_600.0
+    store = SubscriberStore()
+    for i in range(40):
+        store.add(f"s{i}@example.kr", 0.0)
+
+    def sent(entries: np.ndarray, at: np.ndarray) -> Signals:
+        return Signals(Kind.EMAIL_SENT, at, entries % 40, email="welcome", entry=entries, sent_at=at)
+
+    def fresh() -> Automation:
+        a = Automation(AutomationConfig(id="nudge", triggers=(Trigger(Kind.NOT_OPENED, email="welcome",
+                                                                      within=20.0),), subject="s"))
+        a.start(t0)
+        early = np.arange(30)  # armed before the phase: deadlines fall among the phase's rows
+        a.observe_many(sent(early, t0 + 1 + np.sort(rng.uniform(0, 20, 30))), store)
+        return a
+
+    state = rng.bit_generator.state
+    later = np.arange(30, 60)
+    sends = sent(later, np.sort(t0 + 15 + rng.uniform(0, 15, 30)))
+    opened = rng.choice(60, 25, replace=False)  # an open comes after its send (the behaviour model's rule)
+    open_at = np.where(opened >= 30, sends.at[np.clip(opened - 30, 0, 29)] + rng.uniform(0, 5, 25),
+                       t0 + 15 + rng.uniform(0, 15, 25))
+    order = np.argsort(open_at)
+    opens = Signals(Kind.OPENED, open_at[order], opened[order] % 40, email="welcome", entry=opened[order],
+                    sent_at=np.full(25, t0))
+    inputs = [(float(sends.at.min()), 1, ObserveMany(sends)), (float(opens.at.min()), 2, ObserveMany(opens))]
+    outcomes = []
+    for together in (True, False):
+        rng.bit_generator.state = state
+        a = fresh()
+        commands = _ordered(inputs, (lambda s: True) if together else (lambda s: False))
+        assert any(isinstance(c, TrackMany) for c in commands) is together
+        ctx = Context(store, frozenset())
+        for c in commands:
+            handle(a, c, ctx, Effects())
+        a.tick(t0 + 100, store)  # the rest of the deadlines pass
+        rows = [tuple("nan" if isinstance(x, float) and x != x else x for x in r) for r in a.events.drain().rows()]
+        outcomes.append((rows, a.summary(), len(a.pending)))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][1]["triggered"] > 0  # deadlines passed, and some were beaten by opens
