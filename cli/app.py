@@ -234,8 +234,7 @@ def _rebuild_report(run_dir: Path) -> int:
 
     missing = [f for f in ("summary.json", "timeseries.json") if not (run_dir / f).exists()]
     if missing:
-        print(f"dripsim: {run_dir}: not a run folder (missing {', '.join(missing)})", file=sys.stderr)
-        return EXIT_INPUT
+        return usage_error(f"{run_dir}: not a run folder (missing {', '.join(missing)})")
     try:
         print(build_report(run_dir))
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:  # JSONDecodeError is a ValueError

@@ -181,5 +181,11 @@ def build() -> OneLineParser:
 
 def usage_error(message: str) -> int:
     """A bad combination found after parsing: the same one line, exit 2."""
-    print(f"dripsim: {message}", file=sys.stderr)
+    print(f"dripsim: {one_line(message)}", file=sys.stderr)
     return 2
+
+
+def one_line(message: str) -> str:
+    """`message` on one line: a line break or other control character in it (a path or value as the
+    user typed it) is shown escaped, never as a break."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)

@@ -254,3 +254,9 @@ def test_two_runs_finishing_into_one_out_folder_never_mix(tmp_path: Path) -> Non
     assert (out / "summary.json").read_text() == '{"run": 1}'
     outdir.discard(second)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_path_with_a_line_break_is_named_on_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by the fuzz below: `dripsim report $'\\n'` printed the break itself, so two lines."""
+    line = one_line_exit_2(["report", str(tmp_path / "a\nb")], capsys)
+    assert "a\\nb: not a run folder" in line
