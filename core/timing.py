@@ -12,6 +12,7 @@ import bisect
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -154,9 +155,7 @@ class SendWindow:
         opens = np.empty(len(minutes))
         inside = np.empty(len(minutes), bool)
         for k, m in enumerate(minutes.tolist()):
-            start = m * 60.0
-            inside[k] = self.is_open(start)
-            opens[k] = start if inside[k] else self.next_open(start)
+            inside[k], opens[k] = _minute(self, int(m))
         return np.where(inside[inverse], t, np.maximum(t, opens[inverse]))
 
     def is_open_many(self, t: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -176,7 +175,16 @@ class SendWindow:
                    for s, e in self.intervals for p in (p0, p0 + WEEK_MINUTES))
 
     def next_open(self, t: Instant) -> Instant:
-        """`t` if the window is open then, else the instant it next opens (W1)."""
+        """`t` if the window is open then, else the instant it next opens (W1).
+
+        Decided once per local minute (edges are whole minutes: within one
+        minute every instant is inside, or every one waits for the same
+        opening), as `next_open_many` does for a batch.
+        """
+        inside, opening = _minute(self, math.floor(t / 60.0))
+        return t if inside else max(t, opening)
+
+    def _next_open(self, t: Instant) -> Instant:
         local = to_local(t, self.tz)
         pos = self._position(local)
         if self._open_at(pos):
@@ -196,8 +204,16 @@ class SendWindow:
                 mid = (lo + hi) / 2
                 lo, hi = (mid, hi) if to_local(mid, self.tz).utcoffset() == offset else (lo, mid)
             if hi < found:
-                return min(found, self.next_open(float(math.ceil(hi))))
+                return min(found, self._next_open(float(math.ceil(hi))))
         return found
+
+
+@lru_cache(maxsize=65536)
+def _minute(window: SendWindow, minute: int) -> tuple[bool, float]:
+    """(open at the start of this minute, when it next opens from there): one calendar computation per
+    window and minute, however many sends ask."""
+    start = minute * 60.0
+    return (True, start) if window.is_open(start) else (False, window._next_open(start))
 
 
 _PERIODS = {"daily": (1, 0), "weekly": (7, 0), "monthly": (0, 1), "yearly": (0, 12)}
