@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -291,15 +292,23 @@ class Automation:
         order = np.argsort(signals.at, kind="stable")
         if (np.diff(order) != 1).any():
             signals = signals.take(order)
-        at, i, n = signals.at, 0, len(signals)
+        n = len(signals)
         arms = [t.within for t in self.config.triggers if t.kind in WATCH_KINDS and t.email == signals.email]
+        for i, j in self._cuts(signals.at, arms if signals.kind is Kind.EMAIL_SENT else [], store):
+            self._observe_segment(signals.take(slice(i, j)) if (i, j) != (0, n) else signals, store)
+
+    def _cuts(self, at: np.ndarray[Any, Any], arms: list[float],
+              store: SubscriberStore) -> Iterator[tuple[int, int]]:
+        """Rows [i, j) of `at` (sorted) between two time-driven instants, `tick` run at each cut's first
+        row; `arms`: the `within` of the watches these rows arm (a deadline armed in a cut ends it)."""
+        i, n = 0, len(at)
         while i < n:
             self.tick(float(at[i]), store)
             timed = self.next_timed()
-            if signals.kind is Kind.EMAIL_SENT and arms:  # a deadline armed by this segment ends it
+            if arms:
                 timed = min(x for x in (timed, float(at[i]) + min(arms)) if x is not None)
             j = n if timed is None else max(i + 1, int(np.searchsorted(at, timed, side="left")))
-            self._observe_segment(signals.take(slice(i, j)) if (i, j) != (0, n) else signals, store)
+            yield i, j
             i = j
 
     def track_many(self, batches: tuple[Signals, ...], store: SubscriberStore) -> None:
@@ -316,18 +325,11 @@ class Automation:
         first = sends + [k for k in range(len(batches)) if k not in sends]
         arms = [t.within for t in self.config.triggers if t.kind in WATCH_KINDS
                 and any(batches[k].email == t.email for k in sends)]
-        i, n = 0, len(at)
-        while i < n:
-            self.tick(float(at[i]), store)
-            timed = self.next_timed()
-            if arms:  # a deadline armed by this cut ends it
-                timed = min(x for x in (timed, float(at[i]) + min(arms)) if x is not None)
-            j = n if timed is None else max(i + 1, int(np.searchsorted(at, timed, side="left")))
+        for i, j in self._cuts(at, arms, store):
             for k in first:
                 rows = row[i:j][owner[i:j] == k]
                 if len(rows):
                     self._track_watches_many(batches[k].take(rows))
-            i = j
 
     def next_scheduled(self) -> Instant | None:
         """The next instant this automation changes state or scans the whole list by itself.

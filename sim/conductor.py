@@ -672,10 +672,11 @@ def _ordered(items: list[tuple[float, int, AutomationCommand]],
                      key=lambda x: (isinstance(x[2], RecordEngagements), x[0], x[1]))  # an open follows its outcome
     rest = [x for x in items if not isinstance(x[2], RecordOutcomes | RecordEngagements)]
     head = tuple(item for _, _, item in records)
-    batches = [item.signals for _, _, item in sorted(rest, key=lambda x: x[1]) if isinstance(item, ObserveMany)]
-    if len(rest) > 1 and len(batches) == len(rest) and all(tracking(b) for b in batches):
-        # sends, opens and clicks that only arm and cancel watches: one input, cut only where it must be
-        return (*head, TrackMany(tuple(batches)))
+    if len(rest) > 1:
+        batches = [x.signals for _, _, x in sorted(rest, key=lambda x: x[1]) if isinstance(x, ObserveMany)]
+        if len(batches) == len(rest) and all(tracking(b) for b in batches):
+            # sends, opens and clicks that only arm and cancel watches: one input, cut only where it must be
+            return (*head, TrackMany(tuple(batches)))
     if sum(isinstance(item, ObserveMany) for _, _, item in rest) == 0 or len(rest) == 1:
         return head + tuple(item for _, _, item in sorted(rest, key=lambda x: (x[0], x[1])))
     times, seqs, owner, rows = [], [], [], []
