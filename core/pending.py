@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from sortedcontainers import SortedList
 
-from core.columns import Column
+from core.columns import Column, distinct
 from core.errors import ConfigError
 from core.instants import Instant
 from core.subscribers import SUBSCRIBED, SubscriberStore
@@ -256,7 +256,7 @@ class PendingList:
 
     def remove(self, ids: Iterable[int] | np.ndarray[Any, Any], state: int) -> np.ndarray[Any, Any]:
         """Take the still-pending entries among `ids` out of the list; returns them."""
-        ids = np.unique(np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, np.int64))
+        ids = distinct(np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, np.int64))
         ids = ids[self.state[ids] == PENDING] if len(ids) else ids
         if len(ids) == 0:
             return ids

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from core.columns import Column
+from core.columns import Column, distinct
 from core.instants import Instant
 
 
@@ -155,7 +155,7 @@ class Watches:
 
     def cancel_many(self, subscribers: np.ndarray[Any, Any], sends: np.ndarray[Any, Any], trigger: int) -> None:
         rows = self._rows(subscribers, sends, trigger)
-        rows = np.unique(rows[rows >= 0])
+        rows = distinct(rows[rows >= 0])
         self._live.view[rows] = False
         self._count -= len(rows)
 
@@ -226,7 +226,7 @@ class Watches:
         deadline = self._deadline.view
         at = instants[np.searchsorted(instants, deadline[taken], side="left")]
         passed = taken[beaten[taken] > at]
-        rest = np.unique(rows[hit])
+        rest = distinct(rows[hit])
         rest = rest[self._live.view[rest]]  # the watches their cancels beat that pass later
         self._live.view[rest] = False
         self._count -= len(rest)

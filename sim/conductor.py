@@ -49,6 +49,7 @@ from core import (
     Unsubscribe,
     hard_bounces,
 )
+from core.columns import distinct
 from core.commands import TargetedChange
 from sim.actors.supervision import Supervisor
 from sim.chunks import Chunks
@@ -351,7 +352,7 @@ class Conductor:
             return
         messages = []
         for k, name in enumerate(names):
-            mine = np.unique(ticks[chosen & (owner == k)])
+            mine = distinct(ticks[chosen & (owner == k)])
             if len(mine):
                 cancels = self._cancels(name, limit) if name in self.watchers else ()
                 messages.append((name, Ahead(tuple(mine.tolist()), self.ended, cancels)))
@@ -360,7 +361,7 @@ class Conductor:
         batches = self._take(last, results)
         batches.sort(key=lambda b: (b.decided_at, self.index[b.automation]))
         self._spend(batches)
-        self.metrics.ahead += len(np.unique(ticks[chosen]))
+        self.metrics.ahead += len(distinct(ticks[chosen]))
         self._dispatch(last, batches)
 
     def _first_clash(self, subs: np.ndarray, ticks: np.ndarray) -> float:

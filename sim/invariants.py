@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from core import KINDS, REASONS, Automation, State, Status
+from core.columns import repeats
 from sim.transport import message_id
 
 _IN_FLIGHT = KINDS.index("in_flight")
@@ -61,8 +62,8 @@ def check(automations: list[Automation], cols: dict[str, np.ndarray], initial_st
             problems.append(f"{a.id}: {int(bad.sum())} sends to subscribers no longer subscribed")
         done = mine & np.isin(cols["kind"], _DONE)
         entries = cols["entry"][done]
-        if len(entries) != len(np.unique(entries)):
-            problems.append(f"{a.id}: {len(entries) - len(np.unique(entries))} entries sent twice")
+        if twice := repeats(entries):
+            problems.append(f"{a.id}: {twice} entries sent twice")
         problems += [f"{a.id}: {p}" for p in a.violations(finished=True)]
         problems += [f"{a.id}: {p}" for p in _log_agrees(a, cols["kind"][mine])]
         if a.state is State.ENDED and len(a.pending):
@@ -101,12 +102,12 @@ def handed_over(sent: dict[str, Any], once_per_subscriber: set[str],
         if not rows or not len(rows["entry"]):
             continue
         entry, occurrence = rows["entry"].astype(np.int64), rows["occurrence"].astype(np.int64)
-        twice = len(entry) - len(np.unique((entry << 24) | occurrence))  # one int key per pair: a fast unique
+        twice = repeats((entry << 24) | occurrence)  # one int key per pair
         if twice:
             problems.append(f"{name}: {twice} sends handed to the transport twice (same entry and occurrence)")
         if name in once_per_subscriber:
             subs = rows["subscriber"].astype(np.int64)
-            again = len(subs) - len(np.unique((subs << 24) | occurrence))
+            again = repeats((subs << 24) | occurrence)
             if again:
                 problems.append(f"{name}: {again} subscribers sent the same occurrence twice (T5)")
         if received is not None:  # SMTP runs are small: one Message-ID string per send is fine there

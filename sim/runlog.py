@@ -8,16 +8,18 @@ the canonical CSV text.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from isal import igzip
 
 from core import KINDS, REASONS, EventRows
 from sim.chunks import Chunks
@@ -49,22 +51,13 @@ class RunLog:
     def write(self, path: Path, cols: dict[str, np.ndarray], emails: list[str], tz: str) -> str:
         """Write events.csv.gz; returns the sha256 digest of the canonical text.
 
-        Compression (zlib releases the GIL) runs on a second thread while the
-        next piece of text is formatted.
+        gzip by ISA-L (`isal`): the same format as zlib's at level 1-2, 3x as fast, and it releases
+        the GIL, so it overlaps the formatting of the next pieces. The header's mtime is 0 and
+        it names no file, so the same log gives the same bytes.
         """
-        # Level 2: the default 9 took 5x the time for a file 20% smaller; 3 took 25% longer than 2 for 0.2%.
-        with gzip.open(path, "wb", compresslevel=2) as out, ThreadPoolExecutor(1) as pool:
-            pending: list[Future[int]] = []
-
-            def sink(text: bytes) -> None:
-                pending.append(pool.submit(out.write, text))
-                if len(pending) > 2:  # bound the memory held by pieces waiting for the compressor
-                    pending.pop(0).result()
-
-            digest = self.digest(cols, emails, tz, sink)
-            for job in pending:
-                job.result()
-        return digest
+        with open(path, "wb") as raw, \
+                igzip.IGzipFile("", "wb", 2, raw, mtime=0) as out:  # type: ignore[no-untyped-call]
+            return self.digest(cols, emails, tz, out.write)
 
     def write_parquet(self, path: Path, cols: dict[str, np.ndarray], emails: list[str], tz: str) -> None:
         """events.parquet: the same rows and columns as the CSV, typed (times as timestamps in the
@@ -96,7 +89,11 @@ class RunLog:
 
     def digest(self, cols: dict[str, np.ndarray], emails: list[str], tz: str,
                sink: Callable[[bytes], object] | None = None) -> str:
-        """The sha256 of the canonical CSV text of `cols`, handing the text to `sink` as it goes."""
+        """The sha256 of the canonical CSV text of `cols`, handing the text to `sink` as it goes.
+
+        Pieces of `PIECE` rows are formatted on two threads (Arrow's kernels release the GIL),
+        a few ahead of the one being hashed and handed on, always in order.
+        """
         import pyarrow as pa
 
         zone = ZoneInfo(tz)
@@ -106,12 +103,26 @@ class RunLog:
         n = len(cols["at"])
         who = pa.array([*csv_cells(emails), ""], pa.string())  # index -1 (no subscriber): the empty cell
         names = pa.array(csv_cells(self.automations), pa.string())
-        for lo in range(0, n, 200_000):
-            text = _lines(cols, slice(lo, min(n, lo + 200_000)), who, names, zone)
-            if sink is not None:
-                sink(text)
-            digest.update(text)
+        pieces = (slice(lo, min(n, lo + PIECE)) for lo in range(0, n, PIECE))
+        with ThreadPoolExecutor(2) as pool:
+            for text in _in_order(pool, lambda sl: _lines(cols, sl, who, names, zone), pieces, ahead=3):
+                digest.update(text)
+                if sink is not None:
+                    sink(text)
         return digest.hexdigest()
+
+
+PIECE = 100_000  # rows formatted at a time: about 10 MB of text
+
+
+def _in_order(pool: ThreadPoolExecutor, fn: Callable[[Any], bytes], items: Iterator[Any],
+              ahead: int) -> Iterator[bytes]:
+    """`map(fn, items)` on `pool`, at most `ahead` results waiting (bounded memory), in order."""
+    waiting: deque[Future[bytes]] = deque(pool.submit(fn, item) for item in islice(items, ahead))
+    while waiting:
+        done = waiting.popleft().result()
+        waiting.extend(pool.submit(fn, item) for item in islice(items, 1))
+        yield done
 
 
 def _lines(cols: dict[str, np.ndarray], sl: slice, who: Any, names: Any, zone: ZoneInfo) -> bytes:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from core.columns import distinct
 from core.instants import from_local, zone
 from sim.conductor import Metrics
 from sim.spec import RunSpec
@@ -130,7 +131,7 @@ def _overdue(metrics: Metrics) -> tuple[np.ndarray, np.ndarray]:
     """Sends due and waiting for capacity, all automations together, at every phase (each automation's
     count carried forward from its last sample): (times, totals)."""
     series = [(np.array([x[0] for x in v]), np.array([x[2] for x in v])) for v in metrics.pending.values() if v]
-    times = np.unique(np.concatenate([t for t, _ in series])) if series else np.zeros(0)
+    times = distinct(np.concatenate([t for t, _ in series])) if series else np.zeros(0)
     total = np.zeros(len(times))
     for t, waiting in series:
         at = np.searchsorted(t, times, side="right") - 1

@@ -57,3 +57,27 @@ def test_extra_cpu_load_on_the_other_core_gives_the_same_digest() -> None:
 @pytest.mark.parametrize("name", ["transport-faults", "unsubscribe-bounce"])
 def test_digest_stable_on_busier_scenarios(name: str) -> None:
     assert digest(path=builtin_path(name)) == digest(path=builtin_path(name))
+
+
+def test_the_written_log_is_one_text_whatever_the_pieces_and_one_file_whenever_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+    import hashlib
+    import time
+
+    from sim import runlog
+
+    result = run(load(CHAIN, ['load.rate="100/h"']))
+    w = result.wiring
+    log, cols, emails, tz = w.conductor.log, result.events, w.store.emails, result.spec.timezone
+    assert len(cols["at"]) > 7 * 20
+    first = log.write(tmp_path / "first.csv.gz", cols, emails, tz)
+    time.sleep(1.1)  # a header that carried the time of writing would now differ
+    again = log.write(tmp_path / "again.csv.gz", cols, emails, tz)
+    data = (tmp_path / "first.csv.gz").read_bytes()
+    assert data == (tmp_path / "again.csv.gz").read_bytes()
+    monkeypatch.setattr(runlog, "PIECE", 7)  # many pieces, formatted on two threads, out of step
+    pieces = log.write(tmp_path / "pieces.csv.gz", cols, emails, tz)
+    text = gzip.decompress(data)
+    assert gzip.decompress((tmp_path / "pieces.csv.gz").read_bytes()) == text
+    assert first == again == pieces == hashlib.sha256(text).hexdigest()
