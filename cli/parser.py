@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from importlib import metadata
 from pathlib import Path
 from typing import NoReturn
 
@@ -66,10 +65,23 @@ def positive_int(text: str) -> int:
 
 
 def version() -> str:
+    from importlib import metadata  # 12 ms to import: only for --version
+
     try:
         return metadata.version("dripsim")
     except metadata.PackageNotFoundError:  # run from a source tree without installing
         return "unknown (not installed)"
+
+
+class _Version(argparse.Action):
+    """`--version`, looked up only when asked for."""
+
+    def __init__(self, option_strings: list[str], dest: str, help: str | None = None, **_: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> NoReturn:
+        print(f"dripsim {version()}")
+        parser.exit()
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
@@ -132,7 +144,7 @@ def build() -> OneLineParser:
                       description="Simulate and load-test automated (drip and trigger) emails.",
                       epilog="exit codes: 0 ok; 1 an expectation, invariant or SLO failed; "
                              "2 bad input (one line); 130/143 interrupted")
-    p.add_argument("--version", action="version", version=f"dripsim {version()}")
+    p.add_argument("--version", action=_Version, help="show the version and exit")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, text: str) -> OneLineParser:

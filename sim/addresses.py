@@ -15,8 +15,6 @@ import unicodedata
 from email.headerregistry import Address
 from email.utils import parseaddr
 
-from email_validator import EmailNotValidError, validate_email
-
 # Characters some part of the email stack treats as a line end, plus every other control character.
 _BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -27,6 +25,8 @@ class AddressError(ValueError):
 
 def check_address(text: str) -> str:
     """`text` if it is one plain email address; `AddressError` saying what is wrong otherwise."""
+    from email_validator import EmailNotValidError, validate_email  # 15 ms to import: only when used
+
     try:
         validate_email(text, check_deliverability=False, test_environment=True)
     except EmailNotValidError as err:
@@ -38,6 +38,8 @@ def check_sender(text: str) -> str:
     """A From: `news@example.com` or `Newsletter <news@example.com>`; refused if it holds more."""
     if _BREAKS.search(text):
         raise AddressError(f"{text!r} holds a control character or line break")
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         validate_email(text, check_deliverability=False, test_environment=True, allow_display_name=True)
     except EmailNotValidError as err:

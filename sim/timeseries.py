@@ -8,6 +8,7 @@ summary.json, so `dripsim report RUN_DIR` can rebuild it later.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -74,11 +75,16 @@ def build(spec: RunSpec, metrics: Metrics, t0: float) -> dict[str, Any]:
     out["window_openings_s"] = window_openings(spec, t0)
     out["headline"]["drains"] = _drains(out["window_openings_s"], metrics, t0)
     which = np.clip(np.searchsorted(edges, sent_at, side="right") - 1, 0, max(n - 1, 0))
+    order = np.argsort(which, kind="stable")  # each bucket's sends side by side: one slice per bucket
+    bounds = np.searchsorted(which[order], np.arange(n + 1)).tolist()
+    by_bucket = latency[order]
     pct: dict[str, list[float | None]] = {"p50": [], "p95": [], "p99": []}
-    for b in range(n):
-        lat = latency[which == b]
-        for key, q in (("p50", 50), ("p95", 95), ("p99", 99)):
-            pct[key].append(round(float(np.percentile(lat, q)), 3) if len(lat) else None)
+    for lo, hi in pairwise(bounds):
+        qs: list[float | None] = [None] * 3
+        if hi > lo:
+            qs = [round(q, 3) for q in np.percentile(by_bucket[lo:hi], [50, 95, 99]).tolist()]
+        for key, q in zip(pct, qs, strict=True):
+            pct[key].append(q)
     out["latency_s"] = pct
     throughput = total_sent / duration if duration else 0.0
     mean_latency = latency_sum / total_sent if total_sent else 0.0

@@ -12,17 +12,19 @@ from __future__ import annotations
 import contextlib
 import email.errors
 import re
-import smtplib
 import threading
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from core import Outcome
 from sim.addresses import envelope_sender, header_safe, sender_header
 from sim.draws import Keyed, Purpose
+
+if TYPE_CHECKING:  # smtplib (with ssl) loads only for SMTP runs
+    import smtplib
 
 OK, SOFT, HARD = Outcome.DELIVERED, Outcome.SOFT_BOUNCE, Outcome.HARD_BOUNCE
 MAX_LATENCY = 30 * 86400.0  # seconds: no transport holds a message longer (a bounce would have come back)
@@ -177,6 +179,8 @@ class SmtpTransport:
         self.bad_headers = 0  # sends failed because a header could not be made (none expected)
 
     def _connection(self) -> smtplib.SMTP:
+        import smtplib
+
         if self.smtp is None:
             self.smtp = smtplib.SMTP(self.host, self.port, timeout=10)
         return self.smtp
@@ -188,6 +192,8 @@ class SmtpTransport:
 
     def _send(self, automation: str, entries: np.ndarray, occurrence: np.ndarray, recipients: list[str],
               subjects: list[str], sender: str) -> Outcomes:
+        import smtplib
+
         n = len(entries)
         sent_at, code = np.empty(n), np.zeros(n, np.int8)
         envelope = envelope_sender(sender)
@@ -226,6 +232,8 @@ class SmtpTransport:
         return msg
 
     def close(self) -> None:
+        import smtplib
+
         with self._lock:
             if self.smtp is not None:
                 with contextlib.suppress(smtplib.SMTPException, OSError, ValueError):
