@@ -8,6 +8,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sim.runlog import csv_cells
 from sim.runner import digest_of, run, write
@@ -87,3 +89,11 @@ def test_csv_cells_quote_what_would_split_a_row() -> None:
     line = ",".join(cells) + "\n"
     assert next(csv.reader([line])) == ["plain@example.kr", "a,b@x.kr", 'say "hi"', "two\nlines", "'=SUM(A1)"]
     assert csv_cells(["a@x.kr", "b@y.kr"]) == ["a@x.kr", "b@y.kr"]  # the common case is left alone
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from('ab가@=+-\t\r\n,"\x00 '), max_size=6), max_size=8))
+def test_csv_cells_one_pass_decides_as_each_value_would(values: list[str]) -> None:
+    """The quick test over the joined text never lets a value through that needs care (UTF-8 safe)."""
+    from sim.runlog import _cell
+
+    assert csv_cells(values) == [_cell(v) for v in values]
