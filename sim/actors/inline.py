@@ -17,6 +17,7 @@ swallowed: they reach the conductor's caller, as on the real clock.
 
 from __future__ import annotations
 
+import queue
 import sys
 from collections import deque
 from typing import Any, TypeVar
@@ -73,12 +74,58 @@ class _Inbox:
         return not self._queue
 
 
+class _Answered(pykka.Future[Any]):
+    """A future answered in the asker's own thread, before `ask` returns (no lock, no condition).
+
+    `ThreadingFuture` makes a condition variable per ask and takes its lock on
+    every call; here nothing runs concurrently, so the answer is a plain field.
+    A `get` before the answer can only mean it will never come (one thread,
+    nothing left to run it): `pykka.Timeout` at once, not a wait.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._value: Any = None
+        self._exc_info: Any = None
+        self._done = False
+
+    def get(self, *, timeout: float | None = None) -> Any:
+        if self._get_hook is not None:  # map, filter, join, reduce
+            return super().get(timeout=timeout)
+        if not self._done:
+            raise pykka.Timeout("no answer: the in-thread runtime has nothing left that could give one")
+        if self._exc_info is not None:
+            exc_type, exc_value, exc_traceback = self._exc_info
+            exc_value = exc_type() if exc_value is None else exc_value
+            raise exc_value.with_traceback(exc_traceback)
+        return self._value
+
+    def set(self, value: Any = None) -> None:
+        if self._done or self._get_hook is not None:
+            raise queue.Full
+        self._value, self._done = value, True
+
+    def set_exception(self, exc_info: Any = None) -> None:
+        if self._done or self._get_hook is not None:
+            raise queue.Full
+        self._exc_info, self._done = exc_info or sys.exc_info(), True
+
+    def set_get_hook(self, func: Any) -> None:
+        if self._done:
+            raise queue.Full
+        super().set_get_hook(func)
+
+
 class InlineRuntime:
     """Mix in before a `pykka.ThreadingActor` subclass: same actor, no thread."""
 
     @staticmethod
     def _create_actor_inbox() -> Any:
         return _Inbox()
+
+    @staticmethod
+    def _create_future() -> pykka.Future[Any]:
+        return _Answered()
 
     def _start_actor_loop(self) -> None:
         actor: Any = self
