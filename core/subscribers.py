@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from core.columns import Column
+from core.emails import Emails, Pooled
 from core.errors import ConfigError
 from core.instants import Instant
 
@@ -50,7 +51,7 @@ class SubscriberStore:
         self.status = Column(np.int8)
         self.source = Column(np.int8)
         self.added_at = Column(np.float64)
-        self.emails: list[str] = []
+        self.emails = Emails()  # compact: generated addresses are kept as parts
         self.fields: dict[str, list[Any]] = {}
         self.groups: dict[str, set[int]] = {}
         self._by_email: dict[str, int] | None = None  # email -> id, built on the first lookup
@@ -84,7 +85,8 @@ class SubscriberStore:
         self.version += 1
         return sid
 
-    def add_many(self, emails: list[str], at: Instant | np.ndarray[Any, Any], *, source: Source = Source.FORM,
+    def add_many(self, emails: list[str] | Pooled, at: Instant | np.ndarray[Any, Any], *,
+                 source: Source = Source.FORM,
                  fields: Mapping[str, list[Any]] | None = None,
                  status: np.ndarray[Any, Any] | Iterable[int] | None = None, new: bool = False) -> range:
         """Bulk add (the population generator's path): columns, not objects.
@@ -96,9 +98,10 @@ class SubscriberStore:
         start = len(self.emails)
         n = len(emails)
         if not new or self._by_email is not None:
-            keys = [email.lower() for email in emails]
+            texts = emails.texts() if isinstance(emails, Pooled) else emails
+            keys = [email.lower() for email in texts]
             index = self._index()
-            clash = next((e for e, k in zip(emails, keys, strict=True) if k in index), None)
+            clash = next((e for e, k in zip(texts, keys, strict=True) if k in index), None)
             if clash is not None or len(set(keys)) != len(keys):
                 raise ConfigError("subscriber.email", f"{clash or 'an email'!r} is already in the list")
             index.update(zip(keys, range(start, start + n), strict=True))  # checked first: all or nothing

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from itertools import islice
@@ -22,6 +22,7 @@ import numpy as np
 from isal import igzip
 
 from core import KINDS, REASONS, EventRows
+from core.emails import Emails, Pooled
 from sim.chunks import Chunks
 
 HEADER = "time,automation,subscriber,kind,reason,due\n"
@@ -47,7 +48,7 @@ class RunLog:
             cols[k] = cols[k][order]
         return cols
 
-    def write(self, path: Path, cols: dict[str, np.ndarray], emails: list[str], tz: str) -> str:
+    def write(self, path: Path, cols: dict[str, np.ndarray], emails: Sequence[str], tz: str) -> str:
         """Write events.csv.gz; returns the sha256 digest of the canonical text.
 
         gzip by ISA-L (`isal`): the same format as zlib's at level 1-2, 3x as fast, and it releases
@@ -58,7 +59,7 @@ class RunLog:
                 igzip.IGzipFile("", "wb", 2, raw, mtime=0) as out:  # type: ignore[no-untyped-call]
             return self.digest(cols, emails, tz, out.write)
 
-    def write_parquet(self, path: Path, cols: dict[str, np.ndarray], emails: list[str], tz: str) -> None:
+    def write_parquet(self, path: Path, cols: dict[str, np.ndarray], emails: Sequence[str], tz: str) -> None:
         """events.parquet: the same rows and columns as the CSV, typed (times as timestamps in the
         scenario's zone; automation, subscriber, kind and reason dictionary-encoded), for pandas,
         polars or DuckDB."""
@@ -70,23 +71,25 @@ class RunLog:
             ms = np.round(np.where(missing, 0, t) * 1000).astype(np.int64)
             return pa.array(ms, pa.timestamp("ms", tz=tz), mask=missing)
 
-        def coded(codes: np.ndarray, names: list[str], missing: np.ndarray | None = None) -> Any:
+        def coded(codes: np.ndarray, names: list[str] | Any, missing: np.ndarray | None = None) -> Any:
             indices = pa.array(codes.astype(np.int32), mask=missing)
-            return pa.DictionaryArray.from_arrays(indices, pa.array(names, pa.string()))
+            return pa.DictionaryArray.from_arrays(indices, names if isinstance(names, pa.Array)
+                                                  else pa.array(names, pa.string()))
 
         subs = cols["subscriber"].astype(np.int64)
         no_subscriber = (subs < 0) | (subs >= len(emails))
         table = pa.table({
             "time": stamps(cols["at"]),
             "automation": coded(cols["automation"], self.automations),
-            "subscriber": coded(np.where(no_subscriber, 0, subs), emails or [""], no_subscriber),
+            "subscriber": coded(np.where(no_subscriber, 0, subs), addresses(emails, csv=False, blank=not len(emails)),
+                                no_subscriber),
             "kind": coded(cols["kind"], list(KINDS)),
             "reason": coded(cols["reason"], list(REASONS), cols["reason"] == 0),
             "due": stamps(cols["due"]),
         })
         pq.write_table(table, path, compression="zstd")
 
-    def digest(self, cols: dict[str, np.ndarray], emails: list[str], tz: str,
+    def digest(self, cols: dict[str, np.ndarray], emails: Sequence[str], tz: str,
                sink: Callable[[bytes | memoryview], object] | None = None) -> str:
         """The sha256 of the canonical CSV text of `cols`, handing the text to `sink` as it goes.
 
@@ -100,7 +103,7 @@ class RunLog:
         if sink is not None:
             sink(HEADER.encode())
         n = len(cols["at"])
-        who = pa.array([*csv_cells(emails), ""], pa.string())  # index -1 (no subscriber): the empty cell
+        who = addresses(emails, csv=True, blank=True)  # the last cell, empty: no subscriber
         names = pa.array(csv_cells(self.automations), pa.string())
         pieces = (slice(lo, min(n, lo + PIECE)) for lo in range(0, n, PIECE))
         with ThreadPoolExecutor(2) as pool:
@@ -164,6 +167,30 @@ def csv_cells(values: list[str]) -> list[str]:
 _SPLIT_BYTES = tuple(c.encode() for c in _SPLITTERS)
 _FORMULA_BYTES = np.zeros(256, bool)
 _FORMULA_BYTES[[ord(c) for c in _FORMULA_START]] = True
+
+
+def addresses(emails: Sequence[str], *, csv: bool, blank: bool) -> Any:
+    """Every address by subscriber id as one Arrow string array (safe CSV cells with `csv`), then an
+    empty one with `blank`. Pooled addresses are joined from their parts by Arrow, not one Python
+    string per subscriber, when no part needs care as a CSV cell."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chunks = []
+    for piece in emails.pieces() if isinstance(emails, Emails) else [list(emails)]:
+        if isinstance(piece, Pooled):
+            parts = [*piece.users, *piece.domains]
+            if not csv or csv_cells(parts) is parts:  # no part can start a formula or split a row
+                users = pa.array(piece.users, pa.string()).take(piece.user)
+                domains = pa.array(["@" + d for d in piece.domains], pa.string()).take(piece.domain)
+                chunks.append(pc.binary_join_element_wise(users, pc.cast(pa.array(piece.number), pa.string()),
+                                                          domains, ""))
+                continue
+            piece = piece.texts()
+        chunks.append(pa.array(csv_cells(piece) if csv else piece, pa.string()))
+    if blank:
+        chunks.append(pa.array([""], pa.string()))
+    return pa.concat_arrays(chunks) if chunks else pa.array([], pa.string())
 
 
 def _cell(value: str) -> str:

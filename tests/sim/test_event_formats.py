@@ -97,3 +97,20 @@ def test_csv_cells_one_pass_decides_as_each_value_would(values: list[str]) -> No
     from sim.runlog import _cell
 
     assert csv_cells(values) == [_cell(v) for v in values]
+
+
+def test_pooled_addresses_become_the_same_cells_as_their_text() -> None:
+    """The log's address column, joined from pooled parts by Arrow, is what the per-address path gives;
+    a part that could start a formula or split a row sends its piece through that path."""
+    import numpy as np
+
+    from core.emails import Emails, Pooled
+    from sim.runlog import addresses
+
+    for users in (("kim", "lee_"), ("=cmd", "lee_"), ("a,b", "kim")):
+        emails = Emails()
+        emails.append("named@example.kr")
+        emails.extend(Pooled(users, np.array([0, 1, 1]), np.array([5, 6, 70]), ("naver.com",), np.zeros(3, int)))
+        texts = list(emails)
+        assert addresses(emails, csv=True, blank=True).to_pylist() == [*csv_cells(texts), ""]
+        assert addresses(emails, csv=False, blank=False).to_pylist() == texts
