@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core import SendBatch
 from sim.behaviour import Behaviour, BehaviourSpec
@@ -77,3 +79,13 @@ def test_keyed_draws_have_the_distributions_they_name() -> None:
     theirs = another_run.uniform(another_run.sends("welcome", np.arange(n), np.full(n, 1.7e9),
                                                    np.zeros(n, np.int64)), Purpose.OPEN)
     assert abs(np.corrcoef(u, theirs)[0, 1]) < 0.01  # another seed, other numbers
+
+
+@given(st.lists(st.tuples(st.integers(1, 10**7), st.integers(1, 3)), min_size=1, max_size=60), st.integers(0, 2**32))
+def test_t6_one_api_pick_drawn_alone_is_the_pick_of_a_batch_of_one(calls: list[tuple[int, int]], seed: int) -> None:
+    """The conductor draws a lone API arrival's subscriber as a scalar (cheaper): the stream must not change."""
+    batch, alone = np.random.default_rng(seed), np.random.default_rng(seed)
+    for n, count in calls:
+        expected = batch.integers(0, n, count)
+        got = np.array([alone.integers(0, n)]) if count == 1 else alone.integers(0, n, count)
+        assert expected.tolist() == got.tolist()
