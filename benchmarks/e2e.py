@@ -92,11 +92,16 @@ def scenario(file: Path | str, rounds: int = 1, report: bool = False, *extra: st
 
 
 def phase_cost(rounds: int = 3, rate: str = "720/h", duration: str = "20h") -> dict[str, float]:
-    """What one more phase costs, end to end: `phase.toml` (API arrivals, each tick with one its own
-    phase, nothing due) against the same file at one arrival an hour, run alternately; the
-    difference in wall time over the difference in phases (medians). At 720/h (one every 5 s on
-    average, 1 s tick) a phase holds 1.1 arrivals on average: the issue's "one arrival". The run
-    stays shorter than the file's 1-day delay, so nothing comes due."""
+    """The issue's "phase with one arrival and nothing due", end to end: `phase.toml` (API arrivals,
+    one every 5 s on average at 720/h, a 1 s tick, a 1-day delay so nothing comes due) against the
+    same file at one arrival an hour, run alternately; medians.
+
+    API calls are decided ahead of their phases when nothing could change them (`_api_horizon` in
+    sim/conductor.py), so this workload no longer runs a phase per arrival: `us_per_arrival` (the
+    marginal wall time of one arrival at its own tick) is the figure, `phases_busy` says how many
+    phases it took. `us_per_lone_phase` is what a phase that cannot be merged costs: the same runs
+    in-process with the look-ahead for API calls off (no process start; see `lone_phase_cost`).
+    """
     busy, idle = [], []
     span = ("--set", f'duration="{duration}"')
     with tempfile.TemporaryDirectory() as tmp:
@@ -105,9 +110,41 @@ def phase_cost(rounds: int = 3, rate: str = "720/h", duration: str = "20h") -> d
             idle.append(dripsim(HERE / "phase.toml", Path(tmp) / f"i{r}", *span, "--set", 'load.rate="1/h"'))
     wall_b, wall_i = (statistics.median(m.wall_s for m in x) for x in (busy, idle))
     phases_b, phases_i = (float(x[0].summary["phases"]) for x in (busy, idle))  # type: ignore[arg-type]
-    arrivals = float(busy[0].summary["automations"]["later"]["triggered"])  # type: ignore[index]
-    return {"wall_busy_s": wall_b, "wall_idle_s": wall_i, "phases_busy": phases_b, "phases_idle": phases_i,
-            "arrivals_per_phase": arrivals / phases_b, "us_per_phase": (wall_b - wall_i) / (phases_b - phases_i) * 1e6}
+    arrivals_b, arrivals_i = (float(x[0].summary["automations"]["later"]["triggered"])  # type: ignore[index]
+                              for x in (busy, idle))
+    return {"wall_busy_s": wall_b, "wall_idle_s": wall_i, "arrivals_busy": arrivals_b, "phases_busy": phases_b,
+            "phases_idle": phases_i, "us_per_arrival": (wall_b - wall_i) / (arrivals_b - arrivals_i) * 1e6,
+            **lone_phase_cost(rounds, rate, duration)}
+
+
+def lone_phase_cost(rounds: int = 3, rate: str = "720/h", duration: str = "20h") -> dict[str, float]:
+    """The cost of a phase that must run alone (one API arrival, nothing due), measured in-process
+    with the look-ahead for API calls turned off: busy against 1/h, alternately, medians of the
+    simulation's wall time (build and summary included, no process start, no files)."""
+    from sim.bootstrap import build
+    from sim.clock import wall_seconds
+    from sim.scenarios.loader import load
+
+    def once(load_rate: str) -> tuple[float, int, int]:
+        spec = load(HERE / "phase.toml", [f'duration="{duration}"', f'load.rate="{load_rate}"'])
+        began = wall_seconds()
+        w = build(spec)
+        w.conductor.api_ahead = False
+        try:
+            w.clock.process(w.conductor.process())
+            w.clock.run(w.conductor.end + 1e-6)
+        finally:
+            w.supervisor.stop_all()
+        return wall_seconds() - began, w.conductor.metrics.phases, w.automations[0].stats.accepted
+
+    busy, idle = [], []
+    for _ in range(rounds):
+        busy.append(once(rate))
+        idle.append(once("1/h"))
+    wall_b, wall_i = (statistics.median(x[0] for x in runs) for runs in (busy, idle))
+    phases = busy[0][1] - idle[0][1]
+    return {"lone_phases": float(busy[0][1]), "arrivals_per_lone_phase": busy[0][2] / busy[0][1],
+            "us_per_lone_phase": (wall_b - wall_i) / phases * 1e6}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--report", action="store_true")
     r.add_argument("--set", action="append", default=[], help="passed to dripsim run --set")
     sub.add_parser("scale")
-    p = sub.add_parser("phase", help="the marginal cost of a phase: phase.toml busy against 1/h")
+    p = sub.add_parser("phase", help="the marginal cost of an arrival at its own tick, and of a phase that "
+                                     "cannot be merged: phase.toml busy against 1/h")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--rate", default="720/h", help="API arrivals while busy (1/s: 1.58 per phase)")
     p.add_argument("--duration", default="20h")

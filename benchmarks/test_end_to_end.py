@@ -49,8 +49,9 @@ def test_scenario(benchmark, name: str) -> None:  # type: ignore[no-untyped-def]
 def test_phase_cost(benchmark) -> None:  # type: ignore[no-untyped-def]
     r = _once(benchmark, lambda: phase_cost(7))
     benchmark.extra_info.update(r)
-    print(f"\ncost per phase with one arrival ({r['arrivals_per_phase']:.2f} on average) and nothing due: "
-          f"{r['us_per_phase']:.0f} us")
+    print(f"\none API arrival at its own tick, nothing due: {r['us_per_arrival']:.0f} us end to end "
+          f"({r['phases_busy']:.0f} phases for {r['arrivals_busy']:.0f} arrivals); a phase that cannot be merged "
+          f"({r['arrivals_per_lone_phase']:.2f} arrivals): {r['us_per_lone_phase']:.0f} us in-process")
 
 
 def test_report_added_time(benchmark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -143,6 +143,10 @@ class Conductor:
         self._tracking = {n: _tracking(c) for n, c in self.configs.items()}  # signals that only touch watches
         self.slack = _slack(self.configs, self.lookahead)  # likewise
         self.ended: frozenset[str] = frozenset()  # L4: known at the start of each phase
+        # API calls decided ahead (`_api_horizon`): the same conditions, but repeats are bounded by wakeups.
+        self.api_ahead = (clock.kind == "virtual" and not spec.smtp and not spec.crashes
+                          and not any(load.kind == "replay" for load in loads))
+        self._api_targets = sorted({load.automation for load in spec.loads if load.kind == "api" and load.automation})
         self.can_look_ahead = (clock.kind == "virtual" and not spec.smtp and not spec.crashes
                                and not any(load.kind in ("api", "replay") for load in loads)
                                and all(c.repeat is None or c.repeat.at_least() >= self.lookahead
@@ -210,7 +214,7 @@ class Conductor:
             self._arrivals(action.at, False, put, mutations)  # loads first, up to the action's instant
             self._action(action.at, action, put, mutations)
         limit = self._signup_horizon(t)
-        self._arrivals(limit, limit == t, put, mutations)
+        self._arrivals(limit, limit == t, put, mutations, api_until=self._api_horizon(t))
         self._flush(mutations, put)
         self._steps(t, inputs)
         if self.can_look_ahead and not self._snapshots:
@@ -424,13 +428,45 @@ class Conductor:
             times.append(self.actions[self._cursor].at)
         return max(t, min(times))
 
-    def _arrivals(self, limit: float, inclusive: bool, put: Any, mutations: list[Change]) -> None:
-        """Load arrivals up to `limit`: sign-ups as one list change per source run, API calls as a batch."""
+    def _api_horizon(self, t: float) -> float:
+        """The last instant (inclusive) whose API arrivals may be decided now, each at its own instant.
+
+        An API call picks a subscriber of the whole list and is decided by the
+        list (T6), the automation's state and its own history (duplicates, rate
+        limit, repeats): all of which only an action, a load, a release from
+        the future queue, a send (its outcome may bounce), or a time-driven
+        rule can change. So the calls whose phase would come before the phase
+        of the first of those can be taken now, the tick's quantisation kept:
+        a call belongs to the phase at its tick, and that phase would first
+        apply whatever else falls in the same tick. What the calls queue is due
+        a delay later, so the horizon is also within the shortest delay.
+        """
+        if not self.api_ahead or self.backlog:
+            return t
+        times = [t + self.lookahead, self.end]
+        times += [t + self.configs[n].delay.at_least() for n in self._api_targets]
+        times += [w for w in self.wakeups.values() if w is not None]
+        times += [x for x in self.scheduled.values() if x is not None]
+        times += [x for x in self.timed.values() if x is not None]
+        if (f := self.future.next_row()) is not None:  # the row itself, not the slack it may wait for
+            times.append(f)
+        if self._cursor < len(self.actions):
+            times.append(self.actions[self._cursor].at)
+        times += [a for load in self.loads if load.kind != "api" and (a := load.next_time()) is not None]
+        first = min(times)
+        return t if first <= t else max(t, self._quantize(first) - self.spec.tick)
+
+    def _arrivals(self, limit: float, inclusive: bool, put: Any, mutations: list[Change],
+                  api_until: float | None = None) -> None:
+        """Load arrivals up to `limit`: sign-ups as one list change per source run, API calls as a batch
+        (up to `api_until` inclusive when that is later: see `_api_horizon`)."""
         for load in self.loads:
             if isinstance(load, ReplayStream):
                 self._replay(load, load.take_until(limit, inclusive=inclusive), put, mutations)
-        taken = [(k, *load.take_until(limit, inclusive=inclusive)) for k, load in enumerate(self.loads)
-                 if isinstance(load, LoadStream)]
+        ahead = api_until is not None and api_until > limit
+        taken = [(k, *(load.take_until(api_until, inclusive=True) if ahead and load.kind == "api"  # type: ignore[arg-type]
+                       else load.take_until(limit, inclusive=inclusive)))
+                 for k, load in enumerate(self.loads) if isinstance(load, LoadStream)]
         signups = [(k, times, counts) for k, times, counts in taken if len(times) and self.loads[k].kind ==
                    "subscriber_added"]
         if signups:
@@ -445,9 +481,8 @@ class Conductor:
         for k, times, counts in taken:
             load = self.loads[k]
             if load.kind == "api" and len(times):
-                at = np.repeat(times, counts)
-                sids = self._random_subscribers(len(at))
-                put(load.automation, float(at[0]), ObserveMany(Signals(Kind.API, at, sids)))
+                at = np.repeat(times, counts) if len(times) > 1 or counts[0] > 1 else times
+                put(load.automation, float(at[0]), ObserveMany(Signals(Kind.API, at, self._api_picks(at))))
 
     def _replay(self, load: ReplayStream, rows: ReplayRows, put: Any, mutations: list[Change]) -> None:
         """A replay's rows in time order: runs of sign-ups as one named `AddSubscribers`, the other rows
@@ -488,6 +523,16 @@ class Conductor:
         elif kind == "set_field":
             mutations.extend(SetField(at, name, column[k], (sid,))
                              for name, column in rows.fields.items() if column[k] is not None)
+
+    def _api_picks(self, at: np.ndarray) -> np.ndarray:
+        """A random subscriber per API call, drawn once per phase the calls would have had (their tick),
+        so taking calls ahead keeps the random stream."""
+        if float(at[-1]) <= self._quantize(float(at[0])):  # one tick (calls are in time order)
+            return self._random_subscribers(len(at))
+        ticks = self.t0 + np.ceil(np.round((at - self.t0) / self.spec.tick, 9)) * self.spec.tick
+        cuts = np.flatnonzero(np.diff(ticks)) + 1
+        return np.concatenate([self._random_subscribers(hi - lo) for lo, hi in
+                               zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(at)].tolist(), strict=True)])
 
     def _random_subscribers(self, count: int) -> np.ndarray:
         n = len(self.store)
