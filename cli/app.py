@@ -48,7 +48,7 @@ def load_spec(name: str, args: Any) -> Any:
     """The scenario with `--set` and the flags that override its keys applied; refuses
     combinations that mean nothing (`ScenarioError`)."""
     spec = load(_resolve(name), getattr(args, "overrides", []))
-    changes = {k: v for k in ("seed", "clock", "time_scale") if (v := getattr(args, k, None)) is not None}
+    changes = {k: v for k in ("seed", "clock", "time_scale", "look_ahead") if (v := getattr(args, k, None)) is not None}
     spec = dataclasses.replace(spec, **changes) if changes else spec
     if getattr(args, "time_scale", None) is not None and spec.clock != "real":
         raise ScenarioError(f"--time-scale: applies to the real clock only; {spec.source} runs on the "

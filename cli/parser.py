@@ -102,6 +102,9 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-report", action="store_true", help="skip report.html and its charts")
     p.add_argument("--events", choices=EVENT_FORMATS, default="csv",
                    help="event log format: events.csv.gz, events.parquet, or both")
+    p.add_argument("--no-look-ahead", dest="look_ahead", action="store_const", const=False,
+                   help="a phase at every instant anything happens, nothing decided ahead: slower, and the "
+                        "same event log byte for byte (a check of the look-ahead on your own scenario)")
     _memory_option(p)
 
 

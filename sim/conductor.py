@@ -51,6 +51,7 @@ from core import (
 )
 from core.columns import distinct
 from core.commands import TargetedChange
+from core.handlers import HANDLERS
 from sim.actors.supervision import Supervisor
 from sim.chunks import Chunks
 from sim.clock import Clock
@@ -138,16 +139,16 @@ class Conductor:
         self._snapshots: list[str] = []
         self.configs = {c.id: c for c in spec.automations}
         self.routes = Routes.of(spec.automations)  # rebuilt after every edit
-        self.lookahead = max(LOOKAHEAD, LOOKAHEAD_TICKS * spec.tick)
+        self.lookahead = max(LOOKAHEAD, LOOKAHEAD_TICKS * spec.tick) if spec.look_ahead else 0.0
         self.watchers = _watchers(self.configs)  # automations with not_opened / not_clicked deadlines
         self._tracking = {n: _tracking(c) for n, c in self.configs.items()}  # signals that only touch watches
         self.slack = _slack(self.configs, self.lookahead)  # likewise
         self.ended: frozenset[str] = frozenset()  # L4: known at the start of each phase
         # API calls decided ahead (`_api_horizon`): the same conditions, but repeats are bounded by wakeups.
-        self.api_ahead = (clock.kind == "virtual" and not spec.smtp and not spec.crashes
+        self.api_ahead = (clock.kind == "virtual" and spec.look_ahead and not spec.smtp and not spec.crashes
                           and not any(load.kind == "replay" for load in loads))
         self._api_targets = sorted({load.automation for load in spec.loads if load.kind == "api" and load.automation})
-        self.can_look_ahead = (clock.kind == "virtual" and not spec.smtp and not spec.crashes
+        self.can_look_ahead = (clock.kind == "virtual" and spec.look_ahead and not spec.smtp and not spec.crashes
                                and not any(load.kind in ("api", "replay") for load in loads)
                                and all(c.repeat is None or c.repeat.at_least() >= self.lookahead
                                        for c in spec.automations))
@@ -576,21 +577,46 @@ class Conductor:
                   or ((w := self.wakeups[n]) is not None and w <= t)]
         crash = self._crashes(t, active)
         capacity = int(self.tokens)
-        shares = _split(capacity, len(active))
-        messages = []
-        for name, share in zip(active, shares, strict=True):
-            messages.append((name, Step(t, share, _ordered(inputs.get(name, []), self._tracking[name]), self.ended,
-                                        crash=name in crash)))
+        # Capacity goes to the automations that can have a send due now, max-min fair by what each has
+        # due once its inputs are in. One stepped only for what cannot queue anything due now (transport
+        # records; signals with a delay to wait) takes none: when such inputs are released (in this phase,
+        # or a later one within their slack) must not change how a tick's sends are shared, or deciding
+        # ahead would not be exact. With several such automations, their inputs go first with nothing
+        # decided (`Step` with no capacity), so each decides its sends once, with its whole grant.
+        candidates = [n for n in active if n in self.backlog or ((w := self.wakeups[n]) is not None and w <= t)
+                      or self._may_queue_now(n, t, inputs.get(n, []))]
+        # An operator command catches up with sending before it applies (`HANDLERS`): then the inputs must
+        # come with capacity, shared evenly as the grants cannot wait for what each has due.
+        first_due = len(candidates) > 1 and not any(_catches_up(x) for n in candidates for _, _, x in inputs.get(n, []))
+        grants = dict(zip(candidates, _split(capacity, len(candidates)), strict=True)) if not first_due else {}
+        messages = [(n, Step(t, grants.get(n, 0), _ordered(inputs.get(n, []), self._tracking[n]), self.ended,
+                             crash=n in crash)) for n in active]
         results: list[StepResult] = self.sup.ask_all(messages) if messages else []
+        if first_due:
+            due = {r.automation: r.backlog for r in results}
+            grants = dict(zip(candidates, _fair(capacity, [due.get(n, 0) for n in candidates]), strict=True))
+            results += self.sup.ask_all([(n, Step(t, g, ended=self.ended)) for n, g in grants.items() if g > 0])
         used = sum(sum(len(b) for b in r.batches) for r in results)
         leftover = capacity - used
-        hungry = [r.automation for r in results if r.backlog > 0]
-        if leftover > 0 and hungry:  # second round: spare capacity to those still waiting
-            again = [(n, Step(t, s, ended=self.ended))
-                     for n, s in zip(hungry, _split(leftover, len(hungry)), strict=True)]
+        waiting = {r.automation: r.backlog for r in results}  # the latest step of each says what still waits
+        hungry = [n for n in self.ids if waiting.get(n, 0) > 0]
+        if leftover > 0 and hungry:  # drops took no capacity: what is left goes to those still waiting
+            again = [(n, Step(t, g, ended=self.ended))
+                     for n, g in zip(hungry, _fair(leftover, [waiting[n] for n in hungry]), strict=True) if g > 0]
             results += self.sup.ask_all(again)
         self._record_restarts(t)
         self._absorb(t, results)
+
+    def _may_queue_now(self, name: str, t: float, items: list[tuple[float, int, AutomationCommand]]) -> bool:
+        """Could these inputs queue a send due at once? Not transport records, nor watch tracking, nor
+        signals for an automation whose delay is never zero."""
+        for at, _, item in items:
+            if isinstance(item, RecordOutcomes | RecordEngagements | TrackMany):
+                continue
+            if isinstance(item, Observe | ObserveMany) and (self.configs[name].delay.at_least() > 0 or at > t):
+                continue  # a delay to wait, or signals taken ahead of their instants: nothing due now
+            return True
+        return False
 
     def _crashes(self, t: float, active: list[str]) -> set[str]:
         """The actors that crash on this phase's message (fault injection); counts their steps."""
@@ -613,6 +639,9 @@ class Conductor:
 
     def _absorb(self, t: float, results: list[StepResult]) -> None:
         batches = self._take(t, results)
+        # The transport takes a phase's sends automation by automation (as the look-ahead hands a tick's
+        # over): an automation's later round joins its first, so the order never depends on the rounds.
+        batches.sort(key=lambda b: self.index[b.automation])
         if batches:
             self.tokens -= sum(len(b) for b in batches)
             self._dispatch(t, batches)
@@ -829,6 +858,31 @@ def _coalesced(changes: list[Change]) -> tuple[Change, ...]:
         run.append(change)
     close()
     return tuple(out)
+
+
+def _catches_up(command: AutomationCommand) -> bool:
+    """An operator command that first sends what is due (see `core.handlers.HANDLERS`)."""
+    entry = HANDLERS.get(type(command))
+    return entry is not None and entry[3]
+
+
+def _fair(total: int, demands: list[int]) -> list[int]:
+    """`total` shared max-min fairly: no one gets more than it asks, the rest goes evenly (`_split`)
+    to those still asking, until nothing is left or every demand is met."""
+    grants = [0] * len(demands)
+    left, asking = max(total, 0), [i for i, d in enumerate(demands) if d > 0]
+    while left > 0 and asking:
+        still = []
+        for i, share in zip(asking, _split(left, len(asking)), strict=True):
+            give = min(share, demands[i] - grants[i])
+            grants[i] += give
+            left -= give
+            if grants[i] < demands[i]:
+                still.append(i)
+        if len(still) == len(asking):  # everyone took its whole share: nothing is left
+            break
+        asking = still
+    return grants
 
 
 def _split(total: int, parts: int) -> list[int]:

@@ -59,6 +59,7 @@ class Population:
         self.made = 0
         self._pool_emails: Pooled | None = None
         self._pool_fields: dict[str, list[Any]] = {}
+        self._pool_groups: dict[str, np.ndarray] = {}
 
     def _emails(self, n: int) -> Pooled:
         user = self.rng.integers(0, len(self.users), n)
@@ -92,6 +93,9 @@ class Population:
             drawn.update({k: self._field(k, kind, block) for k, kind in self.spec.fields.items()})
             for k, values in drawn.items():
                 self._pool_fields.setdefault(k, []).extend(values)
+            for group, share in self.spec.groups.items():  # in the block too: not per call (see `fill`)
+                self._pool_groups[group] = np.concatenate([self._pool_groups.get(group, np.zeros(0, bool)),
+                                                           self.rng.random(block) < share])
         pool = Pooled.joined(blocks) if len(blocks) > 1 else blocks[0]
         emails, self._pool_emails = pool.part(0, n), pool.part(n, len(pool))
         fields = {}
@@ -99,9 +103,18 @@ class Population:
             fields[k], self._pool_fields[k] = self._pool_fields[k][:n], self._pool_fields[k][n:]
         return emails, fields
 
+    def _members(self, n: int) -> dict[str, np.ndarray]:
+        """Group membership of the next `n` subscribers (drawn with their block)."""
+        taken = {}
+        for group in self.spec.groups:
+            taken[group], self._pool_groups[group] = self._pool_groups[group][:n], self._pool_groups[group][n:]
+        return taken
+
     def fill(self, store: SubscriberStore, n: int, at: float | np.ndarray, *, source: Source = Source.FORM,
              initial: bool = False) -> range:
-        """Add `n` subscribers; the initial list also draws status shares and groups."""
+        """Add `n` subscribers (group members among them by the groups' shares); the initial list also
+        draws status shares. Every draw about a subscriber is made with its block, so a subscriber
+        is the same whatever the calls were: the whole list at once or sign-ups a phase at a time."""
         spec = self.spec
         emails, fields = self._profiles(n)
         status = np.zeros(n, np.int8)
@@ -110,9 +123,8 @@ class Population:
             p = [1 - sum(spec.status.values()), *spec.status.values()]
             status = np.asarray(labels, np.int8)[self.rng.choice(len(labels), n, p=p)]
         ids = store.add_many(emails, at, source=source, fields=fields, status=status, new=True)
-        for group, share in spec.groups.items():
-            members = np.flatnonzero(self.rng.random(n) < share) + ids.start
-            store.groups.setdefault(group, set()).update(members.tolist())
+        for group, member in self._members(n).items():
+            store.groups.setdefault(group, set()).update((np.flatnonzero(member) + ids.start).tolist())
         return ids
 
 

@@ -123,3 +123,6 @@ class RunSpec:
     expects: tuple[Expect, ...] = ()
     crashes: tuple[CrashSpec, ...] = ()
     source: str = ""  # the file it came from
+    # False: a phase at every instant anything happens, nothing decided ahead (slower; the same event
+    # log byte for byte: a check of the look-ahead on a user's own scenario, `dripsim run --no-look-ahead`)
+    look_ahead: bool = True

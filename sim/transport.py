@@ -83,7 +83,14 @@ class TransportSpec:
 
 
 class SimulatedTransport:
-    """Capacity `rate`: the i-th send of a batch leaves at start + i / rate.
+    """Capacity `rate`: sends leave one every 1/rate, in the order handed over.
+
+    A send's leaving time is `origin + k / rate`, the k-th send since the
+    dispatcher last fell idle (`origin`): one formula whatever batches the
+    sends came in, so grouping them differently (a phase at a time, or decided
+    ahead) gives the same floating-point instants, bit for bit. (Chaining
+    `first + n / rate` per batch drifted by an ulp with the batch boundaries,
+    and a deadline armed from that instant fed the keyed draws.)
 
     Latency, bounces and SMTP replies are drawn per send from keyed draws
     (`sim.draws`): a send's outcome depends on the send, not on the batch it
@@ -93,29 +100,39 @@ class SimulatedTransport:
     def __init__(self, spec: TransportSpec, draws: Keyed, now: Any = None) -> None:
         self.spec = spec
         self.draws = draws
-        self.free_at = -np.inf
+        self.origin = -np.inf  # when the current busy stretch began
+        self.count = 0  # sends since then
+        self.free_at = -np.inf  # when the next send can leave: origin + count / rate
         self.now = now  # on a real clock: where wall time is, so sends are stamped when they really leave
+
+    def _begin(self, start: float, n: int) -> int:
+        """Account for `n` sends handed over at `start`; the index of the first in the busy stretch."""
+        start = max(start, self.now()) if self.now is not None else start
+        if start > self.free_at:  # idle until now: a new stretch
+            self.origin, self.count = start, 0
+        first = self.count
+        self.count += n
+        self.free_at = self.origin + self.count / self.spec.rate
+        return first
 
     def pace(self, start: float, n: int) -> np.ndarray:
         """When each of `n` sends handed over at `start` leaves: one every 1/rate after what went before."""
-        first = max(start, self.free_at, self.now() if self.now is not None else start)
-        self.free_at = first + n / self.spec.rate
-        return first + np.arange(n) / self.spec.rate
+        first = self._begin(start, n)
+        return self.origin + np.arange(first, first + n) / self.spec.rate
 
     def pace_many(self, handed: list[tuple[float, int]]) -> list[np.ndarray]:
         """`pace` for each (start, n) in hand-over order: the same numbers, one numpy pass."""
         if len(handed) < 4 or self.now is not None:
             return [self.pace(start, n) for start, n in handed]
-        rate, free, firsts, sizes = self.spec.rate, self.free_at, [], []
+        origins, firsts, sizes = [], [], []
         for start, n in handed:
-            first = max(start, free)
-            free = first + n / rate
-            firsts.append(first)
+            firsts.append(self._begin(start, n))
+            origins.append(self.origin)
             sizes.append(n)
-        self.free_at = free
         counts = np.asarray(sizes)
-        offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-        flat = np.repeat(np.asarray(firsts), counts) + offsets / rate
+        index = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts) \
+            + np.repeat(np.asarray(firsts), counts)
+        flat = np.repeat(np.asarray(origins), counts) + index / self.spec.rate
         return np.split(flat, np.cumsum(counts)[:-1])
 
     def outcomes(self, keys: np.ndarray, sent_at: np.ndarray) -> Outcomes:

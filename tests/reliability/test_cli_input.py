@@ -87,6 +87,16 @@ def test_set_by_index_changes_that_automation(tiny: Path, tmp_path: Path) -> Non
     assert main(["check", str(tiny), "--set", "automation[0].delay='30m'"]) == 0
 
 
+def test_no_look_ahead_runs_more_phases_and_logs_the_same_bytes(tmp_path: Path) -> None:
+    runs = {}
+    for flag in ([], ["--no-look-ahead"]):
+        out = tmp_path / ("plain" if flag else "ahead")
+        assert main(["run", "monday-burst", "--quiet", "--no-report", "--out", str(out), *flag]) == 0
+        runs[bool(flag)] = json.loads((out / "summary.json").read_text())
+    assert runs[True]["phases"] > 5 * runs[False]["phases"]
+    assert runs[True]["event_digest"] == runs[False]["event_digest"]
+
+
 def test_version_and_help_name_their_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stop:
         main(["--version"])
@@ -169,9 +179,9 @@ def test_sweep_refuses_a_used_out_folder_before_running(tmp_path: Path, capsys: 
 # -- argv fuzz: exit 0/1, or one line and exit 2; never a traceback ------------------------------
 TOKENS = ["run", "check", "explain", "list", "schema", "report", "sweep", "new", "TINY", "welcome-tour",
           "--seed", "--clock", "--time-scale", "--set", "--strict", "--events", "--grid", "--slo", "--seeds",
-          "--workers", "--force", "--no-report", "-1", "0", "1", "2", "1e400", "nan", "virtual", "real",
-          "csv", "dispatcher.rate=3", "automation[0].delay=2h", "automation[9].x=1", "x=", "=", "[", "]",
-          "p95=15m", "p90=1m", "dispatcher.rate=", "seed.a.b=1", "--", "-", "", " ", "é", "\n", "a\tb"]
+          "--workers", "--force", "--no-report", "--no-look-ahead", "-1", "0", "1", "2", "1e400", "nan",
+          "virtual", "real", "csv", "dispatcher.rate=3", "automation[0].delay=2h", "automation[9].x=1", "x=", "=",
+          "[", "]", "p95=15m", "p90=1m", "dispatcher.rate=", "seed.a.b=1", "--", "-", "", " ", "é", "\n", "a\tb"]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

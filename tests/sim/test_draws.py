@@ -89,3 +89,18 @@ def test_t6_one_api_pick_drawn_alone_is_the_pick_of_a_batch_of_one(calls: list[t
         expected = batch.integers(0, n, count)
         got = np.array([alone.integers(0, n)]) if count == 1 else alone.integers(0, n, count)
         assert expected.tolist() == got.tolist()
+
+
+def test_st1_pacing_is_the_same_instants_however_sends_are_batched() -> None:
+    """A busy stretch's k-th send leaves at origin + k / rate, bit for bit, in one batch or in many
+    (a deadline armed from that instant feeds the keyed draws, so an ulp would change an outcome)."""
+    def paced(sizes: list[int], many: bool) -> list[float]:
+        transport = SimulatedTransport(TransportSpec(rate=7.0), Keyed(1))
+        handed = [(1_772_510_400.0, n) for n in sizes]
+        parts = transport.pace_many(handed) if many else [transport.pace(s, n) for s, n in handed]
+        return np.concatenate(parts).tolist()
+
+    whole = paced([23], False)
+    for sizes in ([3, 20], [1] * 23, [5, 5, 5, 8]):
+        assert paced(sizes, False) == whole
+        assert paced(sizes, True) == whole

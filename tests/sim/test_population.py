@@ -59,3 +59,21 @@ def test_behaviour_rates_follow_the_spec() -> None:
     assert set(r.click_index.tolist()) <= set(r.open_index.tolist())  # clickers opened
     assert 3400 < r.open_at.mean() < 3800
     assert (r.click_at >= 0).all()
+
+
+def test_f1_a_subscriber_is_the_same_whatever_the_sign_ups_were_grouped_in() -> None:
+    """Group membership (what filters read), fields and addresses come with the subscriber's block:
+    the whole list at once, or sign-ups a few at a time across blocks, make the same people."""
+    spec = PopulationSpec(size=0, fields={"plan": ["free", "pro"]}, groups={"vip": 0.3, "beta": 0.5})
+
+    def made(sizes: list[int]) -> SubscriberStore:
+        store, population = SubscriberStore(), Population(spec, np.random.default_rng(3), faker_seed=3)
+        for n in sizes:
+            population.fill(store, n, 0.0)
+        return store
+
+    at_once, in_pieces = made([9000]), made([5, 4000, 300, 1, 4694])
+    assert list(at_once.emails) == list(in_pieces.emails)
+    assert at_once.fields["plan"] == in_pieces.fields["plan"]
+    assert at_once.groups == in_pieces.groups
+    assert 0.25 < len(at_once.groups["vip"]) / 9000 < 0.35
