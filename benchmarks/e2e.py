@@ -100,7 +100,7 @@ def phase_cost(rounds: int = 3, rate: str = "720/h", duration: str = "20h") -> d
     sim/conductor.py), so this workload no longer runs a phase per arrival: `us_per_arrival` (the
     marginal wall time of one arrival at its own tick) is the figure, `phases_busy` says how many
     phases it took. `us_per_lone_phase` is what a phase that cannot be merged costs: the same runs
-    in-process with the look-ahead for API calls off (no process start; see `lone_phase_cost`).
+    with `--no-look-ahead` (`lone_phase_cost`).
     """
     busy, idle = [], []
     span = ("--set", f'duration="{duration}"')
@@ -118,33 +118,20 @@ def phase_cost(rounds: int = 3, rate: str = "720/h", duration: str = "20h") -> d
 
 
 def lone_phase_cost(rounds: int = 3, rate: str = "720/h", duration: str = "20h") -> dict[str, float]:
-    """The cost of a phase that must run alone (one API arrival, nothing due), measured in-process
-    with the look-ahead for API calls turned off: busy against 1/h, alternately, medians of the
-    simulation's wall time (build and summary included, no process start, no files)."""
-    from sim.bootstrap import build
-    from sim.clock import wall_seconds
-    from sim.scenarios.loader import load
-
-    def once(load_rate: str) -> tuple[float, int, int]:
-        spec = load(HERE / "phase.toml", [f'duration="{duration}"', f'load.rate="{load_rate}"'])
-        began = wall_seconds()
-        w = build(spec)
-        w.conductor.api_ahead = False
-        try:
-            w.clock.process(w.conductor.process())
-            w.clock.run(w.conductor.end + 1e-6)
-        finally:
-            w.supervisor.stop_all()
-        return wall_seconds() - began, w.conductor.metrics.phases, w.automations[0].stats.accepted
-
+    """The cost of a phase that must run alone (1.1 API arrivals, nothing due), end to end: the same
+    pair of runs with `--no-look-ahead` (a phase at every instant anything happens), alternately;
+    wall time difference over phase difference (medians)."""
     busy, idle = [], []
-    for _ in range(rounds):
-        busy.append(once(rate))
-        idle.append(once("1/h"))
-    wall_b, wall_i = (statistics.median(x[0] for x in runs) for runs in (busy, idle))
-    phases = busy[0][1] - idle[0][1]
-    return {"lone_phases": float(busy[0][1]), "arrivals_per_lone_phase": busy[0][2] / busy[0][1],
-            "us_per_lone_phase": (wall_b - wall_i) / phases * 1e6}
+    span = ("--set", f'duration="{duration}"', "--no-look-ahead")
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            busy.append(dripsim(HERE / "phase.toml", Path(tmp) / f"b{r}", *span, "--set", f'load.rate="{rate}"'))
+            idle.append(dripsim(HERE / "phase.toml", Path(tmp) / f"i{r}", *span, "--set", 'load.rate="1/h"'))
+    wall_b, wall_i = (statistics.median(m.wall_s for m in x) for x in (busy, idle))
+    phases_b, phases_i = (float(x[0].summary["phases"]) for x in (busy, idle))  # type: ignore[arg-type]
+    arrivals = float(busy[0].summary["automations"]["later"]["triggered"])  # type: ignore[index]
+    return {"lone_phases": phases_b, "arrivals_per_lone_phase": arrivals / phases_b,
+            "us_per_lone_phase": (wall_b - wall_i) / (phases_b - phases_i) * 1e6}
 
 
 def main(argv: list[str] | None = None) -> int:
