@@ -73,13 +73,16 @@ from sim.messages import (
 )
 from sim.replay import ReplayRows, ReplayStream
 from sim.runlog import RunLog
-from sim.spec import ActionSpec, ApiCall, RunSpec, Snapshot
+from sim.spec import ActionSpec, ApiCall, RunSpec, Snapshot, bucket_width
 
 Change = TargetedChange | AddSubscribers
 # How far ahead a phase may work (sign-ups, sends, happenings waiting for a phase): 5 minutes, or
 # 12 ticks when the tick is longer. It is also the resolution of the pending-count samples.
 LOOKAHEAD = 300.0
 LOOKAHEAD_TICKS = 12
+# Beyond it, up to an hour, but never past the report's next bucket edge: a pending-count sample at an
+# edge then counts nothing that happens after it (sign-ups taken ahead, sends decided ahead).
+REACH = 3600.0
 
 
 @dataclass
@@ -140,9 +143,11 @@ class Conductor:
         self.configs = {c.id: c for c in spec.automations}
         self.routes = Routes.of(spec.automations)  # rebuilt after every edit
         self.lookahead = max(LOOKAHEAD, LOOKAHEAD_TICKS * spec.tick) if spec.look_ahead else 0.0
+        self.most = max(REACH, self.lookahead) if spec.look_ahead else 0.0  # the farthest `_reach` goes
+        self._bucket = bucket_width(spec.duration, spec.tick)
         self.watchers = _watchers(self.configs)  # automations with not_opened / not_clicked deadlines
         self._tracking = {n: _tracking(c) for n, c in self.configs.items()}  # signals that only touch watches
-        self.slack = _slack(self.configs, self.lookahead)  # likewise
+        self.slack = _slack(self.configs, self.most)  # likewise
         self.ended: frozenset[str] = frozenset()  # L4: known at the start of each phase
         # API calls decided ahead (`_api_horizon`): the same conditions, but repeats are bounded by wakeups.
         self.api_ahead = (clock.kind == "virtual" and spec.look_ahead and not spec.smtp and not spec.crashes
@@ -150,7 +155,7 @@ class Conductor:
         self._api_targets = sorted({load.automation for load in spec.loads if load.kind == "api" and load.automation})
         self.can_look_ahead = (clock.kind == "virtual" and spec.look_ahead and not spec.smtp and not spec.crashes
                                and not any(load.kind in ("api", "replay") for load in loads)
-                               and all(c.repeat is None or c.repeat.at_least() >= self.lookahead
+                               and all(c.repeat is None or c.repeat.at_least() >= self.most
                                        for c in spec.automations))
 
     # -- the process -------------------------------------------------------
@@ -281,8 +286,8 @@ class Conductor:
         something due (its slack), and within the slack of what the sends
         decided now will set off.
         """
-        slack = min((v for kinds in self.slack.values() for v in kinds.values()), default=self.lookahead)
-        times = [t + min(self.lookahead, slack), math.nextafter(self.end, math.inf)]  # no phase after the end
+        slack = min((v for kinds in self.slack.values() for v in kinds.values()), default=self.most)
+        times = [min(self._reach(t), t + slack), math.nextafter(self.end, math.inf)]  # no phase after the end
         if self._cursor < len(self.actions):
             times.append(self.actions[self._cursor].at)
         times += [a for load in self.loads if (a := load.next_time()) is not None]
@@ -422,12 +427,18 @@ class Conductor:
         if any(load.kind in ("api", "replay") for load in self.loads):  # they name subscribers of the list
             return t
         listening = {n for n, c in self.configs.items() if any(tr.kind is Kind.SUBSCRIBER_ADDED for tr in c.triggers)}
-        times = [t + self.lookahead]
+        times = [self._reach(t)]
         times += [s for n, s in self.scheduled.items() if s is not None and n not in listening]
         times += [s for n, s in self.timed.items() if s is not None and n in listening]
         if self._cursor < len(self.actions):
             times.append(self.actions[self._cursor].at)
         return max(t, min(times))
+
+    def _reach(self, t: float) -> float:
+        """How far past `t` a phase may work ahead, other limits aside: the look-ahead, and beyond it up
+        to `REACH` when that stays within the report's bucket (see `REACH`)."""
+        edge = self.t0 + math.ceil(round((t - self.t0) / self._bucket, 9) + 1e-9) * self._bucket
+        return min(t + self.most, max(t + self.lookahead, edge))
 
     def _api_horizon(self, t: float) -> float:
         """The last instant (inclusive) whose API arrivals may be decided now, each at its own instant.
@@ -444,7 +455,7 @@ class Conductor:
         """
         if not self.api_ahead or self.backlog:
             return t
-        times = [t + self.lookahead, self.end]
+        times = [self._reach(t), self.end]
         times += [t + self.configs[n].delay.at_least() for n in self._api_targets]
         times += [w for w in self.wakeups.values() if w is not None]
         times += [x for x in self.scheduled.values() if x is not None]
@@ -660,7 +671,7 @@ class Conductor:
         if edited:
             self.configs.update((c.id, c) for c in edited)
             self.routes = Routes.of(self.configs[n] for n in self.ids)
-            self.slack = _slack(self.configs, self.lookahead)
+            self.slack = _slack(self.configs, self.most)
             self.watchers = _watchers(self.configs)
             self._tracking = {n: _tracking(c) for n, c in self.configs.items()}
         changed = False
@@ -708,7 +719,7 @@ class Conductor:
             if kind == "clicked":
                 cols["link"] = r.click_link
             self.future.push(kind, at, slack.get(kind, 0.0), **cols)
-        self.future.push("unsubscribe", r.unsubscribe_at, self.lookahead,
+        self.future.push("unsubscribe", r.unsubscribe_at, self.most,
                          automation=np.full(len(r.unsubscribe_index), a, np.int16),
                          subscriber=s.subscribers[r.unsubscribe_index])
 

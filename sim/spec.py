@@ -6,6 +6,7 @@ Times here are offsets in seconds from the run's calendar start, except
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -126,3 +127,14 @@ class RunSpec:
     # False: a phase at every instant anything happens, nothing decided ahead (slower; the same event
     # log byte for byte: a check of the look-ahead on a user's own scenario, `dripsim run --no-look-ahead`)
     look_ahead: bool = True
+
+
+MAX_BUCKETS = 240  # the report's time series: at most this many buckets over a run
+
+
+def bucket_width(duration: float, tick: float) -> float:
+    """The report's bucket width for a run: even, at most `MAX_BUCKETS`, whole hours from 6 h up
+    (whole hours read better against a working day's send windows)."""
+    if duration >= 6 * 3600:
+        return max(3600.0 * math.ceil(duration / 3600 / MAX_BUCKETS), tick)
+    return max(duration / MAX_BUCKETS, tick)

@@ -16,16 +16,12 @@ import numpy as np
 from core.columns import distinct
 from core.instants import from_local, zone
 from sim.conductor import Metrics
-from sim.spec import RunSpec
-
-MAX_BUCKETS = 240
+from sim.spec import MAX_BUCKETS, RunSpec, bucket_width  # noqa: F401  (MAX_BUCKETS: tests read it here)
 
 
 def build(spec: RunSpec, metrics: Metrics, t0: float) -> dict[str, Any]:
     duration = spec.duration
-    width = max(duration / MAX_BUCKETS, spec.tick)
-    if duration >= 6 * 3600:  # whole hours read better against a working day's windows
-        width = max(3600.0 * np.ceil(duration / 3600 / MAX_BUCKETS), spec.tick)
+    width = bucket_width(duration, spec.tick)
     edges = np.arange(0.0, duration + width, width)
     n = len(edges) - 1
     ids = [a.id for a in spec.automations]
