@@ -80,8 +80,8 @@ Change = TargetedChange | AddSubscribers
 # 12 ticks when the tick is longer. It is also the resolution of the pending-count samples.
 LOOKAHEAD = 300.0
 LOOKAHEAD_TICKS = 12
-# Beyond it, up to an hour, but never past the report's next bucket edge: a pending-count sample at an
-# edge then counts nothing that happens after it (sign-ups taken ahead, sends decided ahead).
+# Beyond it, up to an hour, but never past the report's next bucket edge: what the reach adds never carries
+# a pending-count sample across an edge (sign-ups taken ahead, sends decided ahead; the 5 minutes could).
 REACH = 3600.0
 
 
