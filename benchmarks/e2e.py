@@ -102,16 +102,7 @@ def phase_cost(rounds: int = 3, rate: str = "720/h", duration: str = "20h") -> d
     phases it took. `us_per_lone_phase` is what a phase that cannot be merged costs: the same runs
     with `--no-look-ahead` (`lone_phase_cost`).
     """
-    busy, idle = [], []
-    span = ("--set", f'duration="{duration}"')
-    with tempfile.TemporaryDirectory() as tmp:
-        for r in range(rounds):
-            busy.append(dripsim(HERE / "phase.toml", Path(tmp) / f"b{r}", *span, "--set", f'load.rate="{rate}"'))
-            idle.append(dripsim(HERE / "phase.toml", Path(tmp) / f"i{r}", *span, "--set", 'load.rate="1/h"'))
-    wall_b, wall_i = (statistics.median(m.wall_s for m in x) for x in (busy, idle))
-    phases_b, phases_i = (float(x[0].summary["phases"]) for x in (busy, idle))  # type: ignore[arg-type]
-    arrivals_b, arrivals_i = (float(x[0].summary["automations"]["later"]["triggered"])  # type: ignore[index]
-                              for x in (busy, idle))
+    (wall_b, phases_b, arrivals_b), (wall_i, phases_i, arrivals_i) = _busy_and_idle(rounds, rate, duration)
     return {"wall_busy_s": wall_b, "wall_idle_s": wall_i, "arrivals_busy": arrivals_b, "phases_busy": phases_b,
             "phases_idle": phases_i, "us_per_arrival": (wall_b - wall_i) / (arrivals_b - arrivals_i) * 1e6,
             **lone_phase_cost(rounds, rate, duration)}
@@ -121,17 +112,22 @@ def lone_phase_cost(rounds: int = 3, rate: str = "720/h", duration: str = "20h")
     """The cost of a phase that must run alone (1.1 API arrivals, nothing due), end to end: the same
     pair of runs with `--no-look-ahead` (a phase at every instant anything happens), alternately;
     wall time difference over phase difference (medians)."""
-    busy, idle = [], []
-    span = ("--set", f'duration="{duration}"', "--no-look-ahead")
-    with tempfile.TemporaryDirectory() as tmp:
-        for r in range(rounds):
-            busy.append(dripsim(HERE / "phase.toml", Path(tmp) / f"b{r}", *span, "--set", f'load.rate="{rate}"'))
-            idle.append(dripsim(HERE / "phase.toml", Path(tmp) / f"i{r}", *span, "--set", 'load.rate="1/h"'))
-    wall_b, wall_i = (statistics.median(m.wall_s for m in x) for x in (busy, idle))
-    phases_b, phases_i = (float(x[0].summary["phases"]) for x in (busy, idle))  # type: ignore[arg-type]
-    arrivals = float(busy[0].summary["automations"]["later"]["triggered"])  # type: ignore[index]
+    (wall_b, phases_b, arrivals), (wall_i, phases_i, _) = _busy_and_idle(rounds, rate, duration, "--no-look-ahead")
     return {"lone_phases": phases_b, "arrivals_per_lone_phase": arrivals / phases_b,
             "us_per_lone_phase": (wall_b - wall_i) / (phases_b - phases_i) * 1e6}
+
+
+def _busy_and_idle(rounds: int, rate: str, duration: str, *extra: str) -> list[tuple[float, float, float]]:
+    """`phase.toml` at `rate` and at 1/h, run alternately: (median wall, phases, arrivals) of each."""
+    runs: list[tuple[str, list[Measured]]] = [(rate, []), ("1/h", [])]
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            for k, (load_rate, done) in enumerate(runs):
+                done.append(dripsim(HERE / "phase.toml", Path(tmp) / f"{k}-{r}", "--set",
+                                    f'duration="{duration}"', "--set", f'load.rate="{load_rate}"', *extra))
+    return [(statistics.median(m.wall_s for m in done), float(done[0].summary["phases"]),  # type: ignore[arg-type]
+             float(done[0].summary["automations"]["later"]["triggered"]))  # type: ignore[index]
+            for _, done in runs]
 
 
 def main(argv: list[str] | None = None) -> int:

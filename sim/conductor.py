@@ -149,10 +149,11 @@ class Conductor:
         self._tracking = {n: _tracking(c) for n, c in self.configs.items()}  # signals that only touch watches
         self.slack = _slack(self.configs, self.most)  # likewise
         self.ended: frozenset[str] = frozenset()  # L4: known at the start of each phase
-        # API calls decided ahead (`_api_horizon`): the same conditions, but repeats are bounded by wakeups.
-        self.api_ahead = (clock.kind == "virtual" and spec.look_ahead and not spec.smtp and not spec.crashes
-                          and not any(load.kind == "replay" for load in loads))
+        # API calls decided ahead (`_api_horizon`): the same conditions, but repeats are bounded by wakeups;
+        # off (no horizon to work out each phase) when no load makes API calls.
         self._api_targets = sorted({load.automation for load in spec.loads if load.kind == "api" and load.automation})
+        self.api_ahead = (clock.kind == "virtual" and spec.look_ahead and not spec.smtp and not spec.crashes
+                          and bool(self._api_targets) and not any(load.kind == "replay" for load in loads))
         self.can_look_ahead = (clock.kind == "virtual" and spec.look_ahead and not spec.smtp and not spec.crashes
                                and not any(load.kind in ("api", "replay") for load in loads)
                                and all(c.repeat is None or c.repeat.at_least() >= self.most

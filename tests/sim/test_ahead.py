@@ -6,25 +6,16 @@ from typing import Any
 
 import pytest
 
-from sim.bootstrap import build
-from sim.runner import RunResult, digest_of, summarise
+from sim.runner import RunResult, digest_of
 from sim.scenarios.library import builtin_path, builtins
 from sim.scenarios.loader import load
+from tests.sim.switched import run_switched
 
 NEWSLETTER = builtin_path("welcome-tour").parent.parent.parent / "benchmarks" / "newsletter.toml"
 
 
 def _run(spec: Any, ahead: bool) -> RunResult:
-    w = build(spec)
-    w.conductor.can_look_ahead = ahead
-    try:
-        w.clock.process(w.conductor.process())
-        w.clock.run(w.conductor.end + 1e-6)
-    finally:
-        w.supervisor.stop_all()
-    result = RunResult(spec, w, {}, w.conductor.log.canonical(), 0.0)
-    result.summary = summarise(result)
-    return result
+    return run_switched(spec, can_look_ahead=ahead)
 
 
 def _decisions(result: RunResult) -> dict[str, Any]:

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from sim.bootstrap import build
-from sim.runner import RunResult, digest_of, summarise
+from sim.runner import RunResult, digest_of
 from sim.scenarios.library import builtin_path
 from sim.scenarios.loader import load, loads
+from tests.sim.switched import run_switched
 
 BUSY = """
 name = "api ahead"
@@ -71,16 +71,7 @@ automation = "receipt"
 
 
 def _run(spec: Any, ahead: bool) -> RunResult:
-    w = build(spec)
-    w.conductor.api_ahead = ahead
-    try:
-        w.clock.process(w.conductor.process())
-        w.clock.run(w.conductor.end + 1e-6)
-    finally:
-        w.supervisor.stop_all()
-    result = RunResult(spec, w, {}, w.conductor.log.canonical(), 0.0)
-    result.summary = summarise(result)
-    return result
+    return run_switched(spec, api_ahead=ahead)
 
 
 @pytest.mark.parametrize(("seed", "delay", "tick"), [(1, "15m", "1s"), (2, "2h", "1s"), (3, "0s", "1s"),
