@@ -191,6 +191,7 @@ def _run_all(specs: list[Any], args: Any) -> int:
     staged = outdir.staging(out)
     previous: dict[int, Any] = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     worst, committed = EXIT_OK, False
+    painters = None if args.no_report else _painters()  # they import matplotlib while the run runs
     try:
         for spec in specs:
             folder = staged / _slug(spec.name) if len(specs) > 1 else staged
@@ -198,9 +199,9 @@ def _run_all(specs: list[Any], args: Any) -> int:
             # Outputs are the promise: a first signal now waits for them; a second stops at once.
             interrupts.install(lambda signum, frame: interrupts.note(signum))
             try:
-                write(result, folder, args.events)
-                if not args.no_report:
-                    _report(result, folder)
+                write(result, folder, args.events, before_log=None if painters is None else painters.start)
+                if painters is not None:
+                    _report(folder, painters)
             except OSError as err:  # a full disk, a lost mount: nothing is moved into place
                 raise OutError(f"--out {out}: could not write the outputs ({err.strerror or err}); "
                                "nothing was kept") from None
@@ -217,16 +218,24 @@ def _run_all(specs: list[Any], args: Any) -> int:
             if not result.ok:
                 worst = EXIT_FAILED
     finally:
+        if painters is not None:
+            painters.close()
         if not committed:
             outdir.discard(staged)  # a failed run leaves no folder that looks complete
         interrupts.restore(previous)
     return worst
 
 
-def _report(result: Any, out: Path) -> None:
+def _painters() -> Any:
+    from reports.painters import Painters
+
+    return Painters()
+
+
+def _report(out: Path, painters: Any) -> None:
     from reports.html import build_report
 
-    build_report(out)
+    build_report(out, painters)
 
 
 def _rebuild_report(run_dir: Path) -> int:

@@ -1,16 +1,14 @@
 """The report's charts (matplotlib, Agg): each a function of the run's files.
 
 Every function takes the loaded summary and time series and returns a
-Figure; `render_all` saves each as PNG and returns the PNG bytes.
+Figure; `draw` gives charts as PNG bytes. `reports.painters` runs it in
+processes started ahead, so that only they import matplotlib.
 """
 
 from __future__ import annotations
 
 import io
-import multiprocessing
-import signal
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -165,49 +163,17 @@ def little(summary: dict[str, Any], ts: dict[str, Any]) -> Figure:
     return fig
 
 
-CHARTS: dict[str, tuple[str, Callable[[dict[str, Any], dict[str, Any]], Figure]]] = {
-    "throughput": ("Sends per second against capacity (filled: mean per bucket; line: the busiest tick)",
-                   throughput),
-    "backlog": ("Pending list per automation (shaded: paused or ended; dotted: lifecycle changes)", backlog),
-    "latency": ("Queue latency percentiles over time, by send time", latency),
-    "outcomes": ("What became of every queued entry (the bars add up to queued)", outcomes),
-    "engagement": ("Open and click rates; triggers accepted and ignored", engagement),
-}
-SELF_CHECKS: dict[str, tuple[str, Callable[[dict[str, Any], dict[str, Any]], Figure]]] = {
-    "little": ("Little's law: the measured mean backlog L against throughput x mean latency", little),
-}
+DRAW: dict[str, Callable[[dict[str, Any], dict[str, Any]], Figure]] = {
+    "throughput": throughput, "backlog": backlog, "latency": latency, "outcomes": outcomes,
+    "engagement": engagement, "little": little,
+}  # the titles and the order are `reports.painters.CHARTS` and `SELF_CHECKS`
 
 
-def render_all(summary: dict[str, Any], ts: dict[str, Any], folder: Path) -> dict[str, bytes]:
-    """Every chart as PNG (written to `folder` too). Half of them are drawn in a forked copy of this
-    process while this one draws the rest: drawing is most of a report's time, and holds the GIL."""
-    keys = list({**CHARTS, **SELF_CHECKS})
-    mine, theirs = keys[0::2], keys[1::2]
-    images: dict[str, bytes] = {}
-    try:
-        ctx = multiprocessing.get_context("fork")
-        pool = ctx.Pool(1, initializer=_plain_signals)
-    except (ValueError, OSError):  # no fork here: draw them all in this process
-        pool = None
-    try:
-        drawn = pool.apply_async(_draw, (theirs, summary, ts)) if pool is not None else None
-        images.update(_draw(mine if drawn is not None else keys, summary, ts))
-        if drawn is not None:
-            images.update(drawn.get(timeout=600))
-    finally:
-        if pool is not None:
-            pool.terminate()
-            pool.join()
-    for key in keys:
-        (folder / f"chart-{key}.png").write_bytes(images[key])
-    return {key: images[key] for key in keys}
-
-
-def _draw(keys: list[str], summary: dict[str, Any], ts: dict[str, Any]) -> dict[str, bytes]:
-    charts = {**CHARTS, **SELF_CHECKS}
+def draw(keys: list[str], summary: dict[str, Any], ts: dict[str, Any]) -> dict[str, bytes]:
+    """The PNG bytes of each chart in `keys`."""
     out = {}
     for key in keys:
-        fig = charts[key][1](summary, ts)
+        fig = DRAW[key](summary, ts)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
         plt.close(fig)
@@ -215,7 +181,9 @@ def _draw(keys: list[str], summary: dict[str, Any], ts: dict[str, Any]) -> dict[
     return out
 
 
-def _plain_signals() -> None:
-    """The drawing process ends on a signal like any: not through the run's interrupt handlers."""
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, signal.SIG_DFL)
+def warm() -> None:
+    """Load what a first chart would (the font, the Agg canvas), before any chart is asked for."""
+    fig, ax = plt.subplots(figsize=(1, 1))
+    ax.set_title("0")
+    fig.savefig(io.BytesIO(), format="png", dpi=20)
+    plt.close(fig)

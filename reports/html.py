@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from reports.charts import CHARTS, SELF_CHECKS, render_all
+from reports.painters import CHARTS, KEYS, SELF_CHECKS, Painters
 
 
 def _env() -> Environment:
@@ -75,8 +75,9 @@ def headline(summary: dict[str, Any], ts: dict[str, Any], zone: ZoneInfo) -> lis
     return out
 
 
-def build_report(run_dir: Path) -> Path:
-    """Read summary.json, timeseries.json, pending_pages.json; write report.html and PNGs."""
+def build_report(run_dir: Path, painters: Painters | None = None) -> Path:
+    """Read summary.json, timeseries.json, pending_pages.json; write report.html and PNGs. The charts
+    are drawn by `painters` (started ahead by the caller), or by painters started here."""
     run_dir = Path(run_dir)
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     series = json.loads((run_dir / "timeseries.json").read_text(encoding="utf-8"))
@@ -87,9 +88,15 @@ def build_report(run_dir: Path) -> Path:
         page["when"] = datetime.fromtimestamp(page["at"], zone).strftime("%Y-%m-%d %H:%M")
         for row in page["rows"]:
             row["due_text"] = datetime.fromtimestamp(row["due"], zone).strftime("%Y-%m-%d %H:%M:%S")
-    images = render_all(summary, series, run_dir)
+    if painters is None:
+        with Painters() as started:
+            images = started.draw(summary, series)
+    else:
+        images = painters.draw(summary, series)
+    for key in KEYS:
+        (run_dir / f"chart-{key}.png").write_bytes(images[key])
     titles = {**CHARTS, **SELF_CHECKS}
-    figures = {k: {"key": k, "title": titles[k][0], "src": "data:image/png;base64," + base64.b64encode(png).decode()}
+    figures = {k: {"key": k, "title": titles[k], "src": "data:image/png;base64," + base64.b64encode(png).decode()}
                for k, png in images.items()}
     html = _env().get_template("report.html").render(
         s=summary, ts=series, pages=pages, headline=headline(summary, series, zone),

@@ -8,7 +8,7 @@ and returns a `RunResult`; `write(result, out)` writes the outputs.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,12 +185,18 @@ def summarise(result: RunResult) -> dict[str, Any]:
     }
 
 
-def write(result: RunResult, out: Path, events: str = "csv") -> Path:
+def write(result: RunResult, out: Path, events: str = "csv",
+          before_log: Callable[[dict[str, Any], dict[str, Any]], None] | None = None) -> Path:
     """summary.json, the event log (events.csv.gz, events.parquet or both) and the saved
-    pending-list pages; returns the folder. The digest is of the canonical CSV text either way."""
+    pending-list pages; returns the folder. The digest is of the canonical CSV text either way.
+    `before_log` is given the summary (without the digest) and the time series, as they read back
+    from their JSON, before the log is written: the report's charts are drawn meanwhile."""
     out.mkdir(parents=True, exist_ok=True)
     w = result.wiring
     log, tz = w.conductor.log, result.spec.timezone
+    series = json.dumps(timeseries.build(result.spec, w.conductor.metrics, w.conductor.t0))
+    if before_log is not None:
+        before_log(json.loads(json.dumps(result.summary)), json.loads(series))
     if events in ("csv", "both"):
         digest = log.write(out / "events.csv.gz", result.events, w.store.emails, tz)
     else:
@@ -204,8 +210,7 @@ def write(result: RunResult, out: Path, events: str = "csv") -> Path:
                        for r in p.page.rows]} for p in w.conductor.metrics.pages]
     if pages:
         (out / "pending_pages.json").write_text(json.dumps(pages, ensure_ascii=False, indent=1))
-    series = timeseries.build(result.spec, w.conductor.metrics, w.conductor.t0)
-    (out / "timeseries.json").write_text(json.dumps(series))
+    (out / "timeseries.json").write_text(series)
     (out / "summary.json").write_text(json.dumps(result.summary, ensure_ascii=False, indent=2))
     return out
 

@@ -132,18 +132,6 @@ def test_every_chart_is_present_and_not_blank(report) -> None:  # type: ignore[n
     assert html.count('src="data:image/png;base64,') == 6  # self-contained
 
 
-def test_charts_drawn_in_two_processes_are_the_bytes_of_one(report, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from reports import charts
-
-    out, _, summary = report
-    series = json.loads((out / "timeseries.json").read_text())
-    together = charts.render_all(summary, series, tmp_path)  # half drawn in a forked process
-    alone = charts._draw(list(together), summary, series)
-    assert list(together) == ["throughput", "backlog", "latency", "outcomes", "engagement", "little"]
-    assert together == alone
-    assert all((tmp_path / f"chart-{k}.png").read_bytes() == png for k, png in together.items())
-
-
 def test_subscriber_strings_are_escaped(report) -> None:  # type: ignore[no-untyped-def]
     _, html, _ = report
     assert EVIL not in html
