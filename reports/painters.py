@@ -38,6 +38,7 @@ SELF_CHECKS: dict[str, str] = {
 KEYS = [*CHARTS, *SELF_CHECKS]
 COSTLIEST_FIRST = ["engagement", "throughput", "backlog", "latency", "outcomes", "little"]  # measured drawing times
 PARENT_WATCH_S = 0.5
+_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 ANSWER_S = 300.0  # a painter silent this long is taken for stuck (the charts are drawn here)
 
 
@@ -54,12 +55,16 @@ class Painters:
             return
         mine, theirs = ctx.Pipe()
         process = ctx.Process(target=_paint, args=(theirs, os.getpid()), daemon=True, name="dripsim-painter")
+        # Forked with SIGINT and SIGTERM held back: a signal before the painter has its own handlers would
+        # run this process's (a KeyboardInterrupt in the painter, or a note of a signal nobody reads).
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
         try:
             process.start()
         except OSError:  # no more processes: this one draws
             mine.close()
             return
         finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
             theirs.close()
         self._painter = (process, mine)
 
@@ -111,7 +116,7 @@ class Painters:
         if self._painter is not None:
             process, conn = self._painter
             conn.close()
-            process.terminate()
+            process.kill()  # it has nothing to finish
             process.join()
             self._painter = None
             self._sent = None
@@ -125,8 +130,9 @@ def _inputs(summary: dict[str, Any], ts: dict[str, Any]) -> tuple[dict[str, Any]
 
 def _paint(conn: Connection, parent: int) -> None:
     """The painter: imports matplotlib, then draws each run it is sent until its parent is gone."""
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in _SIGNALS:
         signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)  # one held back since the fork ends it now
     try:
         from reports.charts import draw, warm  # matplotlib is imported here, beside the parent's work
 
