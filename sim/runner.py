@@ -52,7 +52,9 @@ def _interrupts(conductor: Any, enabled: bool) -> Iterator[list[int]]:
     once (`sim.interrupts`). A signal the caller ignores (a job started in
     the background) stays ignored. Only the command line asks for this
     (`signals=True`): a sweep's worker process must die of SIGTERM as any
-    process does. Yields the signals caught, first first.
+    process does. Yields the signals caught, first first. After the run, a
+    signal is only noted (`interrupts.received`): the outputs of a run that
+    has ended are written whatever comes.
     """
     caught: list[int] = []
     if not enabled:
@@ -67,11 +69,14 @@ def _interrupts(conductor: Any, enabled: bool) -> Iterator[list[int]]:
         else:
             raise KeyboardInterrupt
 
-    previous = interrupts.install(on_signal)
+    interrupts.install(on_signal)
     try:
         yield caught
     finally:
-        interrupts.restore(previous)
+        # The run is over, its outputs not made yet (the log sorted, the summary, the files): a signal from
+        # here on is noted, for the caller to act on once they are written. The caller restores its own
+        # handlers (`cli.app`).
+        interrupts.install(lambda signum, frame: interrupts.note(signum))
 
 
 def run(spec: RunSpec, *, progress: Any = None, signals: bool = False, **wiring_options: Any) -> RunResult:

@@ -12,7 +12,7 @@ from pathlib import Path
 SLOW = """
 name = "slow sweep point"
 start = "2026-03-02T08:00:00+09:00"
-duration = "60d"
+duration = "150d"
 [population]
 size = 500
 [dispatcher]
@@ -43,7 +43,7 @@ def test_sigterm_stops_a_sweep_and_its_workers(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "cli", "sweep", str(scenario), "--grid", "dispatcher.rate=5,6,7,8",
                              "--seeds", "1", "--workers", "2", "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    time.sleep(6)  # workers are running: each point takes far longer than this
+    time.sleep(6)  # workers are running: each point takes far longer than this (about 15 s here)
     assert proc.poll() is None, proc.communicate()
     proc.send_signal(signal.SIGTERM)  # to the command only, as a service manager or CI would
     _, stderr = proc.communicate(timeout=30)
