@@ -93,6 +93,8 @@ class Automation:
         self._api = RateLimit(config.api_limit)
         self._anniversaries = Anniversaries()
         self._decided: list[SendBatch] = []  # decided by `tick`, not yet handed over
+        self._anniversary_of: AutomationConfig | None = None
+        self._anniversary: Trigger | None = None
 
     @property
     def id(self) -> str:
@@ -239,7 +241,10 @@ class Automation:
         return decided
 
     def _anniversary_trigger(self) -> Trigger | None:
-        return next((t for t in self.config.triggers if t.kind is Kind.ANNIVERSARY), None)
+        if self._anniversary_of is not self.config:  # read at every tick: worked out once per config
+            self._anniversary_of = self.config
+            self._anniversary = next((t for t in self.config.triggers if t.kind is Kind.ANNIVERSARY), None)
+        return self._anniversary
 
     # -- triggers (T1-T6) --------------------------------------------------
     def observe(self, signal: Signal, store: SubscriberStore) -> str:

@@ -66,11 +66,10 @@ def add_months(d: date, months: int) -> date:
 def wall_add(t: Instant, tz: ZoneInfo, *, days: int = 0, months: int = 0) -> Instant:
     """`t` moved by calendar days and months on the wall clock of `tz`."""
     local = to_local(t, tz)
-    if not months:  # whole days, and no change of UTC offset within 2 h of the result: its wall time is
-        later = local + timedelta(days=days)  # neither skipped nor doubled, so the aware sum is exact
+    if not months:  # whole days to a wall time neither skipped nor doubled (both folds read one offset),
+        later = local + timedelta(days=days)  # at the same UTC offset as `t`: the aware sum is exact
         offset = local.utcoffset()
-        if all(datetime.fromtimestamp(x, tz).utcoffset() == offset for x in (t + days * 86400.0 - 7200.0,
-                                                                            t + days * 86400.0 + 7200.0)):
+        if later.utcoffset() == offset and later.replace(fold=1).utcoffset() == offset:
             return later.timestamp()
     d = add_months(local.date(), months) + timedelta(days=days)
     wall = time(local.hour, local.minute, local.second, local.microsecond)

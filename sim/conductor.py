@@ -759,6 +759,8 @@ def _ordered(items: list[tuple[float, int, AutomationCommand]],
     automation's watches (`tracking`), they go as one `TrackMany`, which cuts
     them only at the automation's own time-driven instants.
     """
+    if len(items) == 1:  # nothing to order
+        return (items[0][2],)
     records = sorted((x for x in items if isinstance(x[2], RecordOutcomes | RecordEngagements)),
                      key=lambda x: (isinstance(x[2], RecordEngagements), x[0], x[1]))  # an open follows its outcome
     rest = [x for x in items if not isinstance(x[2], RecordOutcomes | RecordEngagements)]
