@@ -4,10 +4,11 @@ Importing matplotlib and drawing are most of a report's cost, and both hold
 the GIL. `dripsim run` starts a painter as it starts (a forked copy of the
 process, before any thread exists), which imports matplotlib while the
 simulation runs. Before the run's event log is written, the painter is sent
-the summary and time series (`start`), and the charts are collected for the
-report after it (`draw`). The painter forks a copy of itself (matplotlib already loaded), each
-draws half the charts, and the PNG bytes come back. This module imports no
-matplotlib: the parent process never needs it.
+the summary and time series (`start`); the charts are collected for the
+report after it (`draw`). The painter forks a copy of itself (matplotlib
+already loaded), the two take the charts between them, and the PNG bytes
+come back. This module imports no matplotlib: the parent process never
+needs it.
 
 The painter is a plain process with one pipe. It ends with its parent (a
 watch on the parent's pid, for a parent ended by a second signal or
@@ -37,9 +38,9 @@ SELF_CHECKS: dict[str, str] = {
 }
 KEYS = [*CHARTS, *SELF_CHECKS]
 COSTLIEST_FIRST = ["engagement", "throughput", "backlog", "latency", "outcomes", "little"]  # measured drawing times
-PARENT_WATCH_S = 0.5
-_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+PARENT_WATCH_S = 0.5  # how often the painter looks for its parent
 ANSWER_S = 300.0  # a painter silent this long is taken for stuck (the charts are drawn here)
+_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 class Painters:
