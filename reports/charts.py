@@ -125,7 +125,7 @@ def outcomes(summary: dict[str, Any], ts: dict[str, Any]) -> Figure:
         left += values
     ax.set_xlabel("entries")
     if ax.get_legend_handles_labels()[0]:  # nothing queued: no bars, and no legend to warn about
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), fontsize=7, ncol=4, frameon=False)
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, frameon=False)  # clear of the axis label
     ax.invert_yaxis()
     return fig
 
