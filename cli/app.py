@@ -191,7 +191,7 @@ def _run_all(specs: list[Any], args: Any) -> int:
     staged = outdir.staging(out)
     previous: dict[int, Any] = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     worst, committed = EXIT_OK, False
-    painters = None if args.no_report else _painters()  # they import matplotlib while the run runs
+    painter = None if args.no_report else _painter()  # it imports matplotlib while the run runs
     try:
         for spec in specs:
             folder = staged / _slug(spec.name) if len(specs) > 1 else staged
@@ -199,9 +199,9 @@ def _run_all(specs: list[Any], args: Any) -> int:
             # Outputs are the promise: a first signal now waits for them; a second stops at once.
             interrupts.install(lambda signum, frame: interrupts.note(signum))
             try:
-                write(result, folder, args.events, before_log=None if painters is None else painters.start)
-                if painters is not None:
-                    _report(folder, painters)
+                write(result, folder, args.events, before_log=None if painter is None else painter.start)
+                if painter is not None:
+                    _report(folder, painter)
             except OSError as err:  # a full disk, a lost mount: nothing is moved into place
                 raise OutError(f"--out {out}: could not write the outputs ({err.strerror or err}); "
                                "nothing was kept") from None
@@ -218,24 +218,24 @@ def _run_all(specs: list[Any], args: Any) -> int:
             if not result.ok:
                 worst = EXIT_FAILED
     finally:
-        if painters is not None:
-            painters.close()
+        if painter is not None:
+            painter.close()
         if not committed:
             outdir.discard(staged)  # a failed run leaves no folder that looks complete
         interrupts.restore(previous)
     return worst
 
 
-def _painters() -> Any:
-    from reports.painters import Painters
+def _painter() -> Any:
+    from reports.painters import Painter
 
-    return Painters()
+    return Painter()
 
 
-def _report(out: Path, painters: Any) -> None:
+def _report(out: Path, painter: Any) -> None:
     from reports.html import build_report
 
-    build_report(out, painters)
+    build_report(out, painter)
 
 
 def _rebuild_report(run_dir: Path) -> int:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from reports.painters import CHARTS, KEYS, SELF_CHECKS, Painters
+from reports.painters import CHARTS, KEYS, SELF_CHECKS, Painter
 
 
 def _env() -> Environment:
@@ -75,9 +75,9 @@ def headline(summary: dict[str, Any], ts: dict[str, Any], zone: ZoneInfo) -> lis
     return out
 
 
-def build_report(run_dir: Path, painters: Painters | None = None) -> Path:
+def build_report(run_dir: Path, painter: Painter | None = None) -> Path:
     """Read summary.json, timeseries.json, pending_pages.json; write report.html and PNGs. The charts
-    are drawn by `painters` (started ahead by the caller), or by painters started here."""
+    are drawn by `painter` (started ahead by the caller), or by a painter started here."""
     run_dir = Path(run_dir)
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     series = json.loads((run_dir / "timeseries.json").read_text(encoding="utf-8"))
@@ -88,11 +88,11 @@ def build_report(run_dir: Path, painters: Painters | None = None) -> Path:
         page["when"] = datetime.fromtimestamp(page["at"], zone).strftime("%Y-%m-%d %H:%M")
         for row in page["rows"]:
             row["due_text"] = datetime.fromtimestamp(row["due"], zone).strftime("%Y-%m-%d %H:%M:%S")
-    if painters is None:
-        with Painters() as started:
+    if painter is None:
+        with Painter() as started:
             images = started.draw(summary, series)
     else:
-        images = painters.draw(summary, series)
+        images = painter.draw(summary, series)
     for key in KEYS:
         (run_dir / f"chart-{key}.png").write_bytes(images[key])
     titles = {**CHARTS, **SELF_CHECKS}

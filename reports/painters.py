@@ -43,7 +43,7 @@ ANSWER_S = 300.0  # a painter silent this long is taken for stuck (the charts ar
 _SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
-class Painters:
+class Painter:
     """A forked process that draws charts (importing matplotlib as it starts); `draw` hands it a run's
     charts, `close` ends it. It draws half of them and a copy of itself, forked then, the other half."""
 
@@ -69,7 +69,7 @@ class Painters:
             theirs.close()
         self._painter = (process, mine)
 
-    def __enter__(self) -> Painters:
+    def __enter__(self) -> Painter:
         return self
 
     def __exit__(self, *exc: object) -> None:

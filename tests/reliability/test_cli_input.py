@@ -148,7 +148,7 @@ def test_a_failing_run_leaves_no_folder_that_looks_complete(
         tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import reports.html
 
-    def broken(out: Path, painters: object = None) -> str:
+    def broken(out: Path, painter: object = None) -> str:
         raise RuntimeError("the report failed half way")
 
     monkeypatch.setattr(reports.html, "build_report", broken)

@@ -14,7 +14,7 @@ import pytest
 
 from cli.app import main
 from reports import charts, painters
-from reports.painters import KEYS, Painters
+from reports.painters import KEYS, Painter
 
 SCENARIO = """
 name = "painted"
@@ -66,7 +66,7 @@ def test_the_painter_draws_the_bytes_of_one_process_and_again_for_other_inputs(r
     summary, ts = _inputs(run_dir)
     other = json.loads(json.dumps(ts))
     other["rate"] = ts["rate"] * 3  # another capacity line and y-range
-    with Painters() as p:
+    with Painter() as p:
         assert p._painter is not None
         p.start(summary, other)  # begun for other inputs: not collected as these charts
         first = p.draw(summary, ts)
@@ -79,7 +79,7 @@ def test_the_painter_draws_the_bytes_of_one_process_and_again_for_other_inputs(r
 
 def test_charts_are_drawn_here_when_the_painter_is_gone(run_dir: Path) -> None:
     summary, ts = _inputs(run_dir)
-    with Painters() as p:
+    with Painter() as p:
         assert p._painter is not None
         os.kill(p._painter[0].pid, signal.SIGKILL)
         p._painter[0].join()
@@ -93,7 +93,7 @@ def test_charts_are_drawn_here_without_fork(run_dir: Path, monkeypatch: pytest.M
 
     monkeypatch.setattr(painters.multiprocessing, "get_context", no_fork)
     summary, ts = _inputs(run_dir)
-    with Painters() as p:
+    with Painter() as p:
         assert p._painter is None
         assert p.draw(summary, ts) == charts.draw(KEYS, summary, ts)
 
@@ -101,7 +101,7 @@ def test_charts_are_drawn_here_without_fork(run_dir: Path, monkeypatch: pytest.M
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
 def test_the_painter_ends_with_a_parent_that_ends_without_closing_it(tmp_path: Path) -> None:
     """A second signal ends `dripsim run` by os._exit: its painter must not stay behind."""
-    code = ("import os; from reports.painters import Painters; p = Painters(); "
+    code = ("import os; from reports.painters import Painter; p = Painter(); "
             "print(p._painter[0].pid, flush=True); os._exit(0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path,
                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
