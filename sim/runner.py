@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from core import KINDS, Edit
+from core.triggers import NO_DUPLICATES
 from sim import interrupts, invariants, timeseries
 from sim.bootstrap import Wiring, build
 from sim.clock import wall_seconds
@@ -152,7 +153,10 @@ def summarise(result: RunResult) -> dict[str, Any]:
     problems = invariants.check(w.automations, result.events, w.initial_status,
                                 w.conductor.metrics.status_log, w.conductor.t0)
     edited = {a.automation for a in spec.actions if isinstance(a.command, Edit)}
-    once = {c.id for c in spec.automations if not c.duplicates.allow and c.id not in edited}
+    # Once per subscriber (T5) where duplicates are off, except where each source occurrence fires anew
+    # (a yearly anniversary, an email_sent of a repeated email): the core keys those by occurrence.
+    once = {c.id for c in spec.automations if not c.duplicates.allow and c.id not in edited
+            and not any(t.kind in NO_DUPLICATES for t in c.triggers)}
     received = [str(m["Message-ID"]) for _, m in w.sink.messages] if w.sink is not None else None
     problems += invariants.handed_over(w.conductor.metrics.sent, once, received)
     if result.interrupted:

@@ -12,20 +12,23 @@ nothing) and are printed, kept in `summary.json`, and made errors by
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from core import AddToGroup, AutomationConfig, Edit, Schedule, SetField, Start
 from core.triggers import EMAIL_KINDS, Kind, Trigger
+from sim.scenarios.model import did_you_mean as _did_you_mean
 from sim.spec import ApiCall, RunSpec
+from sim.transport import MAX_LATENCY
 
 Level = Literal["error", "warning"]
 
 ANY_GROUP = "\x00any"  # a replay adds to groups its file names: any group may exist
 # Fields every subscriber has without the scenario declaring them.
 BUILTIN_FIELDS = frozenset({"name"})
+GROUP_OPS = ("in_group", "not_in_group")
+FIELD_OPS = ("equals", "not_equals", "contains", "is_set")  # the operators that read their field (core.filters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +44,7 @@ class Problem:
 def lint(spec: RunSpec) -> list[Problem]:
     """Every problem found, errors first, each in file order."""
     found = [*_never_started(spec), *_email_sources(spec), *_fields_and_groups(spec),
-             *_unheard_loads(spec)]
+             *_unheard_loads(spec), *_held_latencies(spec)]
     return [p for p in found if p.level == "error"] + [p for p in found if p.level == "warning"]
 
 
@@ -110,10 +113,10 @@ def _fields_and_groups(spec: RunSpec) -> Iterator[Problem]:
         flt = settings.filter if isinstance(settings, AutomationConfig) else settings.get("filter")
         for i, c in enumerate(flt.conditions if flt is not None else ()):
             key = f"{where}.filter" + (f"[{i}]" if len(flt.conditions) > 1 else "")  # type: ignore[union-attr]
-            if c.op in ("in_group", "not_in_group") and str(c.value) not in groups and ANY_GROUP not in groups:
+            if c.op in GROUP_OPS and str(c.value) not in groups and ANY_GROUP not in groups:
                 yield Problem("error", f"{key}.value", f"no group called {c.value!r} in the population or "
                               "any add_to_group action" + did_you_mean(str(c.value), groups))
-            elif c.field and c.field not in fields:
+            elif c.op in FIELD_OPS and c.field not in fields:  # other operators ignore a field they name
                 yield Problem("error", f"{key}.field", f"no field called {c.field!r} in the population or "
                               "any set_field action" + did_you_mean(c.field, fields))
         for i, t in enumerate(_triggers(settings)):
@@ -153,9 +156,19 @@ def _unheard_loads(spec: RunSpec) -> Iterator[Problem]:
                           "api trigger, so this request triggers nothing")
 
 
+def _held_latencies(spec: RunSpec) -> Iterator[Problem]:
+    """A latency the transport would hold at its ceiling is a value the engine changes: said, not hidden."""
+    median = spec.transport.latency
+    for i, (_, _, factor) in enumerate(spec.transport.latency_spikes):
+        if median * factor >= MAX_LATENCY:
+            yield Problem("warning", f"faults.latency_spikes[{i}]",
+                          f"factor {factor:g} makes the median latency {median * factor:.3g} s, past the "
+                          f"transport's ceiling of {MAX_LATENCY / 86400:g} days: latencies in this spike are held "
+                          "at 30 days")
+
+
 def did_you_mean(key: str, options: Any) -> str:
-    close = difflib.get_close_matches(key, sorted(options), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return _did_you_mean(key, sorted(options))
 
 
 __all__ = ["Problem", "did_you_mean", "lint"]
