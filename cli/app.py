@@ -7,7 +7,8 @@
     dripsim new NAME
     dripsim schema
     dripsim sweep FILE --grid key=v1,v2 [--seeds N] [--slo p95=15m ...] [--set ...]
-    dripsim capacity FILE --slo p95=15m [--slo delivery.p99=30m] [--min R] [--max R] [--seeds N]
+    dripsim capacity FILE --slo p95=15m [--slo welcome.delivery.p99=30m] [--min R] [--max R] [--seeds N]
+                          [--margin 20%] [--ignore-expect]
     dripsim list | report RUN_DIR | --version
 
 Exit codes: 0 every expectation and invariant held; 1 one failed (named on
@@ -20,7 +21,6 @@ import dataclasses
 import json
 import signal
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,7 @@ class Refused(Exception):
 def linted(spec: Any, strict: bool) -> list[Problem]:
     """Lint `spec`: raise on the first error (or warning with `strict`); return the warnings."""
     problems = lint(spec)
-    blocking = [p for p in problems if p.level == "error" or strict]
+    blocking = [p for p in problems if p.level == "error" or (strict and p.level == "warning")]
     if blocking:
         p = blocking[0]
         kind = "" if p.level == "error" else "warning treated as an error (--strict): "
@@ -101,8 +101,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: Any) -> int:
-    single = {"list": _list, "report": lambda a: _rebuild_report(a.run_dir), "sweep": _sweep,
-              "capacity": _capacity, "new": _new, "schema": _schema, "explain": _explain, "calibrate": _calibrate}
+    from cli import planning
+
+    single = {"list": _list, "report": lambda a: _rebuild_report(a.run_dir), "sweep": planning.sweep,
+              "capacity": planning.capacity, "new": _new, "schema": _schema, "explain": _explain,
+              "calibrate": _calibrate}
     if args.command in single:
         return int(single[args.command](args))
     specs = [load_spec(f, args) for f in args.files]
@@ -111,7 +114,7 @@ def _dispatch(args: Any) -> int:
         fits(spec, args)
     for source, problems in warnings.items():
         for p in problems:
-            print(f"dripsim: warning: {p.line(source)}", file=sys.stderr)
+            print(f"dripsim: {p.level}: {p.line(source)}", file=sys.stderr)
     if args.command == "check":
         for spec in specs:
             print(f"{spec.source}: ok ({spec.name}, {len(spec.automations)} automations)")
@@ -252,139 +255,6 @@ def _rebuild_report(run_dir: Path) -> int:
     return EXIT_OK
 
 
-def _sweep(args: Any) -> int:
-    from reports.sweep import parse_grid, parse_slos, sweep
-    from sim.measure import measure, validate
-
-    try:
-        grid = parse_grid(args.grid)
-        slos = parse_slos(args.slo)
-    except ValueError as err:
-        return usage_error(str(err))
-    path, spec, out, staged = _capacity_setup(args, "sweep")
-    total = args.seeds * _points(grid)
-    done = {"n": 0}
-
-    began = time.monotonic()
-
-    def on_row(row: dict[str, Any]) -> None:
-        done["n"] += 1
-        if not args.quiet:
-            point = " ".join(f"{k}={row[k]}" for k in grid)
-            print(f"  [{done['n']}/{total}{_eta(began, done['n'], total)}] {point} seed {row['seed']}: "
-                  f"{_figures(row, slos)}", file=sys.stderr)
-
-    try:
-        result = sweep(measure, validate, path, grid, args.seeds, slos, args.workers, args.scheduler, staged,
-                       spec.seed, tuple(args.overrides), on_row)
-        outdir.commit(staged, out, args.force)
-    except (ValueError, ScenarioError) as err:
-        return usage_error(str(err))
-    finally:
-        outdir.discard(staged)
-    return _answer(result, out)
-
-
-def _capacity(args: Any) -> int:
-    from reports.search import parse_precision, planned_probes, search
-    from reports.sweep import parse_slos
-    from sim.measure import measure, validate
-
-    try:
-        slos = parse_slos(args.slo)
-        precision = parse_precision(args.precision)
-        if not slos:
-            raise ValueError("capacity: give at least one --slo, e.g. --slo p95=15m")
-        if args.low >= args.high:
-            raise ValueError(f"--min {args.low:g} must be below --max {args.high:g}")
-    except ValueError as err:
-        return usage_error(str(err))
-    path, spec, out, staged = _capacity_setup(args, "capacity")
-
-    began, done, planned = time.monotonic(), {"n": 0}, planned_probes(args.low, args.high, precision)
-
-    def on_probe(rate: float, why: str | None, rows: list[dict[str, Any]]) -> None:
-        done["n"] += 1
-        if not args.quiet:
-            said = f"meets it (worst seed: {_figures(_worst(rows, slos), slos)})" if why is None else f"fails: {why}"
-            print(f"  [probe {done['n']}/at most {planned}{_eta(began, done['n'], planned)}] "
-                  f"{rate:g}/s x {len(rows)} seeds: {said}", file=sys.stderr)
-
-    try:
-        result = search(measure, validate, path, slos, args.seeds, args.low, args.high, precision, args.workers,
-                        args.scheduler, staged, spec.seed, tuple(args.overrides), on_probe)
-        outdir.commit(staged, out, args.force)
-    except (ValueError, ScenarioError) as err:
-        return usage_error(str(err))
-    finally:
-        outdir.discard(staged)
-    return _answer(result, out)
-
-
-def _capacity_setup(args: Any, kind: str) -> tuple[Path, Any, Path, Path]:
-    """The scenario (loaded and linted with --set) and the output folder, checked before any run."""
-    path = _resolve(args.file)
-    spec = load(path, args.overrides)
-    for p in linted(spec, args.strict):
-        print(f"dripsim: warning: {p.line(spec.source)}", file=sys.stderr)
-    fits(spec, args)  # every worker runs one such run at a time
-    out = args.out or outdir.unused(Path("runs") / f"{kind}-{path.stem}-{stamp()}")
-    outdir.check(out, args.force)
-    return path, spec, out, outdir.staging(out)
-
-
-def _eta(began: float, done: int, total: int) -> str:
-    """', about 40 s left' from the pace so far (nothing before the first result)."""
-    if not done or done >= total:
-        return ""
-    left = (time.monotonic() - began) / done * (total - done)
-    return f", about {left:.0f} s left" if left < 120 else f", about {left / 60:.0f} min left"
-
-
-def _points(grid: dict[str, list[str]]) -> int:
-    n = 1
-    for values in grid.values():
-        n *= len(values)
-    return n
-
-
-def _figures(row: dict[str, Any], slos: list[Any]) -> str:
-    shown = slos or []
-    cells = [f"{s.name} {'-' if row.get(s.column) is None else format(float(row[s.column]), 'g') + 's'}"
-             for s in shown] or [f"queue.p95 {row.get('latency_p95_s')}s"]
-    return ", ".join([*cells, f"overdue {row['overdue_at_end']}", f"{row['wall_seconds']:.1f}s wall"])
-
-
-def _worst(rows: list[dict[str, Any]], slos: list[Any]) -> dict[str, Any]:
-    column = slos[0].column
-    return max(rows, key=lambda r: -1.0 if r[column] is None else float(r[column]))
-
-
-def _answer(result: dict[str, Any], out: Path) -> int:
-    a = result["answer"]
-    print("\n".join(result["table"]))
-    if a["rate"] is not None:
-        print(f"{result['scenario']}: smallest dispatcher rate meeting {a['slo']} in every seed: {a['rate']:g}/s"
-              + (f" (largest failing: {a['largest_failing']:g}/s)" if a.get("largest_failing") else ""))
-        for name, (low, high) in a.get("spread", {}).items():
-            print(f"  {name} across the seeds at {a['rate']:g}/s: {low:g}s to {high:g}s")
-    else:
-        print(f"{result['scenario']}: {a['note']}")
-    for b in a.get("by", []):
-        where = ", ".join(f"{k}={v}" for k, v in b["point"].items())
-        print(f"  {where}: " + (f"{b['rate']:g}/s" if b["rate"] is not None else b["note"]))
-    for p in a.get("points", []):
-        where = ", ".join(f"{k}={v}" for k, v in p["point"].items())
-        print(f"  {where}: " + ("meets it" if p["meets"] else f"fails: {p['why']}"))
-    for rate, why in a.get("failed", {}).items():
-        print(f"  {rate}/s fails: {why}")
-    if a["rate"] is not None and a.get("note"):
-        print(f"dripsim: warning: {a['note']}", file=sys.stderr)
-    print(f"  outputs: {out}")
-    met = a["rate"] is not None or (bool(a.get("points")) and all(p["meets"] for p in a["points"]))
-    return EXIT_FAILED if a["slo"] is not None and not met else EXIT_OK
-
-
 def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value}s"
 
@@ -426,8 +296,26 @@ def _print(result: Any, out: Path, quiet: bool) -> None:
     if s["empty"]:
         print(f"dripsim: warning: {s['scenario']}: nothing was sent in this run (no latency to report); "
               "see `dripsim explain` for what the scenario does", file=sys.stderr)
+    for line in ignored_lines(s):
+        print(f"dripsim: note: {s['scenario']}: {line}", file=sys.stderr)
     for failure in result.failures:
         print(f"dripsim: {s['scenario']}: {failure}", file=sys.stderr)
+
+
+IGNORED_NOTABLE = 0.01  # an automation that ignored more than this share of its triggers is said
+
+
+def ignored_lines(summary: dict[str, Any]) -> list[str]:
+    """One line per automation that ignored more than 1% of its triggers, with the reasons."""
+    lines = []
+    for name, a in summary["automations"].items():
+        reasons = {k: int(v) for k, v in a["ignored"].items() if v}
+        ignored = sum(reasons.values())
+        seen = ignored + int(a["triggered"])
+        if seen and ignored / seen > IGNORED_NOTABLE:
+            said = ", ".join(f"{k} {v:,}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1]))
+            lines.append(f"{name} ignored {ignored:,} of {seen:,} triggers ({ignored / seen:.0%}): {said}")
+    return lines
 
 
 if __name__ == "__main__":

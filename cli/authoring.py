@@ -135,6 +135,10 @@ def _window(config: AutomationConfig) -> str:
     return f"; sends only {', '.join(parts)} ({w.timezone})"
 
 
+# Triggers that may come again for the same subscriber: where "once per subscriber" turns some away.
+_RECURRING = frozenset({Kind.API, Kind.FIELD_UPDATED, Kind.GROUP_ADDED, Kind.OPENED, Kind.CLICKED})
+
+
 def automation(config: AutomationConfig) -> str:
     joined = " and " if config.combine == "all" else " or "
     text = f"when {joined.join(_trigger(t) for t in config.triggers)}"
@@ -152,6 +156,11 @@ def automation(config: AutomationConfig) -> str:
     if config.duplicates.allow:
         text += "; may fire again for the same subscriber" + (
             f" after {_span(config.duplicates.cooldown)}" if config.duplicates.cooldown else "")
+    elif any(t.kind in _RECURRING for t in config.triggers):
+        text += "; fires once per subscriber (duplicates off, the default): later triggers by them are ignored"
+    if any(t.kind is Kind.API for t in config.triggers):
+        text += f"; takes {config.api_limit} API requests/s" + (" (the default)" if config.api_limit == 3 else "") \
+            + ", more are rejected"
     return text + f". Subject: {config.subject!r}."
 
 

@@ -64,6 +64,18 @@ def positive_int(text: str) -> int:
     return value
 
 
+def margin(text: str) -> float:
+    """'20%' or '0.2': a share of the load, 0 (none) to 10x."""
+    raw = text.strip()
+    try:
+        value = float(raw.removesuffix("%")) / (100 if raw.endswith("%") else 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share of the load such as 20% or 0.2, got {text!r}") from None
+    if not (math.isfinite(value) and 0 <= value <= 10):
+        raise argparse.ArgumentTypeError(f"must be between 0% and 1000%, got {text!r}")
+    return value
+
+
 def version() -> str:
     from importlib import metadata  # 12 ms to import: only for --version
 
@@ -128,8 +140,11 @@ def _scenario_options(p: argparse.ArgumentParser, *, many: bool = True) -> None:
 def _capacity_options(p: argparse.ArgumentParser, name: str) -> None:
     p.add_argument("--seeds", type=positive_int, default=3, help="seeds per rate (or grid point)")
     p.add_argument("--slo", action="append", default=[], metavar="KEY=LIMIT",
-                   help="latency objective, repeatable: p95=15m (queue latency), queue.p99=20m, "
-                        "delivery.p95=15m (due to delivered); keys p50, p95, p99, max")
+                   help="latency objective, repeatable: p95=15m (every automation's queue latency), "
+                        "welcome.p95=15m (one automation), order.delivery.p99=2m (due to delivered), "
+                        "all.p95=15m (pooled over every send); keys p50, p95, p99, max")
+    p.add_argument("--ignore-expect", dest="expectations", action="store_false",
+                   help="judge by --slo alone: the scenario's own [[expect]] are not part of the criterion")
     p.add_argument("--workers", type=positive_int, metavar="N",
                    help="local worker processes (default: one per CPU)")
     p.add_argument("--scheduler", metavar="ADDRESS",
@@ -190,6 +205,9 @@ def build() -> OneLineParser:
                      help="highest dispatcher rate to consider (sends/s)")
     cap.add_argument("--precision", default="2%", metavar="P",
                      help="stop when the answer is known to within P: a share of the rate (2%%) or sends/s (0.5)")
+    cap.add_argument("--margin", type=margin, default=0.2, metavar="M",
+                     help="also find the rate meeting every objective with M more load (20%%: runs at 1.2x the "
+                          "load); 0 to skip (default: 20%%)")
     _capacity_options(cap, "capacity")
     return p
 

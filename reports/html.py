@@ -52,6 +52,12 @@ def headline(summary: dict[str, Any], ts: dict[str, Any], zone: ZoneInfo) -> lis
     failed = sum(sum(a["failed"].values()) for a in autos)
     out.append(("failed, dropped", f"{failed:,} failed; " + (", ".join(
         f"{n:,} {reason}" for reason, n in sorted(dropped.items()) if n) or "none dropped")))
+    ignored: dict[str, int] = {}
+    for a in autos:
+        for reason, n in a.get("ignored", {}).items():
+            ignored[reason] = ignored.get(reason, 0) + int(n)
+    out.append(("triggers ignored", ", ".join(f"{n:,} {reason}" for reason, n in
+                                              sorted(ignored.items(), key=lambda kv: -kv[1]) if n) or "none"))
     for key, name in (("latency_s", "queue latency p95 / p99"), ("delivery_latency_s", "delivery latency p95 / p99")):
         lat = summary.get(key, {})
         if lat.get("p95") is not None:
@@ -71,8 +77,20 @@ def headline(summary: dict[str, Any], ts: dict[str, Any], zone: ZoneInfo) -> lis
                 out.append(("longest stretches at capacity" if i == 0 else "",
                             f"{_minutes(run['length_s'])} from {when(run['start_s'])}"))
     overdue = sum(a.get("overdue_at_end", 0) for a in summary["automations"].values())
-    out.append(("due but unsent at the end", f"{overdue:,}"))
+    later = sum(a.get("not_yet_due", 0) for a in summary["automations"].values())
+    end = "when it was interrupted" if summary.get("interrupted") else "at the end"
+    out.append((f"overdue {end} (came due, unsent)", f"{overdue:,}"))
+    out.append((f"pending, not yet due {end}", f"{later:,}"))
     return out
+
+
+def simulated(summary: dict[str, Any]) -> str:
+    """'24.0 h simulated', or, for an interrupted run, how far it got of how far it was to go."""
+    planned = float(summary["duration_s"]) / 3600
+    reached = float(summary.get("simulated_s", summary["duration_s"])) / 3600
+    if summary.get("interrupted"):
+        return f"{reached:.1f} h of {planned:.1f} h simulated (interrupted)"
+    return f"{planned:.1f} h simulated"
 
 
 def build_report(run_dir: Path, painter: Painter | None = None) -> Path:
@@ -99,7 +117,7 @@ def build_report(run_dir: Path, painter: Painter | None = None) -> Path:
     figures = {k: {"key": k, "title": titles[k], "src": "data:image/png;base64," + base64.b64encode(png).decode()}
                for k, png in images.items()}
     html = _env().get_template("report.html").render(
-        s=summary, ts=series, pages=pages, headline=headline(summary, series, zone),
+        s=summary, ts=series, pages=pages, headline=headline(summary, series, zone), simulated=simulated(summary),
         charts=[figures[k] for k in CHARTS], checks=[figures[k] for k in SELF_CHECKS])
     out = run_dir / "report.html"
     partial = out.with_name(".report.html.partial")  # a rebuild never leaves half a report

@@ -21,9 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from reports.capacity import build_capacity_report
-from sim.scenarios.loader import parse_duration
-
-SLO_KEYS = ("p50", "p95", "p99", "max")
+from reports.objectives import ALL, Slo, binding, figures, parse_slo, parse_slos, shown, verdict
 
 
 @dataclass(frozen=True)
@@ -31,6 +29,7 @@ class Point:
     overrides: tuple[str, ...]
     values: tuple[tuple[str, str], ...]
     seed: int
+    load: float = 1.0  # every load's arrivals times this (a margin's check: `sim.measure.scaled`)
 
 
 def parse_grid(items: list[str]) -> dict[str, list[str]]:
@@ -48,83 +47,52 @@ def parse_grid(items: list[str]) -> dict[str, list[str]]:
     return grid
 
 
-@dataclass(frozen=True)
-class Slo:
-    """One latency objective: `queue` (due -> handed to the transport) or `delivery` (due -> delivered,
-    the transport's latency and retries included) at a percentile, within `limit` seconds."""
-
-    latency: str
-    percentile: str
-    limit: float
-
-    @property
-    def column(self) -> str:
-        """The measured row's column (`sim.measure`)."""
-        return f"latency_{self.percentile}_s" if self.latency == "queue" else f"delivery_{self.percentile}_s"
-
-    @property
-    def name(self) -> str:
-        return f"{self.latency}.{self.percentile}"
-
-    def __str__(self) -> str:
-        return f"{self.name} <= {self.limit:g}s"
-
-
-LATENCIES = ("queue", "delivery")
-
-
-def parse_slo(text: str) -> Slo:
-    """``p95=15m`` (the queue latency), ``queue.p99=20m`` or ``delivery.p95=15m``."""
-    key, _, value = text.partition("=")
-    latency, _, percentile = key.strip().rpartition(".")
-    latency = latency or "queue"
-    accepted = ", ".join(f"{lat}.{p}" for lat in LATENCIES for p in SLO_KEYS)
-    if latency not in LATENCIES or percentile not in SLO_KEYS or not value.strip():
-        raise ValueError(f"--slo {text!r}: expected KEY=LIMIT such as p95=15m or delivery.p99=30m; "
-                         f"keys: {accepted} (p50...max alone mean queue.)")
-    try:
-        return Slo(latency, percentile, parse_duration(value.strip()))
-    except ValueError as err:
-        raise ValueError(f"--slo {text!r}: {err}") from None
-
-
-def parse_slos(items: list[str] | None) -> list[Slo]:
-    slos = [parse_slo(item) for item in items or []]
-    names = [s.name for s in slos]
-    if len(set(names)) != len(names):
-        raise ValueError(f"--slo: {next(n for n in names if names.count(n) > 1)} is given twice")
-    return slos
-
-
-def points(grid: dict[str, list[str]], seeds: int, base_seed: int, base: tuple[str, ...] = ()) -> list[Point]:
+def points(grid: dict[str, list[str]], seeds: int, base_seed: int, base: tuple[str, ...] = (),
+           load: float = 1.0) -> list[Point]:
     """Every grid combination times `seeds`; `base` overrides (`--set`) come first, the grid's after."""
     keys = list(grid)
     out = []
     for combo in itertools.product(*(grid[k] for k in keys)):
         values = tuple(zip(keys, combo, strict=True))
         for s in range(seeds):
-            out.append(Point(base + tuple(f"{k}={v}" for k, v in values), values, base_seed + s))
+            out.append(Point(base + tuple(f"{k}={v}" for k, v in values), values, base_seed + s, load))
     return out
 
 
-Measure = Callable[[str, str, tuple[str, ...], int], dict[str, Any]]  # (text, name, overrides, seed) -> row
+# (text, name, overrides, seed, load multiple, progress(share done)) -> one row of figures
+Measure = Callable[[str, str, tuple[str, ...], int, float, Callable[[float], None]], dict[str, Any]]
 Validate = Callable[[str, str, tuple[str, ...]], str]  # (text, name, overrides) -> scenario name
 
 
-def _point(measure: Measure, text: str, name: str, point: Point) -> dict[str, Any]:
-    return {**dict(point.values), **measure(text, name, point.overrides, point.seed)}
+_PROGRESS: Any = None  # in a pool worker: the shared array of every run's simulated share done
+
+
+def _point(measure: Measure, text: str, name: str, indexed: tuple[int, Point]) -> dict[str, Any]:
+    index, point = indexed
+    done = _PROGRESS
+
+    def progress(share: float) -> None:
+        if done is not None:
+            done[index] = share
+
+    row = measure(text, name, point.overrides, point.seed, point.load, progress)
+    return {**dict(point.values), **row}
 
 
 def execute(measure: Measure, text: str, name: str, todo: list[Point], workers: int,
-            scheduler: str | None, on_row: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
-    """Every point's row, in `todo`'s order; `on_row` hears each as it finishes (progress)."""
+            scheduler: str | None, on_row: Callable[[dict[str, Any]], None] | None = None,
+            on_progress: Callable[[list[float]], None] | None = None) -> list[dict[str, Any]]:
+    """Every point's row, in `todo`'s order; `on_row` hears each as it finishes. Local runs report the
+    share of each run done into a shared array that `on_progress(shares)` reads from another thread
+    (a cluster's runs report only when done)."""
     run = partial(_point, measure, text, name)
     tell = on_row or (lambda row: None)
+    indexed = list(enumerate(todo))
     if scheduler:
         from distributed import Client, as_completed
 
         with Client(scheduler, timeout=30) as client:  # type: ignore[no-untyped-call]
-            futures = client.map(run, todo, pure=False)
+            futures = client.map(run, indexed, pure=False)
             try:
                 for future in as_completed(futures):  # type: ignore[no-untyped-call]
                     tell(future.result())
@@ -132,20 +100,60 @@ def execute(measure: Measure, text: str, name: str, todo: list[Point], workers: 
             except BaseException:  # interrupted: nothing left running on the cluster for us
                 client.cancel(futures)
                 raise
-    if workers == 0:  # in this process (debugging)
-        rows = []
-        for p in todo:
-            rows.append(run(p))
-            tell(rows[-1])
-        return rows
-    # One worker is a pool of one: a fair baseline. Workers leave Ctrl-C to this process, and leaving
-    # the `with` on an interrupt terminates them: no orphan keeps computing after the command is gone.
-    with multiprocessing.Pool(min(workers, len(todo)) or 1, initializer=_worker_ignores_interrupts) as pool:
-        rows = []
-        for row in pool.imap(run, todo, chunksize=1):
-            rows.append(row)
-            tell(row)
-        return rows
+    shares = multiprocessing.Array("d", len(todo), lock=False)
+    watcher = _Watcher(shares, on_progress)
+    try:
+        if workers == 0:  # in this process (debugging)
+            _share(shares)
+            rows = []
+            for item in indexed:
+                rows.append(run(item))
+                tell(rows[-1])
+            return rows
+        # One worker is a pool of one: a fair baseline. Workers leave Ctrl-C to this process, and leaving
+        # the `with` on an interrupt terminates them: no orphan keeps computing after the command is gone.
+        with multiprocessing.Pool(min(workers, len(todo)) or 1, initializer=_worker_init,
+                                  initargs=(shares,)) as pool:
+            rows = []
+            for row in pool.imap(run, indexed, chunksize=1):
+                rows.append(row)
+                tell(row)
+            return rows
+    finally:
+        watcher.stop()
+        if workers == 0:
+            _share(None)
+
+
+class _Watcher:
+    """Reads the shared shares every second on a thread of its own and hands them to `on_progress`."""
+
+    def __init__(self, shares: Any, on_progress: Callable[[list[float]], None] | None) -> None:
+        import threading
+
+        self._stop = threading.Event()
+        self._thread = None
+        if on_progress is not None:
+            def watch() -> None:
+                while not self._stop.wait(1.0):
+                    on_progress(list(shares))
+            self._thread = threading.Thread(target=watch, name="sweep-progress", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+
+def _share(shares: Any) -> None:
+    global _PROGRESS
+    _PROGRESS = shares
+
+
+def _worker_init(shares: Any) -> None:
+    _share(shares)
+    _worker_ignores_interrupts()
 
 
 def _worker_ignores_interrupts() -> None:
@@ -153,39 +161,6 @@ def _worker_ignores_interrupts() -> None:
     the worker inherited from the parent when it was forked."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def verdict(seeds: list[dict[str, Any]], slos: list[Slo]) -> str | None:
-    """Why these runs (one point, every seed) miss the SLOs, or None when they meet them all.
-
-    They meet them when, in every seed, each latency percentile is within its
-    limit and nothing that came due before the end is still unsent. Mail not
-    due yet at the end (the last hour's delays, next week's repeats) is no
-    shortfall of capacity.
-    """
-    for slo in slos:
-        idle = [int(x["seed"]) for x in seeds if x[slo.column] is None]
-        if idle:  # no latency to judge: nothing was sent (or delivered)
-            return f"nothing was {'sent' if slo.latency == 'queue' else 'delivered'} in seed {idle[0]}"
-        worst = max(seeds, key=lambda x: float(x[slo.column]))
-        if float(worst[slo.column]) > slo.limit:
-            return f"{slo.name} {float(worst[slo.column]):g}s > {slo.limit:g}s (seed {int(worst['seed'])})"
-    overdue = max(seeds, key=lambda x: int(x["overdue_at_end"]))
-    if int(overdue["overdue_at_end"]):
-        return (f"{int(overdue['overdue_at_end'])} sends came due and were still unsent at the end "
-                f"(seed {int(overdue['seed'])})")
-    return None
-
-
-def headroom(seeds: list[dict[str, Any]], slos: list[Slo]) -> tuple[float, str]:
-    """The smallest share of an SLO's limit left unused, and a phrase saying which."""
-    least, said = 1.0, ""
-    for slo in slos:
-        worst = max(float(x[slo.column]) for x in seeds)
-        room = (slo.limit - worst) / slo.limit if slo.limit else 0.0
-        if room <= least:
-            least, said = room, f"{slo.name} {worst:g}s against {slo.limit:g}s"
-    return round(least, 4), said
 
 
 RATE = "dispatcher.rate"
@@ -198,7 +173,8 @@ def _group(rows: list[dict[str, Any]], keys: list[str]) -> dict[tuple[str, ...],
     return groups
 
 
-def answer(rows: list[dict[str, Any]], slos: list[Slo], grid: dict[str, list[str]] | None = None) -> dict[str, Any]:
+def answer(rows: list[dict[str, Any]], slos: list[Slo], grid: dict[str, list[str]] | None = None,
+           expectations: bool = True) -> dict[str, Any]:
     """The smallest dispatcher rate that meets every SLO in every seed, per combination of the other
     grid keys (`by`); the top-level `rate` is the largest of those, enough for every combination.
     Without the rate in the grid, each point simply meets the SLOs or not (`points`)."""
@@ -207,13 +183,14 @@ def answer(rows: list[dict[str, Any]], slos: list[Slo], grid: dict[str, list[str
     others = [k for k in (grid or {}) if k != RATE]
     out: dict[str, Any] = {"slo": " and ".join(map(str, slos)), "varied": list(grid or {RATE: []})}
     if grid is not None and RATE not in grid:
-        points = [{"point": dict(zip(others, key, strict=True)), "meets": (why := verdict(seeds, slos)) is None,
+        points = [{"point": dict(zip(others, key, strict=True)),
+                   "meets": (why := verdict(seeds, slos, expectations)) is None,
                    "why": why or ""} for key, seeds in _group(rows, others).items()]
         out.update(rate=None, points=points, note=f"{RATE} is not in the grid: each point meets the SLO or not")
         return out
     by = []
     for key, group in _group(rows, others).items():
-        one = _rate_answer(group, slos)
+        one = _rate_answer(group, slos, expectations)
         by.append({"point": dict(zip(others, key, strict=True)), **one})
     if not others:
         out.update(by[0])
@@ -229,39 +206,45 @@ def answer(rows: list[dict[str, Any]], slos: list[Slo], grid: dict[str, list[str
     return out
 
 
-def _rate_answer(rows: list[dict[str, Any]], slos: list[Slo]) -> dict[str, Any]:
+def _rate_answer(rows: list[dict[str, Any]], slos: list[Slo], expectations: bool = True) -> dict[str, Any]:
     by_rate: dict[float, list[dict[str, Any]]] = {}
     for r in rows:
         by_rate.setdefault(float(r["rate"]), []).append(r)
-    failed = {rate: why for rate, seeds in by_rate.items() if (why := verdict(seeds, slos)) is not None}
+    failed = {rate: why for rate, seeds in by_rate.items() if (why := verdict(seeds, slos, expectations)) is not None}
     meeting = sorted(set(by_rate) - set(failed))
     out: dict[str, Any] = {"rate": meeting[0] if meeting else None,
                            "failed": {f"{rate:g}": why for rate, why in sorted(failed.items())},
                            "note": "" if meeting else "no rate in the grid meets the SLO in every seed"}
     if meeting:
-        out["headroom"], said = headroom(by_rate[meeting[0]], slos)
-        if out["headroom"] < HEADROOM_WARNING:
-            out["note"] = (f"{meeting[0]:g}/s meets the SLO with {out['headroom']:.0%} headroom "
-                           f"({said}): a busier day may not fit")
+        out.update(at_rate(by_rate[meeting[0]], slos))
     return out
 
 
-HEADROOM_WARNING = 0.10
+def at_rate(seeds: list[dict[str, Any]], slos: list[Slo]) -> dict[str, Any]:
+    """What a planner reads beside an answer: the objective that binds it, and every judged figure there."""
+    return {"binding": binding(seeds, slos), "figures": figures(seeds, slos)}
 
 
 def table(rows: list[dict[str, Any]], slos: list[Slo], grid: dict[str, list[str]] | None = None) -> list[str]:
     """One line per run, by the grid's values then seed: the figures the answer was made from."""
-    shown = slos or [Slo("queue", "p95", 0.0)]
+    judged = slos or [Slo("queue", "p95", 0.0, ALL)]
     others = [k for k in (grid or {}) if k != RATE]
     head = "".join(f" {k.split('.')[-1][:14]:>14}" for k in others)
-    head += "".join(f" {s.name + ' (s)':>18}" for s in shown)
+    head += "".join(f" {s.name:>24}" for s in judged)  # each objective's worst figure, and whose
     lines = [f"  {'rate/s':>8} {'seed':>5}{head} {'overdue':>8} {'sent':>8}"]
     for r in sorted(rows, key=lambda x: (*(str(x.get(k)) for k in others), float(x["rate"]), int(x["seed"]))):
         cells = "".join(f" {str(r.get(k))[:14]:>14}" for k in others)
-        cells += "".join(f" {'-' if r[s.column] is None else format(float(r[s.column]), '.1f'):>18}" for s in shown)
+        cells += "".join(f" {shown(r, s)[:24]:>24}" for s in judged)
         lines.append(f"  {float(r['rate']):>8g} {int(r['seed']):>5}{cells} "
                      f"{int(r['overdue_at_end']):>8} {int(r['sent']):>8}")
     return lines
+
+
+def slo_table(slos: list[Slo], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The objectives as the outputs keep them: each with the columns it judged."""
+    return [{"name": x.name, "scope": x.scope, "limit_s": x.limit, "column": x.column,
+             "columns": [{"who": who, "column": c, "label": x.label(who)} for who, c in x.columns(rows)]}
+            for x in slos]
 
 
 def write(rows: list[dict[str, Any]], result: dict[str, Any], out: Path) -> None:
@@ -274,12 +257,17 @@ def write(rows: list[dict[str, Any]], result: dict[str, Any], out: Path) -> None
     (out / "sweep.json").write_text(json.dumps({**result, "rows": rows}, indent=1))
 
 
+__all__ = ["RATE", "Measure", "Point", "Slo", "Validate", "answer", "at_rate", "execute", "parse_grid", "parse_slo",
+           "parse_slos", "points", "slo_table", "sweep", "table", "verdict", "write"]
+
+
 def sweep(measure: Measure, validate: Validate, path: Path, grid: dict[str, list[str]], seeds: int,
           slos: list[Slo], workers: int | None, scheduler: str | None, out: Path,
           base_seed: int = 0, base: tuple[str, ...] = (),
-          on_row: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+          on_row: Callable[[dict[str, Any]], None] | None = None, expectations: bool = True) -> dict[str, Any]:
     """Run every grid point with `seeds` seeds through `measure` (the simulator, passed in);
-    `base` are `--set` overrides applied to every point."""
+    `base` are `--set` overrides applied to every point; `expectations` makes the scenario's
+    `[[expect]]` part of the criterion."""
     text = path.read_text(encoding="utf-8")
     name = validate(text, str(path), base)  # fail fast on a bad file, before any worker starts
     for point in points(grid, 1, base_seed, base):  # and on a bad grid value
@@ -288,8 +276,8 @@ def sweep(measure: Measure, validate: Validate, path: Path, grid: dict[str, list
     workers = (os.cpu_count() or 1) if workers is None else workers
     rows = execute(measure, text, str(path), todo, workers, scheduler, on_row)
     result = {"scenario": name, "set": list(base), "grid": grid, "seeds": seeds, "workers": workers,
-              "scheduler": scheduler, "answer": answer(rows, slos, grid),
-              "slos": [{"name": x.name, "limit_s": x.limit, "column": x.column} for x in slos]}
+              "scheduler": scheduler, "answer": answer(rows, slos, grid, expectations),
+              "expectations": expectations, "slos": slo_table(slos, rows)}
     result["table"] = table(rows, slos, grid)
     write(rows, result, out)
     build_capacity_report(rows, result, out)

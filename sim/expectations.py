@@ -20,7 +20,7 @@ def _flatten(prefix: str, value: Any, out: dict[str, float]) -> None:
 # The numbers each automation reports (summary.json's "automations" entries), as dotted paths.
 AUTOMATION_METRICS = (
     "triggered", "partial", "queued", "sent", "cancelled", "in_flight", "handed_over", "pending",
-    "overdue_at_end",
+    "overdue_at_end", "not_yet_due",
     "open_rate", "click_rate", "has_statistics",
     *(f"ignored.{k}" for k in ("not_running", "duplicate", "filtered", "not_subscribed", "rate_limited",
                                "unknown_subscriber")),

@@ -133,6 +133,9 @@ def _latency(sent: list[Any], kind: str = "queue") -> dict[str, float | None]:
 
 def summarise(result: RunResult) -> dict[str, Any]:
     w, spec = result.wiring, result.spec
+    # Where the simulated clock stopped: the end, or the instant an interrupt stopped it. "Overdue" is
+    # what had come due by then; what was due later is "not yet due", never a shortfall.
+    reached = min(w.conductor.end, max(w.conductor.t0, w.clock.now()))
     automations: dict[str, Any] = {}
     for a in w.automations:
         data = a.summary()
@@ -145,7 +148,8 @@ def summarise(result: RunResult) -> dict[str, Any]:
                                                           "auto_deleted", "deleted", "filtered")}
         # Came due before the end and still unsent (waiting for capacity): what a capacity answer
         # must count. Pending entries not due yet (delays, repeats) are not a shortfall.
-        data["overdue_at_end"] = a.pending.due_count(w.conductor.end)
+        data["overdue_at_end"] = a.pending.due_count(reached)
+        data["not_yet_due"] = len(a.pending) - data["overdue_at_end"]
         mine = [w.conductor.metrics.sent[a.id]] if a.id in w.conductor.metrics.sent else []
         data["latency_s"] = _latency(mine)
         data["delivery_latency_s"] = _latency(mine, "delivery")
@@ -173,6 +177,7 @@ def summarise(result: RunResult) -> dict[str, Any]:
     return {
         "scenario": spec.name, "source": spec.source, "seed": spec.seed, "clock": spec.clock,
         "start": spec.start.isoformat(), "duration_s": spec.duration, "timezone": spec.timezone,
+        "simulated_s": round(reached - w.conductor.t0, 3),
         "event_digest": None, "wall_seconds": round(result.wall, 3), "interrupted": result.interrupted,
         "subscribers": len(w.store), "phases": w.conductor.metrics.phases,
         "events": {k: int(n) for k, n in zip(KINDS, kinds.tolist(), strict=True) if n},
@@ -191,6 +196,7 @@ def summarise(result: RunResult) -> dict[str, Any]:
                     "unknown": load.unknown} for load in w.conductor.loads if isinstance(load, ReplayStream)],
         "empty": sends == 0,  # a run that sent nothing: said on stderr too
         "warnings": [p.line(spec.source) for p in lint(spec) if p.level == "warning"],
+        "notes": [p.line(spec.source) for p in lint(spec) if p.level == "note"],
     }
 
 

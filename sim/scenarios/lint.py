@@ -12,6 +12,7 @@ nothing) and are printed, kept in `summary.json`, and made errors by
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -19,10 +20,12 @@ from typing import Any, Literal
 from core import AddToGroup, AutomationConfig, Edit, Schedule, SetField, Start
 from core.triggers import EMAIL_KINDS, Kind, Trigger
 from sim.scenarios.model import did_you_mean as _did_you_mean
-from sim.spec import ApiCall, RunSpec
+from sim.spec import ApiCall, LoadSpec, RunSpec
 from sim.transport import MAX_LATENCY
 
-Level = Literal["error", "warning"]
+# A note says what a setting will do to a load (the product's defaults turning calls away): printed and
+# kept like a warning, never made an error by --strict, since a scenario may mean it (T6 shown on purpose).
+Level = Literal["error", "warning", "note"]
 
 ANY_GROUP = "\x00any"  # a replay adds to groups its file names: any group may exist
 # Fields every subscriber has without the scenario declaring them.
@@ -44,8 +47,8 @@ class Problem:
 def lint(spec: RunSpec) -> list[Problem]:
     """Every problem found, errors first, each in file order."""
     found = [*_never_started(spec), *_email_sources(spec), *_fields_and_groups(spec),
-             *_unheard_loads(spec), *_held_latencies(spec)]
-    return [p for p in found if p.level == "error"] + [p for p in found if p.level == "warning"]
+             *_unheard_loads(spec), *_held_latencies(spec), *_api_defaults(spec)]
+    return [p for level in ("error", "warning", "note") for p in found if p.level == level]
 
 
 def _settings(spec: RunSpec) -> Iterator[tuple[str, str, AutomationConfig | dict[str, Any]]]:
@@ -154,6 +157,52 @@ def _unheard_loads(spec: RunSpec) -> Iterator[Problem]:
         if isinstance(action.command, ApiCall) and not _listens(spec, Kind.API, action.automation):
             yield Problem("warning", f"action[{action.index}].do", f"automation {action.automation!r} has no "
                           "api trigger, so this request triggers nothing")
+
+
+NOTABLE = 0.01  # a share of a load that a setting will turn away, worth a warning
+
+
+def _api_defaults(spec: RunSpec) -> Iterator[Problem]:
+    """API loads that a duplicates setting or the API rate limit will largely turn away (T5, T6): the
+    defaults are the product's (once per subscriber, 3 requests/s); being silent about them is not."""
+    configs = {c.id: c for c in spec.automations}
+    arrivals = sum((x.rate or 0) * ((x.until or spec.duration) - x.start) + (x.count or 0)
+                   for x in spec.loads if x.kind == "subscriber_added")
+    listed = spec.population.size + arrivals / 2  # the list's mean size over the run
+    for i, load in enumerate(spec.loads):
+        config = configs.get(load.automation or "")
+        if load.kind != "api" or config is None or not (load.rate or load.count):
+            continue
+        calls = load.count or (load.rate or 0) * ((load.until or spec.duration) - load.start)
+        default = " (the default)" if config.api_limit == 3 else ""
+        limited = _rejected_share(load, config.api_limit)
+        if limited > NOTABLE:
+            yield Problem("note", f"load[{i}].rate", f"about {limited:.0%} of these {calls:,.0f} API calls will be "
+                          f"rejected as rate_limited: {config.id!r} takes {config.api_limit} requests/s{default} "
+                          f"and this load's peaks pass it (raise api_limit)")
+        if not config.duplicates.allow and listed > 0:
+            distinct = listed * -math.expm1(-calls / listed)  # a random subscriber per call
+            again = 1 - distinct / calls
+            if again > NOTABLE:
+                yield Problem("note", f"load[{i}].automation", f"about {again:.0%} of these {calls:,.0f} API calls "
+                              f"name a subscriber who already fired {config.id!r}, which allows no duplicates "
+                              "(the default: once per subscriber), so they are ignored as duplicates (add "
+                              "duplicates = { allow = true } to that automation)")
+
+
+def _rejected_share(load: LoadSpec, limit: int) -> float:
+    """The expected share of a load's API calls over `limit` in any one-second window (T6): a burst's
+    excess; for Poisson calls, the limit is a loss system whose servers are the window's `limit` places,
+    each held one second by an accepted call, so the share refused is Erlang's B (any holding time)."""
+    if load.count:
+        return max(0.0, 1 - limit / load.count)
+    offered = float(load.rate or 0)  # calls per window
+    if offered <= 0 or limit > offered + 12 * math.sqrt(offered) + 12:  # past 12 sigma: nothing to count
+        return 0.0
+    blocked = 1.0
+    for k in range(1, limit + 1):
+        blocked = offered * blocked / (k + offered * blocked)
+    return blocked
 
 
 def _held_latencies(spec: RunSpec) -> Iterator[Problem]:
