@@ -72,6 +72,9 @@ class Probes:
         meeting = [r for (x, r), why in self.tried.items() if x == load and why is None]
         return (max(failing) if failing else None), (min(meeting) if meeting else None)
 
+    def at_load(self, load: float) -> list[dict[str, Any]]:
+        return [r for r in self.rows if float(r.get("load", 1.0)) == load]
+
     def at(self, rate: float, load: float = 1.0) -> list[dict[str, Any]]:
         return [r for r in self.rows if float(r["rate"]) == rate and float(r.get("load", 1.0)) == load]
 
@@ -113,7 +116,7 @@ def search(measure: Measure, validate: Validate, path: Path, slos: list[Slo], se
         answer["margin"] = _margin(probe, rate, high, precision, 1.0 + margin, kept)
     result = _result(name, base, seeds, workers, scheduler, kept, answer, (low, high), precision)
     write(kept.rows, result, out)
-    build_capacity_report(kept.rows, result, out)
+    build_capacity_report(kept.at_load(1.0), result, out)  # the charts by rate: the margin's runs apart
     return result
 
 
@@ -203,5 +206,5 @@ def partial(kept: Probes, name: str, base: tuple[str, ...], seeds: int, workers:
     result = _result(name, base, seeds, workers, scheduler, kept, answer, bounds, precision)
     result["complete"] = False
     write(kept.rows, result, out)
-    build_capacity_report(kept.rows, result, out)
+    build_capacity_report(kept.at_load(1.0), result, out)  # the charts by rate: the margin's runs apart
     return result
