@@ -21,6 +21,7 @@ import dataclasses
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -263,7 +264,12 @@ def _slug(name: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "run"
 
 
+PROGRESS_EVERY = 5.0  # seconds between progress lines when stderr is not a terminal (CI, a pipe)
+
+
 def _progress(spec: Any) -> Any:
+    if not sys.stderr.isatty():
+        return _progress_lines(spec)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     bar = Progress(TextColumn(f"[bold]{spec.name}[/]"), BarColumn(),
@@ -278,6 +284,21 @@ def _progress(spec: Any) -> Any:
         bar.update(task, completed=elapsed, sim=f"sim +{elapsed / 3600:.1f}h")
         if elapsed >= spec.duration:
             bar.stop()
+
+    return update
+
+
+def _progress_lines(spec: Any) -> Any:
+    """A line every few seconds to stderr, no bar: what CI logs and pipes can show."""
+    began = time.monotonic()
+    last = {"at": began}
+
+    def update(elapsed: float) -> None:
+        now = time.monotonic()
+        if now - last["at"] >= PROGRESS_EVERY:
+            last["at"] = now
+            print(f"dripsim: {spec.name}: simulated +{elapsed / 3600:.1f} h of {spec.duration / 3600:.1f} h "
+                  f"({elapsed / spec.duration:.0%}), {now - began:.0f} s", file=sys.stderr, flush=True)
 
     return update
 
@@ -298,6 +319,10 @@ def _print(result: Any, out: Path, quiet: bool) -> None:
               "see `dripsim explain` for what the scenario does", file=sys.stderr)
     for line in ignored_lines(s):
         print(f"dripsim: note: {s['scenario']}: {line}", file=sys.stderr)
+    for r in s.get("replay", []):
+        if r["skipped_outside_run"]:
+            print(f"dripsim: warning: {s['scenario']}: {r['file']}: {r['skipped_outside_run']:,} rows landed "
+                  "outside the run and were skipped (`dripsim explain` shows where the rows land)", file=sys.stderr)
     for failure in result.failures:
         print(f"dripsim: {s['scenario']}: {failure}", file=sys.stderr)
 

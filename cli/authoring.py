@@ -26,8 +26,9 @@ from core import (
     Unsubscribe,
 )
 from core.triggers import Kind, Trigger
+from sim.replay import landed, when
 from sim.scenarios.lint import Problem
-from sim.spec import ActionSpec, ApiCall, RunSpec, Snapshot
+from sim.spec import ActionSpec, ApiCall, LoadSpec, RunSpec, Snapshot
 
 STARTER = """\
 # A dripsim scenario: one welcome email on sign-up, and a nudge for those who
@@ -84,6 +85,32 @@ def starter(name: str) -> str:
 
 # -- explain -----------------------------------------------------------------
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+ALIGNED = {"day": "moved by whole days, each row at its own time of day",
+           "from": "the first row at the load's 'from', the rest at their distance from it",
+           "absolute": "each row at its own instant"}
+
+
+def _landing(spec: RunSpec, load: LoadSpec) -> str:
+    """Which alignment applies to a replay, and where its first and last rows land."""
+    r = load.replay
+    assert r is not None
+    assert r.info is not None
+    t0 = spec.start.timestamp()
+    lo, hi = landed(r.info, None if r.landing is None else t0 + r.landing, r.speed)
+    stop = spec.duration if load.until is None else min(load.until, spec.duration)
+    out = f"align = {r.align!r} ({ALIGNED[r.align]}): rows land {when(lo, spec.timezone)} ({_hours(lo - t0)})"
+    out += f" to {when(hi, spec.timezone)} ({_hours(hi - t0)})"
+    if lo < t0 + load.start or hi > t0 + stop:
+        out += f"; rows outside +{_span(load.start)} to +{_span(stop)} are skipped and counted"
+    return out
+
+
+def _hours(seconds: float) -> str:
+    """An offset from the run's start to the minute: +0h12m, -1h00m."""
+    sign, minutes = ("-" if seconds < 0 else "+"), int(abs(seconds) // 60)
+    return f"{sign}{minutes // 60}h{minutes % 60:02d}m"
 
 
 def _span(seconds: float) -> str:
@@ -233,8 +260,9 @@ def explain(spec: RunSpec, problems: list[Problem]) -> Iterator[str]:
             if load.replay is not None and load.replay.info is not None:
                 r, info = load.replay, load.replay.info
                 kinds = ", ".join(f"{n:,} {k}" for k, n in info.kinds.items() if n)
-                yield (f"  replay of {r.file} ({info.rows:,} rows: {kinds}) from +{_span(load.start)}"
-                       f", {r.speed:g}x as fast, each row x{r.scale:g}")
+                yield (f"  replay of {r.file} ({info.rows:,} rows: {kinds}), "
+                       f"{r.speed:g}x as fast, each row x{r.scale:g}")
+                yield f"    {_landing(spec, load)}"
                 continue
             what = "sign-ups" if load.kind == "subscriber_added" else f"API requests to {load.automation!r}"
             how = f"{load.rate * 3600:g}/h (Poisson)" if load.rate is not None else f"{load.count:,} at once"

@@ -122,7 +122,7 @@ class _Watch:
     """What a waiting planner sees: each probe as it starts, a line every few seconds inside it, its end."""
 
     def __init__(self, quiet: bool, planned: int) -> None:
-        self.quiet, self.planned, self.n = quiet, planned, 0
+        self.quiet, self.planned, self.n, self.margin = quiet, planned, 0, 0
         self.began = time.monotonic()
         self.probe_began = self.began
         self.last_line = 0.0
@@ -135,11 +135,14 @@ class _Watch:
                 print(line, file=sys.stderr, flush=True)
 
     def started(self, rate: float, seeds: int, load: float) -> None:
-        self.n += 1
         self.probe_began = self.last_line = time.monotonic()
-        at = "" if load == 1.0 else f" at {load:g}x the load (margin)"
-        self.what = f"[probe {self.n}/at most {self.planned}{_eta(self.began, self.n - 1, self.planned)}] " \
-                    f"{rate:g}/s x {seeds} seeds{at}"
+        if load != 1.0:  # the margin's probes come after the search's own: counted apart
+            self.margin += 1
+            self.what = f"[margin probe {self.margin}] {rate:g}/s x {seeds} seeds at {load:g}x the load"
+        else:
+            self.n += 1
+            self.what = f"[probe {self.n}/at most {self.planned}{_eta(self.began, self.n - 1, self.planned)}] " \
+                        f"{rate:g}/s x {seeds} seeds"
         self._say(f"  {self.what}: under way")
 
     def progress(self, shares: list[float]) -> None:

@@ -46,7 +46,7 @@ def streams(loads: tuple[LoadSpec, ...], t0: float, end: float,
             r = load.replay
             info = r.info
             assert info is not None  # the loader scanned it
-            offset, origin = (0.0, 0.0) if r.align == "absolute" else (start, info.first)
+            offset, origin = (0.0, 0.0) if r.landing is None else (t0 + r.landing, info.first)
             out.append(ReplayStream(r.file, offset, origin, r.speed, r.scale, (start, stop), load.automation,
                                     load.source, np.random.default_rng(rng.integers(2**63))))
             continue

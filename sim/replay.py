@@ -7,9 +7,15 @@ rows, else the load's `automation`), `group` (for `add_to_group`), and any
 other column is a subscriber field (set on a sign-up, or by `set_field`).
 
 `time` is ISO 8601 with an offset (absolute) or a number of seconds
-(relative). Either way the first row is placed at the load's `from`, and
-later rows keep their distance from it divided by `speed`; with
-`align = "absolute"`, ISO times keep their own instant instead. `scale`
+(relative). How rows land on the run (`align`, see `anchor`):
+- `"day"`, the default for ISO times: the export is moved by whole days, so
+  each row keeps its local time of day in the scenario's timezone; the first
+  row lands on the first day where its time of day is at or after the
+  load's `from`. An export that starts at 00:12 starts at 00:12.
+- `"from"` (older name `"start"`), the default for relative times (they have
+  no time of day): the first row at the load's `from`.
+- `"absolute"`: ISO times keep their own instant.
+Later rows keep their distance from the first divided by `speed`. `scale`
 amplifies: each row becomes `floor(scale)` happenings, plus one more with
 probability `scale - floor(scale)`; the copies of a sign-up get derived
 addresses (`name+r2@domain`), and the copies of another row name those
@@ -49,6 +55,64 @@ class ReplayInfo:
     absolute: bool
     kinds: dict[str, int]
     columns: tuple[str, ...] = ()
+
+
+ALIGNS = ("day", "from", "absolute")
+
+
+def alignment(requested: str | None, info: ReplayInfo, where: str) -> str:
+    """The alignment that applies: the one asked for (`start` is the older name of `from`), else by time kind."""
+    if requested is None:
+        return "day" if info.absolute else "from"
+    if requested in ("absolute", "day") and not info.absolute:
+        raise ValueError(f"{where}: {requested!r} needs ISO times with an offset (the file's are in seconds)")
+    return "from" if requested == "start" else requested
+
+
+def anchor(align: str, info: ReplayInfo, at: float, timezone: str) -> float | None:
+    """The instant the first row lands at, for a load whose `from` is the instant `at` (None: absolute)."""
+    if align == "absolute":
+        return None
+    if align == "from":
+        return at
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(timezone)
+    first = datetime.fromtimestamp(info.first, zone)
+    day = datetime.fromtimestamp(at, zone).date()
+    while True:  # whole days on the wall clock: a row keeps its local time of day across a DST change
+        landed = datetime.combine(day, first.time(), zone).timestamp()
+        if landed >= at:
+            return landed
+        day += timedelta(days=1)
+
+
+def landed(info: ReplayInfo, landing: float | None, speed: float) -> tuple[float, float]:
+    """The instants the first and last rows land at; `landing` is the first's (None: absolute)."""
+    if landing is None:
+        return info.first, info.last
+    return landing, landing + (info.last - info.first) / speed
+
+
+def when(instant: float, timezone: str) -> str:
+    """An instant as the scenario's wall clock, to the minute: `2026-11-23 00:12 +09:00`."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    moment = datetime.fromtimestamp(instant, ZoneInfo(timezone))
+    return f"{moment:%Y-%m-%d %H:%M} {moment.isoformat()[-6:]}"
+
+
+def refuse_outside(r: Any, where: str, t0: float, window: tuple[float, float], timezone: str) -> None:
+    """Refuse a replay none of whose rows lands inside the instants its load replays."""
+    lo, hi = landed(r.info, None if r.landing is None else t0 + r.landing, r.speed)
+    if hi < window[0] or lo > window[1]:
+        export = f"{when(r.info.first, timezone)} to {when(r.info.last, timezone)}" if r.info.absolute else \
+            f"{r.info.first:g} s to {r.info.last:g} s"
+        raise ValueError(f"{where}.file: every row of {r.file} lands outside the run (align = {r.align!r}): "
+                         f"the export spans {export}, its rows land {when(lo, timezone)} to {when(hi, timezone)}, "
+                         f"the load replays {when(window[0], timezone)} to {when(window[1], timezone)}")
 
 
 def _batches(path: Path) -> Iterator[Any]:
@@ -95,7 +159,8 @@ def _times(batch: Any, path: Path, row0: int) -> tuple[np.ndarray, bool]:
 def scan(path: Path) -> ReplayInfo:
     """Read the whole file once, a batch at a time; refuse the first bad row."""
     if not path.is_file():
-        raise ReplayError(f"{path}: no such file")
+        raise ReplayError(f"no such file: {path.absolute()} "
+                          "(a replay's file is read relative to the scenario's folder)")
     rows, first, last, absolute, kinds = 0, math.nan, -math.inf, None, dict.fromkeys(KINDS, 0)
     names: list[str] = []
     for batch in _batches(path):

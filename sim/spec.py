@@ -52,8 +52,9 @@ class ReplaySpec:
     file: Path
     speed: float = 1.0
     scale: float = 1.0
-    align: str = "start"  # the first row at the load's `from`; "absolute": ISO times keep their instant
+    align: str = "from"  # "day" | "from" | "absolute" (sim/replay.py)
     info: ReplayInfo | None = None
+    landing: float | None = 0.0  # where the first row lands, seconds from the run's start (None: absolute)
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,7 @@ from core.instants import zone
 from sim.behaviour import BehaviourSpec
 from sim.expectations import RUN_METRICS, known_metric, metric_names
 from sim.population import DOMAINS, PopulationSpec
-from sim.replay import ReplayError, scan
+from sim.replay import ReplayError, alignment, anchor, refuse_outside, scan
 from sim.scenarios.model import (
     MAX_DURATION,
     MAX_OFFSET,
@@ -115,7 +115,8 @@ def build(m: ScenarioModel, name: str) -> RunSpec:
         behaviour=_behaviour(b),
         transport=_transport(m, t0),
         automations=tuple(automations),
-        loads=tuple(_load(load, f"load[{i}]", ids, duration, Path(name).parent) for i, load in enumerate(m.load)),
+        loads=tuple(_load(load, f"load[{i}]", ids, (t0, duration, m.timezone), Path(name).parent)
+                    for i, load in enumerate(m.load)),
         actions=tuple(sorted(actions, key=lambda x: (x.at, x.index))),
         expects=tuple(expects),
         crashes=tuple(_crash(c, f"faults.crash[{i}]", ids) for i, c in enumerate(m.faults.crash)),
@@ -151,7 +152,8 @@ def _population(p: PopulationModel) -> PopulationSpec:
                           dict(p.fields), groups, tuple(k.model_dump() for k in p.subscribers))
 
 
-def _load(load: LoadModel, where: str, ids: list[str], duration: float, base: Path) -> LoadSpec:
+def _load(load: LoadModel, where: str, ids: list[str], run: tuple[float, float, str], base: Path) -> LoadSpec:
+    t0, duration, timezone = run
     if load.automation is not None and load.automation not in ids:
         raise ValueError(f"{where}.automation: no automation called {load.automation!r}"
                          + did_you_mean(load.automation, ids))
@@ -172,11 +174,13 @@ def _load(load: LoadModel, where: str, ids: list[str], duration: float, base: Pa
             info = scan(path)
         except ReplayError as err:
             raise ValueError(f"{where}.file: {err}") from None
-        if load.align == "absolute" and not info.absolute:
-            raise ValueError(f"{where}.align: 'absolute' needs ISO times with an offset in {path}")
+        align = alignment(load.align, info, f"{where}.align")
         if info.kinds["api"] and not load.automation and "automation" not in info.columns:
             raise ValueError(f"{where}.automation: {path} has api rows: name the automation they call")
-        replay = ReplaySpec(path, load.speed, load.scale, load.align, info)
+        at = anchor(align, info, t0 + start, timezone)
+        replay = ReplaySpec(path, load.speed, load.scale, align, info, None if at is None else at - t0)
+        stop = duration if until is None else min(until, duration)
+        refuse_outside(replay, where, t0, (t0 + start, t0 + stop), timezone)
     return LoadSpec(load.kind, start, until, rate, load.count, load.automation, load.source, replay)
 
 
@@ -242,7 +246,8 @@ def _initial(a: AutomationModel, where: str, t0: float, index: int) -> ActionSpe
     begins = _duration(a.start, f"{where}.start", allow_zero=True) if a.start is not None \
         else _duration(a.schedule, f"{where}.schedule")
     if end_at is not None and end_at <= begins:
-        raise ValueError(f"{where}.end_at: must lie after the start time")
+        which = f"start = {a.start!r}" if a.start is not None else f"schedule = {a.schedule!r}"
+        raise ValueError(f"{where}.end_at: {a.end_at!r} must lie after the automation's own start ({which})")
     end = None if end_at is None else t0 + end_at
     command: Start | Schedule = Start(t0 + begins, end) if a.start is not None else Schedule(t0, t0 + begins, end)
     return ActionSpec(command, a.id, index=index)

@@ -12,6 +12,7 @@ nothing) and are printed, kept in `summary.json`, and made errors by
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any, Literal
 
 from core import AddToGroup, AutomationConfig, Edit, Schedule, SetField, Start
 from core.triggers import EMAIL_KINDS, Kind, Trigger
+from sim.replay import landed, when
 from sim.scenarios.model import did_you_mean as _did_you_mean
 from sim.spec import ApiCall, LoadSpec, RunSpec
 from sim.transport import MAX_LATENCY
@@ -47,7 +49,7 @@ class Problem:
 def lint(spec: RunSpec) -> list[Problem]:
     """Every problem found, errors first, each in file order."""
     found = [*_never_started(spec), *_email_sources(spec), *_fields_and_groups(spec),
-             *_unheard_loads(spec), *_held_latencies(spec), *_api_defaults(spec)]
+             *_unheard_loads(spec), *_held_latencies(spec), *_api_defaults(spec), *_replays_outside(spec)]
     return [p for level in ("error", "warning", "note") for p in found if p.level == level]
 
 
@@ -120,8 +122,10 @@ def _fields_and_groups(spec: RunSpec) -> Iterator[Problem]:
                 yield Problem("error", f"{key}.value", f"no group called {c.value!r} in the population or "
                               "any add_to_group action" + did_you_mean(str(c.value), groups))
             elif c.op in FIELD_OPS and c.field not in fields:  # other operators ignore a field they name
+                hint = (f"; group membership is {{ op = \"in_group\", value = {json.dumps(str(c.value))} }}"
+                        if c.field in ("group", "groups") and c.op in ("equals", "contains") else "")
                 yield Problem("error", f"{key}.field", f"no field called {c.field!r} in the population or "
-                              "any set_field action" + did_you_mean(c.field, fields))
+                              "any set_field action" + (hint or did_you_mean(c.field, fields)))
         for i, t in enumerate(_triggers(settings)):
             key = _trigger_key(where, settings, i)
             if t.kind in (Kind.ANNIVERSARY, Kind.FIELD_UPDATED) and t.field not in fields:
@@ -214,6 +218,23 @@ def _held_latencies(spec: RunSpec) -> Iterator[Problem]:
                           f"factor {factor:g} makes the median latency {median * factor:.3g} s, past the "
                           f"transport's ceiling of {MAX_LATENCY / 86400:g} days: latencies in this spike are held "
                           "at 30 days")
+
+
+def _replays_outside(spec: RunSpec) -> Iterator[Problem]:
+    """A replay part of whose rows land before its load's `from` or after the run's end: skipped, counted."""
+    t0 = spec.start.timestamp()
+    for i, load in enumerate(spec.loads):
+        r = load.replay
+        if r is None or r.info is None:
+            continue
+        lo, hi = landed(r.info, None if r.landing is None else t0 + r.landing, r.speed)
+        start, stop = t0 + load.start, t0 + (spec.duration if load.until is None else min(load.until, spec.duration))
+        parts = ([f"before the load's start ({when(start, spec.timezone)})"] if lo < start else []) + (
+            [f"after its end ({when(stop, spec.timezone)})"] if hi > stop else [])
+        if parts:
+            yield Problem("warning", f"load[{i}].file", f"the export's rows land {when(lo, spec.timezone)} to "
+                          f"{when(hi, spec.timezone)} (align = {r.align!r}): the rows " + " and ".join(parts)
+                          + " will be skipped and counted")
 
 
 def did_you_mean(key: str, options: Any) -> str:

@@ -10,6 +10,7 @@ file, applies `--set` overrides and says each problem in one line.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import re
 import tomllib
@@ -82,6 +83,9 @@ def _one_line(file: str, err: ValidationError) -> str:
     if first["type"] == "missing":
         return f"{file}: {_path(loc)}: required key is missing"
     message = first["msg"].removeprefix("Value error, ")
+    if first["type"] in ("float_parsing", "int_parsing", "float_type", "int_type"):
+        message = f"expected a number, got {str(first.get('input'))[:40]!r}"
+    message = message.replace("Input should be", "must be")
     return f"{file}: {_path(loc)}: {message}"
 
 
@@ -116,8 +120,18 @@ def loads(text: str, name: str = "<scenario>", overrides: list[str] | None = Non
         raise ScenarioError(f"{name}: TOML syntax error: {err}") from None
     except RecursionError:
         raise ScenarioError(f"{name}: TOML nested too deeply to be a scenario") from None
+    original = copy.deepcopy(data) if overrides else data
     for item in overrides or []:
         _override(data, item, name)
+    try:
+        return _built(data, name)
+    except ScenarioError as err:
+        if overrides:
+            _blame(original, overrides, name, str(err).removeprefix(f"{name}: "))
+        raise err from None
+
+
+def _built(data: dict[str, Any], name: str) -> RunSpec:
     try:
         model = ScenarioModel.model_validate(data)
     except ValidationError as err:
@@ -128,6 +142,22 @@ def loads(text: str, name: str = "<scenario>", overrides: list[str] | None = Non
         raise ScenarioError(f"{name}: {err.field}: {err.problem}") from None
     except ValueError as err:
         raise ScenarioError(f"{name}: {err}") from None
+
+
+def _blame(data: dict[str, Any], overrides: list[str], name: str, problem: str) -> None:
+    """When the file is fine without the overrides, name the first `--set` after which it is wrong."""
+    try:
+        _built(copy.deepcopy(data), name)
+    except ScenarioError:
+        return  # the file itself is wrong: its own line says where
+    for i, item in enumerate(overrides):
+        trial = copy.deepcopy(data)
+        for earlier in overrides[:i + 1]:
+            _override(trial, earlier, name)
+        try:
+            _built(trial, name)
+        except ScenarioError:
+            raise ScenarioError(f"{name}: --set {item}: {problem} (the flag: the file itself is valid)") from None
 
 
 _SEGMENT = re.compile(r"([^.\[\]\s]+)((?:\[\d+\])*)")

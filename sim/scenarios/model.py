@@ -203,7 +203,9 @@ class LoadModel(_Model):
     file: str | None = None  # replay: CSV, .csv.gz or Parquet, relative to the scenario file
     speed: float = Field(1.0, gt=0, le=1_000_000, allow_inf_nan=False)  # replay: time compression
     scale: float = Field(1.0, gt=0, le=1000, allow_inf_nan=False)  # replay: happenings per row
-    align: Literal["start", "absolute"] = "start"
+    # "day" (default for ISO times): moved by whole days, each row keeps its local time of day;
+    # "from" (or its older name "start"): the first row at the load's `from`; "absolute": its own instant
+    align: Literal["day", "from", "start", "absolute"] | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> LoadModel:

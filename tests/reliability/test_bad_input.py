@@ -22,7 +22,8 @@ EXPECTED = {
     "wrong-type": "population.size", "zero-duration": "duration", "negative-delay": "automation[0].delay",
     "unknown-timezone": "timezone", "window-no-days": "automation[0].window.days",
     "unknown-automation": "action[0].automation", "action-outside-run": "action[0].at",
-    "end-at-before-start": "automation[0].end_at", "absurd-size": "population.size",
+    "end-at-before-start": ("automation[0].end_at: '+1h' must lie after the automation's own start "
+                            "(start = '+2h')"), "absurd-size": "population.size",
     "unknown-trigger": "automation[0].trigger.kind", "duplicates-forbidden": "automation[0].duplicates.allow",
     "repeat-anniversary": "automation[0].repeat", "not-utf8": "not UTF-8", "empty": "empty",
     "negative-rate": "dispatcher.rate", "unknown-metric": "expect[0].metric", "bad-rate": "load[0].rate",

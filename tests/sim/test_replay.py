@@ -9,6 +9,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 
+from cli import main
 from sim.runner import run
 from sim.scenarios.loader import ScenarioError, load
 
@@ -109,7 +110,7 @@ def test_speed_compresses_time_and_scale_multiplies_rows(tmp_path: Path) -> None
 
 
 def test_rows_outside_the_run_are_skipped_and_counted(tmp_path: Path) -> None:
-    late = automations(scenario(tmp_path, start="+23h55m"))
+    late = automations(scenario(tmp_path, 'align = "from"', start="+23h55m"))
     assert late["_replay"]["skipped_outside_run"] == 5  # only the two sign-ups fit in the run's last 5 minutes
     assert late["welcome"]["triggered"] == 2
 
@@ -166,3 +167,64 @@ def test_times_in_seconds_are_relative_and_absolute_times_can_keep_their_instant
     assert list(ev["at"][(ev["automation"] == hello) & (ev["kind"] == 0)] - t0) == [3600 + 600]  # 09:10
     with pytest.raises(ScenarioError, match="needs ISO times with an offset"):
         load(scenario(tmp_path, 'align = "absolute"', rows=seconds))
+
+
+
+DAY = ("time,kind,email\n2026-11-20T00:05:00+09:00,subscriber_added,a@x.kr\n"
+       "2026-11-20T00:06:00+09:00,subscriber_added,b@x.kr\n"
+       "2026-11-20T00:12:00+09:00,api,a@x.kr\n2026-11-20T21:00:00+09:00,api,b@x.kr\n")
+
+
+def midnight(path: Path, duration: str = "1d") -> Path:
+    """The scenario run from midnight instead of 08:00."""
+    text = path.read_text().replace("T08:00:00+09:00", "T00:00:00+09:00")
+    path.write_text(text.replace('duration = "1d"', f'duration = "{duration}"'))
+    return path
+
+
+def calls(path: Path) -> list[float]:
+    result = run(load(path))
+    ev, t0 = result.events, result.wiring.conductor.t0
+    hello = result.wiring.conductor.log.automations.index("hello")
+    return list(ev["at"][(ev["automation"] == hello) & (ev["kind"] == 0)] - t0)
+
+
+def test_replay_rows_keep_their_local_time_of_day_by_default(tmp_path: Path) -> None:
+    # an export of another day (a Friday in November) onto a run of 2 March from midnight
+    assert calls(midnight(scenario(tmp_path, rows=DAY, start="+0s"))) == [12 * 60, 21 * 3600]
+    for old in ('align = "from"', 'align = "start"'):  # the first row at `from`: the behaviour before
+        assert calls(midnight(scenario(tmp_path, old, rows=DAY, start="+0s"))) == [7 * 60, 21 * 3600 - 5 * 60]
+
+
+def test_replay_whose_rows_all_land_outside_the_run_is_refused_naming_both_spans(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError) as err:
+        load(midnight(scenario(tmp_path, 'align = "absolute"', rows=DAY, start="+0s")))
+    line = str(err.value)
+    assert "\n" not in line
+    assert "load[0].file" in line
+    assert "lands outside the run" in line
+    assert "2026-11-20 00:05 +09:00 to 2026-11-20 21:00 +09:00" in line  # the export's span
+    assert "2026-03-02 00:00 +09:00 to 2026-03-03 00:00 +09:00" in line  # the run's
+    # by day from +1h: 00:05 is first on the next day, after the end of a one-day run
+    with pytest.raises(ScenarioError, match="lands outside the run"):
+        load(midnight(scenario(tmp_path, rows=DAY, start="+1h")))
+    assert main(["check", str(tmp_path / "s.toml")]) == 2
+
+
+def test_replay_rows_partly_outside_are_warned_before_and_counted_after(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    path = midnight(scenario(tmp_path, rows=DAY, start="+0s"), duration="12h")
+    assert main(["check", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "load[0].file: the export's rows land 2026-03-02 00:05 +09:00 to 2026-03-02 21:00 +09:00" in err
+    assert "after its end (2026-03-02 12:00 +09:00) will be skipped and counted" in err
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--no-report", "--quiet"]) == 0
+    assert "1 rows landed outside the run and were skipped" in capsys.readouterr().err
+
+
+def test_explain_says_the_alignment_and_where_the_rows_land(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", str(midnight(scenario(tmp_path, rows=DAY, start="+0s")))]) == 0
+    out = capsys.readouterr().out
+    assert ("align = 'day' (moved by whole days, each row at its own time of day): rows land "
+            "2026-03-02 00:05 +09:00 (+0h05m) to 2026-03-02 21:00 +09:00 (+21h00m)") in out
