@@ -115,6 +115,18 @@ def refuse_outside(r: Any, where: str, t0: float, window: tuple[float, float], t
                          f"the load replays {when(window[0], timezone)} to {when(window[1], timezone)}")
 
 
+def _header(path: Path) -> list[str]:
+    """The CSV's column names (its first line), gzipped or not."""
+    import csv
+    import io
+
+    import pyarrow as pa
+
+    with pa.input_stream(str(path), compression="detect") as raw:
+        first = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="").readline(1 << 20)
+    return next(csv.reader([first]), [])
+
+
 def _batches(path: Path) -> Iterator[Any]:
     import pyarrow as pa
     import pyarrow.csv as pcsv
@@ -124,9 +136,11 @@ def _batches(path: Path) -> Iterator[Any]:
         if path.suffix == ".parquet":
             yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS)
             return
+        # Every column but `time` is text: inferred from the first block, a column empty there (a group
+        # named only in the evening) would be typed null and refuse its first value.
+        text = {name: pa.string() for name in _header(path) if name != "time"}
         reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 20),  # read-ahead: ~30 blocks
-                               convert_options=pcsv.ConvertOptions(strings_can_be_null=True,
-                                                                   column_types={"email": pa.string()}))
+                               convert_options=pcsv.ConvertOptions(strings_can_be_null=True, column_types=text))
         yield from reader
     except (OSError, pa.ArrowInvalid) as err:
         raise ReplayError(f"{path}: cannot read: {' '.join(str(err).split())[:200]}") from None

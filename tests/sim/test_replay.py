@@ -228,3 +228,13 @@ def test_explain_says_the_alignment_and_where_the_rows_land(tmp_path: Path,
     out = capsys.readouterr().out
     assert ("align = 'day' (moved by whole days, each row at its own time of day): rows land "
             "2026-03-02 00:05 +09:00 (+0h05m) to 2026-03-02 21:00 +09:00 (+21h00m)") in out
+
+
+def test_a_column_empty_in_the_first_block_still_takes_its_later_values(tmp_path: Path) -> None:
+    """A group named only in the evening: over a megabyte of rows with the column empty first (Arrow's
+    type inference would make it null and refuse 'vip')."""
+    filler = "2026-11-23T09:05:00+09:00,api,zz@x.kr,,\n" * 30_000
+    rows = ROWS.splitlines(keepends=True)
+    a = automations(scenario(tmp_path, rows=rows[0] + rows[1] + filler + rows[5]))
+    assert a["vip"]["triggered"] == 1
+    assert a["_replay"]["unknown"] == 30_000
