@@ -894,13 +894,13 @@ class Automation:
             raise NotAllowed(f"cannot send now while {self.state.value}: "
                              + ("resume it first" if self.state is State.PAUSED else "start it first"),
                              state=self.state.value, command="send_now")
-        ids = self.pending.remove(self.pending.resolve(selection, store), IN_FLIGHT)
+        ids = self.pending.in_list_order(self.pending.remove(self.pending.resolve(selection, store), IN_FLIGHT))
         self.events.add_batch(now, "requeued", self.pending.subscriber[ids], ids, "send_now", now)
         return self._decide(ids, now, store)
 
     def delete_pending(self, selection: Selection, store: SubscriberStore, now: Instant) -> int:
         """P6: the selection leaves the list; its sends (and repeats) are cancelled."""
-        ids = self.pending.remove(self.pending.resolve(selection, store), CANCELLED)
+        ids = self.pending.in_list_order(self.pending.remove(self.pending.resolve(selection, store), CANCELLED))
         self.stats.cancelled += len(ids)
         subs = self.pending.subscriber[ids]
         self.events.add_batch(now, "cancelled", subs, ids, "operator", self.pending.due[ids])

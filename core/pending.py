@@ -343,6 +343,11 @@ class PendingList:
             out_keys.sort(key=lambda k: (-(k >> 32), k & _LOW))
         return [k & _LOW for k in out_keys[:count]]
 
+    def in_list_order(self, ids: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """`ids` as the list shows them: by due time, then subscriber (never by entry number, which
+        follows the order the engine happened to queue entries in, not anything the operator sees)."""
+        return ids[np.lexsort((ids, self.subscriber[ids], self.due[ids]))] if len(ids) > 1 else ids
+
     def resolve(self, selection: Selection, store: SubscriberStore) -> np.ndarray[Any, Any]:
         """The pending, visible entries a selection stands for."""
         if selection.all_pages:

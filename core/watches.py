@@ -214,8 +214,10 @@ class Watches:
 
         A deadline passes at the first instant at or after it. `cancels`
         (subscribers, send keys, times) of `trigger`'s watches: a cancel beats
-        the deadline when it comes no later than the instant the deadline
-        passes at. Every cancel is applied, as the phases would by the last instant.
+        the deadline when it comes before the deadline itself (released in the
+        phase the deadline passes in, it catches the automation up to its own
+        instant first, and the deadline passes then). Every cancel is applied,
+        as the phases would by the last instant.
         """
         subscribers, sends, times = cancels
         beaten = np.full(len(self._deadline), np.inf)
@@ -223,9 +225,7 @@ class Watches:
         hit = rows >= 0
         np.minimum.at(beaten, rows[hit], times[hit])
         taken = self._take(float(instants[-1]), before)
-        deadline = self._deadline.view
-        at = instants[np.searchsorted(instants, deadline[taken], side="left")]
-        passed = taken[beaten[taken] > at]
+        passed = taken[beaten[taken] >= self._deadline.view[taken]]
         rest = distinct(rows[hit])
         rest = rest[self._live.view[rest]]  # the watches their cancels beat that pass later
         self._live.view[rest] = False

@@ -71,6 +71,7 @@ from sim.messages import (
     Summarise,
     WatchesBefore,
 )
+from sim.release import ReleaseGuard
 from sim.replay import ReplayRows, ReplayStream
 from sim.runlog import RunLog
 from sim.spec import ActionSpec, ApiCall, RunSpec, Snapshot, bucket_width
@@ -120,6 +121,7 @@ class Conductor:
         self._cursor = 0
         self.loads = loads
         self.future = FutureQueue()
+        self.guard = ReleaseGuard(self._quantize, spec.tick)  # signals in their slack before list changes
         self.log = RunLog(self.ids)
         self.metrics = Metrics()
         self.busy = False  # inside a phase (or the final drain)
@@ -193,6 +195,8 @@ class Conductor:
             times.append(self.last_t + self.spec.tick)
         if self.crash_at:
             times.append(self.crash_at[0][0])
+        if (g := self.guard.next_phase(self.last_t if self.metrics.phases else -math.inf)) is not None:
+            times.append(g)
         if not times:
             return None
         return max(self._quantize(min(times)), self.last_t if self.metrics.phases else self.t0)
@@ -294,6 +298,8 @@ class Conductor:
         times += [a for load in self.loads if (a := load.next_time()) is not None]
         if (f := self.future.next_time()) is not None:
             times.append(f)
+        if (g := self.guard.next_phase(t)) is not None:
+            times.append(g)
         times += [x for x in self.scheduled.values() if x is not None]
         limit = min(times + [x for n, x in self.timed.items() if x is not None and n not in self.watchers])
         for name in sorted(self.watchers, key=self.index.__getitem__):  # their deadlines can be decided ahead
@@ -358,6 +364,8 @@ class Conductor:
             return
         limit = min(limit, self._first_clash(subs, ticks))
         limit = min(limit, self._first_short(ticks))
+        limit = min(limit, self._first_give_up(ticks))  # inclusive of the instant itself: ticks < limit
+        limit = min(limit, self._first_watched(names, owner, ticks))
         chosen = ticks < limit
         if not chosen.any():
             return
@@ -384,14 +392,46 @@ class Conductor:
             if seen != q:  # decided at two instants: the first send's bounce could drop the second
                 clash = min(clash, q)
         limit = float(ticks.max()) + self.spec.tick
-        waiting = [c["subscriber"] for c in self.future.rows_before("unsubscribe", limit)]
-        waiting += [c["subscriber"][c["code"] == Outcome.HARD_BOUNCE]
-                    for c in self.future.rows_before("outcome", limit)]
+        unsubscribes = self.future.rows_before("unsubscribe", limit)
+        outcomes = self.future.rows_before("outcome", limit)
+        waiting = [c["subscriber"] for c in unsubscribes]
+        waiting += [c["subscriber"][c["code"] == Outcome.HARD_BOUNCE] for c in outcomes]
         if waiting:
             changing = np.isin(subs, np.concatenate(waiting))
             if changing.any():
                 clash = min(clash, float(ticks[changing].min()))
+        # A row happening on a tick is logged, in the per-instant engine, before that tick's sends (its
+        # phase releases it first); decided ahead it would be logged after them: stop at that tick.
+        on_ticks = [c["time"] for c in unsubscribes + outcomes]
+        on_ticks += [c["time"] for kind in ("opened", "clicked") for c in self.future.rows_before(kind, limit)]
+        if on_ticks:
+            landing = np.isin(np.round(ticks, 6), np.round(np.concatenate(on_ticks), 6))
+            if landing.any():
+                clash = min(clash, float(ticks[landing].min()))
         return clash
+
+    def _first_watched(self, names: list[str], owner: np.ndarray, ticks: np.ndarray) -> float:
+        """Past the first tick with a send whose outcome, open or click sets off a chain (it waits in its
+        slack): that send's subscriber may unsubscribe or bounce hard before the chain's signal is released,
+        and the release guard (`sim/release.py`) can only ask for a phase later than the window's last."""
+        watched = [k for k, n in enumerate(names) if min(self.slack.get(n, {}).values(), default=self.most) < self.most]
+        if not watched:
+            return math.inf
+        mine = np.isin(owner, watched)
+        return float(ticks[mine].min()) + self.spec.tick / 2 if mine.any() else math.inf
+
+    def _first_give_up(self, ticks: np.ndarray) -> float:
+        """The first instant a send decided in the window could give up at.
+
+        A send that keeps failing soft gives up exactly its retries' backoffs after it left, with no
+        latency: on the tick grid whenever it left on it (the first of an idle transport, or the k-th at
+        k / rate). The per-instant engine logs that failure before the sends of its tick (its phase
+        releases it first), so the window stops short of the earliest such instant. Other outcomes
+        carry the transport's latency and land between ticks."""
+        tr = self.spec.transport
+        if not (tr.transient or tr.failure_windows):
+            return math.inf
+        return float(ticks.min() + tr.backoff * (2 ** tr.retries - 1))
 
     def _first_short(self, ticks: np.ndarray) -> float:
         """The first tick the token bucket could not send everything due at."""
@@ -433,7 +473,29 @@ class Conductor:
         times += [s for n, s in self.timed.items() if s is not None and n in listening]
         if self._cursor < len(self.actions):
             times.append(self.actions[self._cursor].at)
-        return max(t, min(times))
+        tr = self.spec.transport
+        if tr.transient or tr.failure_windows:  # a send decided from now on gives up no sooner (`_first_give_up`)
+            times.append(t + tr.backoff * (2 ** tr.retries - 1))
+        return self._before_coinciding(t, max(t, min(times)))
+
+    def _before_coinciding(self, t: float, horizon: float) -> float:
+        """`horizon`, or earlier: the first sign-up instant a waiting row happens at too. The per-instant
+        engine releases that row before the sign-up (its phase releases first, then arrivals), so the
+        sign-up must wait for that phase to keep the log's order at the instant."""
+        if horizon <= t:
+            return horizon
+        signups = [load.times[load.cursor:int(np.searchsorted(load.times, horizon, side="left"))]
+                   for load in self.loads if isinstance(load, LoadStream) and load.kind == "subscriber_added"]
+        signups = [x for x in signups if len(x)]
+        if not signups:
+            return horizon
+        rows = [c["time"] for kind in ("outcome", "opened", "clicked", "unsubscribe")
+                for c in self.future.rows_before(kind, horizon)]
+        if not rows:
+            return horizon
+        at = np.concatenate(signups)
+        same = np.isin(np.round(at, 6), np.round(np.concatenate(rows), 6))
+        return min(horizon, float(at[same].min())) if same.any() else horizon
 
     def _reach(self, t: float) -> float:
         """How far past `t` a phase may work ahead, other limits aside: the look-ahead, and beyond it up
@@ -621,12 +683,13 @@ class Conductor:
 
     def _may_queue_now(self, name: str, t: float, items: list[tuple[float, int, AutomationCommand]]) -> bool:
         """Could these inputs queue a send due at once? Not transport records, nor watch tracking, nor
-        signals for an automation whose delay is never zero."""
+        signals whose least delay ends after `t` (a signal released late, within its slack but past its
+        tick, may queue a send due now: it shares the tick's capacity as it would have)."""
         for at, _, item in items:
             if isinstance(item, RecordOutcomes | RecordEngagements | TrackMany):
                 continue
-            if isinstance(item, Observe | ObserveMany) and (self.configs[name].delay.at_least() > 0 or at > t):
-                continue  # a delay to wait, or signals taken ahead of their instants: nothing due now
+            if isinstance(item, Observe | ObserveMany) and at + self.configs[name].delay.at_least() > t:
+                continue  # a delay still to wait, or signals taken ahead of their instants: nothing due now
             return True
         return False
 
@@ -723,6 +786,18 @@ class Conductor:
         self.future.push("unsubscribe", r.unsubscribe_at, self.most,
                          automation=np.full(len(r.unsubscribe_index), a, np.int16),
                          subscriber=s.subscribers[r.unsubscribe_index])
+        self._guard(s, slack)
+
+    def _guard(self, s: Sent, slack: dict[str, float]) -> None:
+        """Tell the release guard of this dispatch's signals that wait in a slack, and its list changes."""
+        r, subs = s.reactions, s.subscribers.astype(np.int64)
+        for kind, idx, at in (("outcome", None, s.done_at), ("opened", r.open_index, r.open_at),
+                              ("clicked", r.click_index, r.click_at)):
+            if (wait := slack.get(kind, self.most)) < self.most:
+                self.guard.signals(subs if idx is None else subs[idx], at, wait)
+        hard = s.code == Outcome.HARD_BOUNCE
+        self.guard.changes(np.concatenate([subs[r.unsubscribe_index], subs[hard]]),
+                           np.concatenate([r.unsubscribe_at, s.done_at[hard]]))
 
     def _record_restarts(self, t: float) -> None:
         while self.sup.restarts:

@@ -66,7 +66,8 @@ def ahead(a: Automation, store: SubscriberStore, message: Ahead) -> StepResult:
     cancels = iter(rows)
     pending = next(cancels, None)
     for t in message.ticks:
-        while pending is not None and pending[0] <= t:  # a phase at t releases what happened by t first
+        while pending is not None and pending[0] <= t:  # a phase at t releases what happened by t first,
+            a.tick(pending[0], store)  # each catching up to its own instant: earlier deadlines pass first
             a.unwatch(message.cancels[pending[1]].row(pending[2]))
             pending = next(cancels, None)
         advance(a, t, ctx, fx)
