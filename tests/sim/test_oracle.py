@@ -24,25 +24,31 @@ def test_the_oracle_catches_a_look_ahead_that_ignores_capacity(monkeypatch: pyte
 
 
 # Scenarios the oracle found (shrunk by Hypothesis), kept so they stay fixed.
+def found(seed: int, duration: str, tick: str, behaviour: str, body: str, *, size: int = 0, plan: bool = True,
+          faults: str = 'transport_down = [["+1h", "+1h20m"]]') -> tuple[str, str]:
+    """A found scenario: the oracle's head (a Monday from 06:00, a dispatcher of 2/s), then the rest."""
+    fields = '\nfields = { plan = ["free", "pro"] }' if plan else ""
+    return (f'''name = "oracle"
+seed = {seed}
+start = "2026-03-02T06:00:00+09:00"
+duration = "{duration}"
+[population]
+size = {size}{fields}
+[behaviour]
+{behaviour}
+[dispatcher]
+rate = 2
+tick = "{tick}"
+{"[faults]" + chr(10) + faults if faults else ""}
+''' + body, "")
+
+
+NOBODY = 'open = 0.0\nclick = 0.0\nunsubscribe = 0.0\nhard_bounce = 0.0'
+
 FOUND = {
     # A soft failure after its retries lands exactly on a tick the look-ahead decided: the per-instant
     # engine logs it before that tick's sends (its phase releases it first).
-    "a failure on a decided tick": ("""name = "oracle"
-seed = 0
-start = "2026-03-02T06:00:00+09:00"
-duration = "2h"
-[population]
-size = 0
-[behaviour]
-open = 0.0
-click = 0.0
-unsubscribe = 0.0
-hard_bounce = 0.0
-[dispatcher]
-rate = 2
-tick = "1s"
-[faults]
-transport_down = [["+1h", "+1h20m"]]
+    "a failure on a decided tick": found(0, "2h", "1s", NOBODY, """\
 [[automation]]
 id = "a0"
 trigger = { kind = "subscriber_added" }
@@ -51,25 +57,11 @@ start = "+0s"
 [[load]]
 kind = "subscriber_added"
 rate = "120/h"
-""", ""),
+""", plan=False),
     # An open released past its tick (its slack is the follow-up's 1 s delay) queues a send due at
     # once: it must share that tick's capacity as it would have.
-    "a late release sharing a short tick": ("""name = "oracle"
-seed = 2
-start = "2026-03-02T06:00:00+09:00"
-duration = "4h"
-[population]
-size = 1
-[behaviour]
-open = 0.4
-open_after = "20m"
-click = 0.0
-unsubscribe = 0.05
-[dispatcher]
-rate = 2
-tick = "1s"
-[faults]
-crash = [{ actor = "a1", at = "+56m" }]
+    "a late release sharing a short tick": found(2, "4h", "1s",
+                   'open = 0.4\nopen_after = "20m"\nclick = 0.0\nunsubscribe = 0.05', """\
 [[automation]]
 id = "a0"
 trigger = { kind = "subscriber_added" }
@@ -87,26 +79,12 @@ start = "+0s"
 [[load]]
 kind = "subscriber_added"
 rate = "330/h"
-""", ""),
+""", size=1, plan=False, faults='crash = [{ actor = "a1", at = "+56m" }]'),
     # A click after a not_clicked deadline but inside the same 1 min tick: released in the phase the
     # deadline passes in, it catches up to its own instant first, so the deadline has passed (T2).
-    "a click after its deadline, in the deadline's tick": ("""name = "oracle"
-seed = 29
-start = "2026-03-02T06:00:00+09:00"
-duration = "4h"
-[population]
-size = 0
-fields = { plan = ["free", "pro"] }
-[behaviour]
-open = 0.4
-open_after = "20m"
-click = 0.2
-click_after = "5m"
-unsubscribe = 0.0
-hard_bounce = 0.0
-[dispatcher]
-rate = 2
-tick = "1m"
+    "a click after its deadline, in the deadline's tick": found(29, "4h", "1m",
+                   'open = 0.4\nopen_after = "20m"\nclick = 0.2\nclick_after = "5m"\n'
+                   'unsubscribe = 0.0\nhard_bounce = 0.0', """\
 [[automation]]
 id = "a0"
 trigger = { kind = "subscriber_added" }
@@ -119,26 +97,10 @@ start = "+0s"
 [[load]]
 kind = "subscriber_added"
 rate = "30/h"
-""", ""),
+""", faults=""),
     # Sends decided ahead at 07:09 give up (transport down) exactly 7 min later, on a 1 min tick the same
     # window decided: the window must stop before it.
-    "a give-up inside its own window": ("""name = "oracle"
-seed = 1
-start = "2026-03-02T06:00:00+09:00"
-duration = "2h"
-[population]
-size = 0
-fields = { plan = ["free", "pro"] }
-[behaviour]
-open = 0.0
-click = 0.0
-unsubscribe = 0.0
-hard_bounce = 0.0
-[dispatcher]
-rate = 2
-tick = "1m"
-[faults]
-transport_down = [["+1h", "+1h20m"]]
+    "a give-up inside its own window": found(1, "2h", "1m", NOBODY, """\
 [[automation]]
 id = "a0"
 trigger = { kind = "subscriber_added" }
@@ -148,24 +110,10 @@ start = "+0s"
 [[load]]
 kind = "subscriber_added"
 rate = "30/h"
-""", ""),
+"""),
     # An operator's "send now" on a page: a sign-up taken ahead is queued before an earlier send's repeat,
     # so entry numbers differ between the engines; the hand-over goes in the list's order (P5), not theirs.
-    "send now in the list's order": ("""name = "oracle"
-seed = 1
-start = "2026-03-02T06:00:00+09:00"
-duration = "2h"
-[population]
-size = 0
-fields = { plan = ["free", "pro"] }
-[behaviour]
-open = 0.0
-click = 0.0
-unsubscribe = 0.0
-hard_bounce = 0.0
-[dispatcher]
-rate = 2
-tick = "1m"
+    "send now in the list's order": found(1, "2h", "1m", NOBODY, """\
 [[automation]]
 id = "a0"
 trigger = { kind = "subscriber_added" }
@@ -181,26 +129,10 @@ at = "+3m"
 do = "pending.send_now"
 automation = "a0"
 select = "page"
-""", ""),
+""", faults=""),
     # A burst at 07:13:00 and a give-up at that same instant: the sign-up, taken ahead, was logged before
     # the failure the per-instant engine releases first.
-    "a sign-up at a give-up's instant": ("""name = "oracle"
-seed = 0
-start = "2026-03-02T06:00:00+09:00"
-duration = "2h"
-[population]
-size = 1
-fields = { plan = ["free", "pro"] }
-[behaviour]
-open = 0.0
-click = 0.0
-unsubscribe = 0.0
-hard_bounce = 0.0
-[dispatcher]
-rate = 2
-tick = "1m"
-[faults]
-transport_down = [["+1h", "+1h20m"]]
+    "a sign-up at a give-up's instant": found(0, "2h", "1m", NOBODY, """\
 [[automation]]
 id = "a0"
 trigger = { kind = "subscriber_added" }
@@ -214,26 +146,11 @@ rate = "30/h"
 kind = "subscriber_added"
 count = 1
 from = "+73m"
-""", ""),
+""", size=1),
     # A send's outcome waits in its slack (a chain on email_sent, 10 min later) and its subscriber
     # unsubscribes two minutes after: a phase releasing both applied the unsubscribe first (U1, T1).
-    "a signal in its slack before an unsubscribe": ("""name = "oracle"
-seed = 0
-start = "2026-03-02T06:00:00+09:00"
-duration = "2h"
-[population]
-size = 0
-fields = { plan = ["free", "pro"] }
-[behaviour]
-open = 0.0
-click = 0.0
-unsubscribe = 0.05
-hard_bounce = 0.0
-[dispatcher]
-rate = 2
-tick = "1s"
-[faults]
-transport_down = [["+1h", "+1h20m"]]
+    "a signal in its slack before an unsubscribe": found(0, "2h", "1s",
+                   'open = 0.0\nclick = 0.0\nunsubscribe = 0.05\nhard_bounce = 0.0', """\
 [[automation]]
 id = "a0"
 trigger = { kind = "subscriber_added" }
@@ -250,7 +167,7 @@ end_at = "+2h"
 [[load]]
 kind = "subscriber_added"
 rate = "120/h"
-""", ""),
+"""),
 }
 
 
