@@ -48,7 +48,7 @@ def _resolve(name: str) -> Path:
 def load_spec(name: str, args: Any) -> Any:
     """The scenario with `--set` and the flags that override its keys applied; refuses
     combinations that mean nothing (`ScenarioError`)."""
-    spec = load(_resolve(name), getattr(args, "overrides", []))
+    spec = load(_resolve(name), getattr(args, "overrides", []), tuple(getattr(args, "roots", [])))
     changes = {k: v for k in ("seed", "clock", "time_scale", "look_ahead") if (v := getattr(args, k, None)) is not None}
     spec = dataclasses.replace(spec, **changes) if changes else spec
     if getattr(args, "time_scale", None) is not None and spec.clock != "real":
@@ -320,11 +320,23 @@ def _print(result: Any, out: Path, quiet: bool) -> None:
     for line in ignored_lines(s):
         print(f"dripsim: note: {s['scenario']}: {line}", file=sys.stderr)
     for r in s.get("replay", []):
-        if r["skipped_outside_run"]:
-            print(f"dripsim: warning: {s['scenario']}: {r['file']}: {r['skipped_outside_run']:,} rows landed "
-                  "outside the run and were skipped (`dripsim explain` shows where the rows land)", file=sys.stderr)
+        for line in replay_lines(r):
+            print(f"dripsim: warning: {s['scenario']}: {r['file']}: {line}", file=sys.stderr)
     for failure in result.failures:
         print(f"dripsim: {s['scenario']}: {failure}", file=sys.stderr)
+
+
+def replay_lines(r: dict[str, Any]) -> list[str]:
+    """What a replay skipped, one line per reason (every row becomes a happening or is counted)."""
+    said = {"skipped_outside_run": "rows landed outside the run and were skipped (`dripsim explain` shows where "
+                                   "the rows land)",
+            "duplicate_signup": "sign-ups named an address already on the list (in any letter case) and were "
+                                "not added again",
+            "scale_clash": "sign-ups clashed with an address a `scale` copy derived (name+rN@domain) and were "
+                           "not added",
+            "unknown": "rows named an address not on the list, or an automation not in the scenario, and were "
+                       "skipped"}
+    return [f"{r[key]:,} {text}" for key, text in said.items() if r.get(key)]
 
 
 IGNORED_NOTABLE = 0.01  # an automation that ignored more than this share of its triggers is said

@@ -135,6 +135,9 @@ def _scenario_options(p: argparse.ArgumentParser, *, many: bool = True) -> None:
                         "automation.welcome.delay='2h', automation[0].start='+1h' (repeatable)")
     p.add_argument("--strict", action="store_true",
                    help="treat lint warnings (e.g. an automation never started) as errors")
+    p.add_argument("--allow-root", action="append", default=[], dest="roots", type=Path, metavar="DIR",
+                   help="let the scenario's files (a replay's `file`) lie under DIR too; by default a scenario "
+                        "reads only its own folder (repeatable)")
 
 
 def _capacity_options(p: argparse.ArgumentParser, name: str) -> None:

@@ -190,7 +190,7 @@ def _coarser_tick(measure: Any, text: str, name: str, base: tuple[str, ...], spe
 def _scenario(args: Any) -> tuple[Path, Any]:
     """The scenario (loaded and linted with --set), checked before any run."""
     path = _resolve(args.file)
-    spec = load(path, args.overrides)
+    spec = load(path, args.overrides, tuple(args.roots))
     for p in linted(spec, args.strict):
         print(f"dripsim: {p.level}: {p.line(spec.source)}", file=sys.stderr)
     fits(spec, args)  # every worker runs one such run at a time

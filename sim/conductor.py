@@ -242,6 +242,10 @@ class Conductor:
         changed: Changed = self.sup.ask("audience", ListChanges(_coalesced(ordered)))
         mutations.clear()
         self.metrics.status_log.extend(changed.status_log)
+        for origin, reason, n in changed.skipped:
+            load = self.loads[origin]
+            assert isinstance(load, ReplayStream)
+            load.refused[reason] = load.refused.get(reason, 0) + n
         for signal in changed.signals:
             for name in self.routes.watchers(signal.kind, signal.email):
                 if isinstance(signal, Signals):
@@ -571,7 +575,8 @@ class Conductor:
             if kind == "subscriber_added":
                 fields = {k: v[i:j] for k, v in rows.fields.items()}
                 mutations.append(AddSubscribers(float(rows.at[i]), j - i, load.source, rows.at[i:j],
-                                                tuple(rows.email[i:j]), fields))
+                                                tuple(rows.email[i:j]), fields, self.loads.index(load),
+                                                tuple(rows.copy[i:j].tolist())))
             else:
                 self._flush(mutations, put)
                 sids = [self.store.find(e) for e in rows.email[i:j]]

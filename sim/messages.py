@@ -89,6 +89,8 @@ class AddSubscribers:
     times: np.ndarray | None = None
     emails: tuple[str, ...] | None = None  # named sign-ups (a replay): these addresses, not drawn ones
     fields: dict[str, list[Any]] | None = None  # their field values, a list per field
+    origin: int = -1  # the load they come from (a replay's index among the loads), for its counts
+    copies: tuple[bool, ...] | None = None  # which are a `scale` copy's derived address
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,7 @@ class Changed:
 
     signals: tuple[Signal | Signals, ...]
     status_log: tuple[tuple[float, int, int], ...]  # (at, subscriber, new status)
+    skipped: tuple[tuple[int, str, int], ...] = ()  # (origin, reason, count): named sign-ups not added
 
 
 @dataclass(frozen=True, slots=True)

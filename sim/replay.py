@@ -37,10 +37,12 @@ from typing import Any
 
 import numpy as np
 
+from sim.addresses import first_bad_address
+from sim.files import FileRefused, regular, shown
+
 KINDS = ("subscriber_added", "api", "set_field", "add_to_group", "unsubscribe")
 REQUIRED = ("time", "kind", "email")
 BATCH_ROWS = 65_536
-_ADDRESS = r"^[^@\s,<>\"';()\[\]\\]+@[^@\s,<>\"';()\[\]\\]+\.[^@\s,<>\"';()\[\]\\]+$"
 
 
 class ReplayError(ValueError):
@@ -115,6 +117,12 @@ def refuse_outside(r: Any, where: str, t0: float, window: tuple[float, float], t
                          f"the load replays {when(window[0], timezone)} to {when(window[1], timezone)}")
 
 
+MAX_COLUMNS = 256  # a replay row is a happening and a few fields, not a spreadsheet
+MAX_LINE_BYTES = 1 << 20  # pyarrow's block: a longer line is refused, not read quadratically
+TEXT = ("kind", "email", "automation", "group")
+_UNITS = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
+
+
 def _header(path: Path) -> list[str]:
     """The CSV's column names (its first line), gzipped or not."""
     import csv
@@ -123,8 +131,50 @@ def _header(path: Path) -> list[str]:
     import pyarrow as pa
 
     with pa.input_stream(str(path), compression="detect") as raw:
-        first = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="").readline(1 << 20)
+        first = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="").readline(MAX_LINE_BYTES + 1)
+    if len(first) > MAX_LINE_BYTES:
+        raise ReplayError(f"{path}: row 1: the header is longer than {MAX_LINE_BYTES // 2**20} MB")
     return next(csv.reader([first]), [])
+
+
+def _columns(path: Path) -> list[str]:
+    """The file's column names, refused past `MAX_COLUMNS` before any row is read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.ParquetFile(path).schema_arrow.names if path.suffix == ".parquet" else _header(path)
+    except (OSError, pa.ArrowInvalid, UnicodeDecodeError, EOFError) as err:
+        raise ReplayError(f"{path}: cannot read: {_reason(err)}") from None
+    if len(names) > MAX_COLUMNS:
+        raise ReplayError(f"{path}: {len(names):,} columns; a replay file has at most {MAX_COLUMNS} "
+                          "(time, kind, email, automation, group and subscriber fields)")
+    return names
+
+
+def _reason(err: BaseException) -> str:
+    """Arrow's message without the file's content (a CSV parse error quotes the row it could not parse)."""
+    text = " ".join(str(err).split())
+    if "straddl" in text:
+        return f"a line is longer than {MAX_LINE_BYTES // 2**20} MB"
+    if text.startswith("CSV parse error:"):
+        return text.split(": ")[1][:120]  # "Expected 3 columns, got 2", not the row
+    return text[:160]
+
+
+def _bad_width(path: Path, width: int) -> str:
+    """Where the first row of another width than the header is (read again, only to say where)."""
+    import csv
+    import io
+
+    import pyarrow as pa
+
+    with pa.input_stream(str(path), compression="detect") as raw:
+        rows = csv.reader(io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline=""))
+        for number, row in enumerate(rows, 1):
+            if len(row) != width:
+                return f"row {number}: {len(row)} columns where the header has {width}"
+    return "a row's columns do not match the header"
 
 
 def _batches(path: Path) -> Iterator[Any]:
@@ -132,18 +182,48 @@ def _batches(path: Path) -> Iterator[Any]:
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
+    names = _columns(path)
     try:
         if path.suffix == ".parquet":
             yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS)
             return
         # Every column but `time` is text: inferred from the first block, a column empty there (a group
         # named only in the evening) would be typed null and refuse its first value.
-        text = {name: pa.string() for name in _header(path) if name != "time"}
-        reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 20),  # read-ahead: ~30 blocks
-                               convert_options=pcsv.ConvertOptions(strings_can_be_null=True, column_types=text))
+        text = {name: pa.string() for name in names if name != "time"}
+        reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=MAX_LINE_BYTES),  # ~30 blocks ahead
+                               convert_options=pcsv.ConvertOptions(strings_can_be_null=True, column_types=text,
+                                                                                   null_values=[""]))
         yield from reader
-    except (OSError, pa.ArrowInvalid) as err:
-        raise ReplayError(f"{path}: cannot read: {' '.join(str(err).split())[:200]}") from None
+    except (OSError, pa.ArrowInvalid, EOFError) as err:
+        where = _bad_width(path, len(names)) if "Expected" in str(err) and "columns" in str(err) else _reason(err)
+        raise ReplayError(f"{path}: cannot read: {where}") from None
+
+
+def _typed(batch: Any, path: Path, row0: int) -> Any:
+    """The batch with dictionary columns decoded and every column's Arrow type checked: text where text
+    is meant, a plain value (text, number, boolean) for a field; one line naming the column otherwise."""
+    import pyarrow as pa
+
+    columns, changed = [], False
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        if pa.types.is_dictionary(column.type):
+            column, changed = column.dictionary_decode(), True
+        if pa.types.is_large_string(column.type) or (pa.types.is_null(column.type) and name in TEXT):
+            column, changed = column.cast(pa.string()), True
+        kind = column.type
+        if name == "time":
+            ok = pa.types.is_timestamp(kind) or pa.types.is_integer(kind) or pa.types.is_floating(kind) \
+                or pa.types.is_string(kind)
+        elif name in TEXT:
+            ok = pa.types.is_string(kind)
+        else:
+            ok = any(check(kind) for check in (pa.types.is_string, pa.types.is_integer, pa.types.is_floating,
+                                               pa.types.is_boolean, pa.types.is_null))
+        if not ok:
+            what = "text" if name in TEXT else "text, numbers or booleans"
+            raise ReplayError(f"{path}: column {name!r}: holds {kind}, expected {what}")
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names) if changed else batch
 
 
 def _times(batch: Any, path: Path, row0: int) -> tuple[np.ndarray, bool]:
@@ -155,33 +235,52 @@ def _times(batch: Any, path: Path, row0: int) -> tuple[np.ndarray, bool]:
     if pa.types.is_timestamp(column.type):
         if column.type.tz is None:
             raise ReplayError(f"{path}: row {row0 + 2}, column 'time': an ISO time needs its UTC offset")
-        values = column.cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64())
+        values = column.cast(pa.int64())  # in the column's own unit (s, ms, us, ns): no rounding error
         absolute = True
-        scale = 1000.0
+        scale = _UNITS[column.type.unit]
     elif pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
         values, absolute, scale = column.cast(pa.float64()), False, 1.0
     else:
         bad = pc.index(pc.is_valid(column), True).as_py() if column.null_count < len(column) else 0
         raise ReplayError(f"{path}: row {row0 + max(bad, 0) + 2}, column 'time': expected an ISO 8601 time "
-                          f"with an offset or seconds, got {str(column[max(bad, 0)].as_py())[:40]!r}")
+                          f"with an offset or seconds, got the value {shown(column[max(bad, 0)].as_py())}")
     if values.null_count:
         first = int(np.flatnonzero(np.asarray(values.is_null()))[0])
         raise ReplayError(f"{path}: row {row0 + first + 2}, column 'time': empty")
-    return values.to_numpy(zero_copy_only=False).astype(np.float64) / scale, absolute
+    seconds = values.to_numpy(zero_copy_only=False).astype(np.float64) / scale
+    odd = np.flatnonzero(~np.isfinite(seconds))
+    if len(odd):
+        raise ReplayError(f"{path}: row {row0 + int(odd[0]) + 2}, column 'time': {seconds[odd[0]]} is not a time")
+    return seconds, absolute
+
+
+def row_limit() -> int:
+    """Rows a replay may have: what the machine's memory could hold as happenings (~500 B each)."""
+    from sim.budget import default_limit
+
+    return max(1_000_000, default_limit() // 500)
 
 
 def scan(path: Path) -> ReplayInfo:
     """Read the whole file once, a batch at a time; refuse the first bad row."""
-    if not path.is_file():
-        raise ReplayError(f"no such file: {path.absolute()} "
-                          "(a replay's file is read relative to the scenario's folder)")
+    try:
+        regular(path, "replay file")
+    except FileRefused as err:
+        hint = " (a replay's file is read relative to the scenario's folder)" if "no such" in str(err) else ""
+        raise ReplayError(f"{err}{hint}") from None
     rows, first, last, absolute, kinds = 0, math.nan, -math.inf, None, dict.fromkeys(KINDS, 0)
     names: list[str] = []
-    for batch in _batches(path):
-        names = batch.schema.names
+    limit, inflated = row_limit(), 0
+    for raw in _batches(path):
+        names = raw.schema.names
         for column in REQUIRED:
             if column not in names:
                 raise ReplayError(f"{path}: missing column {column!r} (a replay file has time, kind, email)")
+        batch = _typed(raw, path, rows)
+        inflated += batch.nbytes
+        if rows + len(batch) > limit or inflated > 50 * limit:
+            raise ReplayError(f"{path}: more than {min(rows + len(batch), limit):,} rows ({inflated / 2**20:,.0f} MB "
+                              "read); a run replaying them would not fit in this machine's memory")
         t, is_absolute = _times(batch, path, rows)
         if absolute is not None and is_absolute != absolute:
             raise ReplayError(f"{path}: row {rows + 2}, column 'time': mixes ISO times and seconds")
@@ -213,14 +312,14 @@ def _check_values(batch: Any, path: Path, row0: int) -> Any:
     unknown = pc.invert(pc.fill_null(pc.is_in(kind, value_set=_array(KINDS)), False))
     if pc.any(unknown).as_py():
         at = int(np.flatnonzero(np.asarray(unknown))[0])
-        raise ReplayError(f"{path}: row {row0 + at + 2}, column 'kind': {kind[at].as_py()!r} is not one of "
-                          f"{', '.join(KINDS)}")
-    email = batch.column(names.index("email"))
-    ok = pc.fill_null(pc.match_substring_regex(email, _ADDRESS), False)
-    if not pc.all(ok).as_py():
-        at = int(np.flatnonzero(~np.asarray(ok))[0])
-        raise ReplayError(f"{path}: row {row0 + at + 2}, column 'email': {str(email[at].as_py())[:60]!r} is not "
-                          "one email address")
+        value = kind[at].as_py()
+        raise ReplayError(f"{path}: row {row0 + at + 2}, column 'kind': "
+                          + ("empty" if value is None else f"the value {shown(value)}")
+                          + f" is not one of {', '.join(KINDS)}")
+    bad = first_bad_address(batch.column(names.index("email")))
+    if bad is not None:
+        at, reason = bad
+        raise ReplayError(f"{path}: row {row0 + at + 2}, column 'email': {reason}")
     return kind
 
 
@@ -240,6 +339,7 @@ class ReplayRows:
     automation: list[str | None]
     group: list[str | None]
     fields: dict[str, list[Any]]
+    copy: np.ndarray  # True where the row is a `scale` copy (a derived address)
 
 
 @dataclass
@@ -259,6 +359,7 @@ class ReplayStream:
     skipped: int = 0  # rows outside the run
     replayed: int = 0  # happenings taken (after `scale`)
     unknown: int = 0  # rows naming an address not on the list (or an automation not in the scenario)
+    refused: dict[str, int] = field(default_factory=dict)  # sign-ups not added: duplicate_signup, scale_clash
     _reader: Iterator[Any] | None = None
     _buffer: ReplayRows | None = None
     _pos: int = 0
@@ -276,6 +377,7 @@ class ReplayStream:
             self._buffer, self._pos = self._rows(batch), 0
 
     def _rows(self, batch: Any) -> ReplayRows:
+        batch = _typed(batch, self.path, 0)
         names = batch.schema.names
         t, _ = _times(batch, self.path, 0)
         at = self.offset + (t - self.origin) / self.speed
@@ -294,7 +396,7 @@ class ReplayStream:
 
         extra = [c for c in names if c not in ("time", "kind", "email", "automation", "group")]
         rows = ReplayRows(at[keep], column("kind"), column("email"), column("automation"), column("group"),
-                          {c: column(c) for c in extra})
+                          {c: column(c) for c in extra}, np.zeros(len(keep), bool))
         if (repeat == 1).all():
             return rows
         return _amplify(rows, repeat)
@@ -325,7 +427,7 @@ class ReplayStream:
 
 def _slice(r: ReplayRows, lo: int, hi: int) -> ReplayRows:
     return ReplayRows(r.at[lo:hi], r.kind[lo:hi], r.email[lo:hi], r.automation[lo:hi], r.group[lo:hi],
-                      {k: v[lo:hi] for k, v in r.fields.items()})
+                      {k: v[lo:hi] for k, v in r.fields.items()}, r.copy[lo:hi])
 
 
 def _concat(parts: list[ReplayRows]) -> ReplayRows:
@@ -335,7 +437,8 @@ def _concat(parts: list[ReplayRows]) -> ReplayRows:
     return ReplayRows(np.concatenate([p.at for p in parts]) if parts else np.zeros(0),
                       [x for p in parts for x in p.kind], [x for p in parts for x in p.email],
                       [x for p in parts for x in p.automation], [x for p in parts for x in p.group],
-                      {k: [x for p in parts for x in p.fields.get(k, [None] * len(p.at))] for k in keys})
+                      {k: [x for p in parts for x in p.fields.get(k, [None] * len(p.at))] for k in keys},
+                      np.concatenate([p.copy for p in parts]) if parts else np.zeros(0, bool))
 
 
 def derived(email: str, copy: int) -> str:
@@ -353,4 +456,4 @@ def _amplify(rows: ReplayRows, repeat: np.ndarray) -> ReplayRows:
     return ReplayRows(rows.at[index], [rows.kind[i] for i in pick],
                       [derived(rows.email[i], int(c)) for i, c in zip(pick, copy.tolist(), strict=True)],
                       [rows.automation[i] for i in pick], [rows.group[i] for i in pick],
-                      {k: [v[i] for i in pick] for k, v in rows.fields.items()})
+                      {k: [v[i] for i in pick] for k, v in rows.fields.items()}, copy > 1)

@@ -193,7 +193,9 @@ def summarise(result: RunResult) -> dict[str, Any]:
         "expectations": expectations,
         "sends": sends,
         "replay": [{"file": str(load.path), "replayed": load.replayed, "skipped_outside_run": load.skipped,
-                    "unknown": load.unknown} for load in w.conductor.loads if isinstance(load, ReplayStream)],
+                    "unknown": load.unknown, "duplicate_signup": load.refused.get("duplicate_signup", 0),
+                    "scale_clash": load.refused.get("scale_clash", 0)}
+                   for load in w.conductor.loads if isinstance(load, ReplayStream)],
         "empty": sends == 0,  # a run that sent nothing: said on stderr too
         "warnings": [p.line(spec.source) for p in lint(spec) if p.level == "warning"],
         "notes": [p.line(spec.source) for p in lint(spec) if p.level == "note"],

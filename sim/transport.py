@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from core import Outcome
-from sim.addresses import envelope_sender, header_safe, sender_header
+from sim.addresses import envelope_sender, header_safe, recipient_ok, sender_header
 from sim.draws import Keyed, Purpose
 
 if TYPE_CHECKING:  # smtplib (with ssl) loads only for SMTP runs
@@ -216,6 +216,10 @@ class SmtpTransport:
         envelope = envelope_sender(sender)
         for i in range(n):
             sent_at[i] = self.now()
+            if not recipient_ok(recipients[i]):  # every address was checked when read: a last guard on RCPT TO
+                self.bad_headers += 1
+                code[i] = SOFT
+                continue
             try:
                 msg = self._message(sender, recipients[i], subjects[i], message_id(
                     automation, int(entries[i]), int(occurrence[i])))

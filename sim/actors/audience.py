@@ -22,22 +22,35 @@ class AudienceActor(pykka.ThreadingActor):
         super().__init__()
         self.store = store
         self.population = population
+        self.copies: set[str] = set()  # addresses a replay's `scale` derived (their clashes are said apart)
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, ListChanges):
             return self._apply(message)
         raise TypeError(f"unexpected message {type(message).__name__}")
 
-    def _named(self, item: AddSubscribers, source: Source) -> SubscribersAdded | None:
-        """Sign-ups with given addresses (a replay); an address already on the list is not added again."""
+    def _named(self, item: AddSubscribers, source: Source,
+               skipped: list[tuple[int, str, int]]) -> SubscribersAdded | None:
+        """Sign-ups with given addresses (a replay); an address already on the list (in any case) is not
+        added again, and counted in `skipped`: as a clash when it or the one on the list is a `scale` copy."""
         assert item.emails is not None
         seen: set[str] = set()
         keep = []
+        duplicate = clash = 0
         for i, email in enumerate(item.emails):
             key = email.lower()
+            copy = item.copies is not None and item.copies[i]
             if key not in seen and self.store.find(email) is None:
                 seen.add(key)
                 keep.append(i)
+                if copy:
+                    self.copies.add(key)
+            elif copy or key in self.copies:
+                clash += 1
+            else:
+                duplicate += 1
+        skipped.extend((item.origin, reason, n) for reason, n in (("duplicate_signup", duplicate),
+                                                                  ("scale_clash", clash)) if n)
         if not keep:
             return None
         times = np.full(len(item.emails), item.at) if item.times is None else item.times
@@ -47,12 +60,13 @@ class AudienceActor(pykka.ThreadingActor):
 
     def _apply(self, message: ListChanges) -> Changed:
         changes: list[ListChange] = []
+        skipped: list[tuple[int, str, int]] = []
         for item in message.items:
             if isinstance(item, AddSubscribers):
                 source = Source.ADMIN if item.source == "admin" else Source.FORM
                 at = item.at if item.times is None else item.times
                 if item.emails is not None:
-                    added = self._named(item, source)
+                    added = self._named(item, source, skipped)
                     if added is not None:
                         changes.append(added)
                     continue
@@ -61,4 +75,4 @@ class AudienceActor(pykka.ThreadingActor):
             else:
                 changes.append(item)
         applied = apply_changes(self.store, changes)
-        return Changed(tuple(applied.signals), tuple(applied.status_log))
+        return Changed(tuple(applied.signals), tuple(applied.status_log), tuple(skipped))

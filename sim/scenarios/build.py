@@ -45,6 +45,7 @@ from core import (
 from core.instants import zone
 from sim.behaviour import BehaviourSpec
 from sim.expectations import RUN_METRICS, known_metric, metric_names
+from sim.files import FileRefused, confined
 from sim.population import DOMAINS, PopulationSpec
 from sim.replay import ReplayError, alignment, anchor, refuse_outside, scan
 from sim.scenarios.model import (
@@ -85,7 +86,7 @@ def _duration(value: Any, where: str, allow_zero: bool = False) -> float:
         raise ValueError(f"{where}: {err}") from None
 
 
-def build(m: ScenarioModel, name: str) -> RunSpec:
+def build(m: ScenarioModel, name: str, roots: tuple[Path, ...] = ()) -> RunSpec:
     """The validated model as a `RunSpec`: the checks that span keys, and durations as seconds."""
     zone(m.timezone, "timezone")
     if m.start.tzinfo is None:
@@ -115,7 +116,7 @@ def build(m: ScenarioModel, name: str) -> RunSpec:
         behaviour=_behaviour(b),
         transport=_transport(m, t0),
         automations=tuple(automations),
-        loads=tuple(_load(load, f"load[{i}]", ids, (t0, duration, m.timezone), Path(name).parent)
+        loads=tuple(_load(load, f"load[{i}]", ids, (t0, duration, m.timezone), Path(name).parent, roots)
                     for i, load in enumerate(m.load)),
         actions=tuple(sorted(actions, key=lambda x: (x.at, x.index))),
         expects=tuple(expects),
@@ -152,7 +153,8 @@ def _population(p: PopulationModel) -> PopulationSpec:
                           dict(p.fields), groups, tuple(k.model_dump() for k in p.subscribers))
 
 
-def _load(load: LoadModel, where: str, ids: list[str], run: tuple[float, float, str], base: Path) -> LoadSpec:
+def _load(load: LoadModel, where: str, ids: list[str], run: tuple[float, float, str], base: Path,
+          roots: tuple[Path, ...]) -> LoadSpec:
     t0, duration, timezone = run
     if load.automation is not None and load.automation not in ids:
         raise ValueError(f"{where}.automation: no automation called {load.automation!r}"
@@ -169,10 +171,10 @@ def _load(load: LoadModel, where: str, ids: list[str], run: tuple[float, float, 
         raise ValueError(f"{where}.rate: {err}") from None
     replay = None
     if load.kind == "replay" and load.file is not None:
-        path = Path(load.file) if Path(load.file).is_absolute() else base / load.file
         try:
+            path = confined(load.file, base, roots)
             info = scan(path)
-        except ReplayError as err:
+        except (ReplayError, FileRefused) as err:
             raise ValueError(f"{where}.file: {err}") from None
         align = alignment(load.align, info, f"{where}.align")
         if info.kinds["api"] and not load.automation and "automation" not in info.columns:

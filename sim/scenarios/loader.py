@@ -90,8 +90,9 @@ def _one_line(file: str, err: ValidationError) -> str:
 
 
 # -- reading the file -------------------------------------------------------
-def load(path: str | Path, overrides: list[str] | None = None) -> RunSpec:
-    """Read, validate and build one scenario file; `overrides` are ``key.path=value``."""
+def load(path: str | Path, overrides: list[str] | None = None, roots: tuple[Path, ...] = ()) -> RunSpec:
+    """Read, validate and build one scenario file; `overrides` are ``key.path=value``; `roots` are
+    folders outside the scenario's own that its files may name (`--allow-root`)."""
     path = Path(path)
     name = str(path)
     try:
@@ -108,10 +109,11 @@ def load(path: str | Path, overrides: list[str] | None = None) -> RunSpec:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         raise ScenarioError(f"{name}: not UTF-8 text (byte {err.start})") from None
-    return loads(text, name, overrides)
+    return loads(text, name, overrides, roots)
 
 
-def loads(text: str, name: str = "<scenario>", overrides: list[str] | None = None) -> RunSpec:
+def loads(text: str, name: str = "<scenario>", overrides: list[str] | None = None,
+          roots: tuple[Path, ...] = ()) -> RunSpec:
     if not text.strip():
         raise ScenarioError(f"{name}: the file is empty")
     try:
@@ -124,30 +126,30 @@ def loads(text: str, name: str = "<scenario>", overrides: list[str] | None = Non
     for item in overrides or []:
         _override(data, item, name)
     try:
-        return _built(data, name)
+        return _built(data, name, roots)
     except ScenarioError as err:
         if overrides:
-            _blame(original, overrides, name, str(err).removeprefix(f"{name}: "))
+            _blame(original, overrides, name, str(err).removeprefix(f"{name}: "), roots)
         raise err from None
 
 
-def _built(data: dict[str, Any], name: str) -> RunSpec:
+def _built(data: dict[str, Any], name: str, roots: tuple[Path, ...] = ()) -> RunSpec:
     try:
         model = ScenarioModel.model_validate(data)
     except ValidationError as err:
         raise ScenarioError(_one_line(name, err)) from None
     try:
-        return build(model, name)
+        return build(model, name, roots)
     except ConfigError as err:
         raise ScenarioError(f"{name}: {err.field}: {err.problem}") from None
     except ValueError as err:
         raise ScenarioError(f"{name}: {err}") from None
 
 
-def _blame(data: dict[str, Any], overrides: list[str], name: str, problem: str) -> None:
+def _blame(data: dict[str, Any], overrides: list[str], name: str, problem: str, roots: tuple[Path, ...]) -> None:
     """When the file is fine without the overrides, name the first `--set` after which it is wrong."""
     try:
-        _built(copy.deepcopy(data), name)
+        _built(copy.deepcopy(data), name, roots)
     except ScenarioError:
         return  # the file itself is wrong: its own line says where
     for i, item in enumerate(overrides):
@@ -155,7 +157,7 @@ def _blame(data: dict[str, Any], overrides: list[str], name: str, problem: str) 
         for earlier in overrides[:i + 1]:
             _override(trial, earlier, name)
         try:
-            _built(trial, name)
+            _built(trial, name, roots)
         except ScenarioError:
             raise ScenarioError(f"{name}: --set {item}: {problem} (the flag: the file itself is valid)") from None
 

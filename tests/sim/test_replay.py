@@ -89,7 +89,7 @@ def test_t2_a_replayed_file_gives_exactly_the_triggers_it_implies(tmp_path: Path
     assert a["pro"]["triggered"] == 1  # b's plan set to pro (a signed up as pro: not an update)
     assert a["vip"]["triggered"] == 1
     assert a["_replay"] == {"file": str(tmp_path / "traffic.csv"), "replayed": 7, "skipped_outside_run": 0,
-                            "unknown": 1}
+                            "unknown": 1, "duplicate_signup": 0, "scale_clash": 0}
     store = a["_result"].wiring.store
     assert store.field(store.find("a@x.kr"), "plan") == "pro"
 
@@ -127,7 +127,8 @@ def test_parquet_and_gzip_files_replay_the_same(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("rows", "names"), [
-    (ROWS.replace("subscriber_added,b@x.kr", "signup,b@x.kr"), "row 3, column 'kind': 'signup' is not one of"),
+    (ROWS.replace("subscriber_added,b@x.kr", "signup,b@x.kr"),
+     "row 3, column 'kind': the value 'signup' is not one of"),
     (ROWS.replace("b@x.kr,,\n2026-11-23T09:10", '"b,evil@x.kr",,\n2026-11-23T09:10'),
      "row 3, column 'email'"),
     (ROWS.replace("2026-11-23T09:10:00+09:00", "2026-11-23T08:10:00+09:00"), "row 4, column 'time': earlier"),
