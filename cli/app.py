@@ -31,6 +31,7 @@ from cli.parser import build, usage_error
 from sim import interrupts
 from sim.bootstrap import SetupError
 from sim.clock import stamp
+from sim.files import create_text
 from sim.scenarios.library import builtin_path, builtins
 from sim.scenarios.lint import Problem, lint
 from sim.scenarios.loader import ScenarioError, load
@@ -158,11 +159,11 @@ def _calibrate(args: Any) -> int:
     outdir.check(out, args.force)
     staged = outdir.staging(out)
     try:
-        (staged / "calibration.json").write_text(json.dumps(fitted, indent=1))
+        create_text(staged / "calibration.json", json.dumps(fitted, indent=1))
         plot(fitted, staged)
         outdir.commit(staged, out, args.force)
     finally:
-        outdir.discard(staged)
+        outdir.discard(staged, out)
     print(behaviour_toml(fitted), end="")
     print(f"# fit and plot: {out}", file=sys.stderr)
     return EXIT_OK
@@ -225,7 +226,7 @@ def _run_all(specs: list[Any], args: Any) -> int:
         if painter is not None:
             painter.close()
         if not committed:
-            outdir.discard(staged)  # a failed run leaves no folder that looks complete
+            outdir.discard(staged, out)  # a failed run leaves no folder that looks complete
         interrupts.restore(previous)
     return worst
 
@@ -242,18 +243,52 @@ def _report(out: Path, painter: Any) -> None:
     build_report(out, painter)
 
 
+REBUILT = ("report.html", ".report.html.partial")  # and chart-*.png: made again, never copied
+
+
 def _rebuild_report(run_dir: Path) -> int:
+    """The report rebuilt into a new folder (the run's files linked or copied into it, never a link
+    followed, nothing written into the old folder), then moved into place."""
     from reports.html import build_report
 
+    if run_dir.is_symlink() or not run_dir.is_dir():
+        return usage_error(f"{run_dir}: not a run folder ({'a symbolic link' if run_dir.is_symlink() else 'no such folder'})")
     missing = [f for f in ("summary.json", "timeseries.json") if not (run_dir / f).exists()]
     if missing:
         return usage_error(f"{run_dir}: not a run folder (missing {', '.join(missing)})")
+    staged = outdir.staging(run_dir, flag="report")
     try:
-        print(build_report(run_dir))
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:  # JSONDecodeError is a ValueError
-        detail = " ".join(str(err).split())[:120]
+        _copy_run(run_dir, staged)
+        build_report(staged)
+        outdir.commit(staged, run_dir, force=True, flag="report")
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, OverflowError, RecursionError) as err:
+        detail = " ".join(str(err).split())[:120]  # JSONDecodeError and FileRefused are ValueErrors
         return usage_error(f"{run_dir}: not a readable dripsim run folder ({type(err).__name__}: {detail})")
+    finally:
+        outdir.discard(staged, run_dir)
+    print(run_dir / "report.html")
     return EXIT_OK
+
+
+def _copy_run(run_dir: Path, staged: Path) -> None:
+    """The run folder's own files into `staged`: hard links (copies across devices), links kept as
+    links (never followed: they are not the run's files), the report's files left to be made again."""
+    import os
+    import shutil
+
+    for entry in run_dir.iterdir():
+        if entry.name in REBUILT or (entry.name.startswith("chart-") and entry.suffix == ".png"):
+            continue
+        target = staged / entry.name
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry), target)
+        elif entry.is_dir():
+            shutil.copytree(entry, target, symlinks=True)
+        elif entry.is_file():
+            try:
+                os.link(entry, target, follow_symlinks=False)
+            except OSError:
+                shutil.copy2(entry, target, follow_symlinks=False)
 
 
 def _seconds(value: float | None) -> str:

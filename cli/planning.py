@@ -58,7 +58,7 @@ def sweep(args: Any) -> int:
     except (ValueError, ScenarioError) as err:
         return usage_error(str(err))
     finally:
-        outdir.discard(staged)
+        outdir.discard(staged, out)
     return _answer(result, out)
 
 
@@ -97,7 +97,7 @@ def capacity(args: Any) -> int:
     except KeyboardInterrupt:
         return _interrupted(kept, spec, args, precision, staged, out, partial)
     finally:
-        outdir.discard(staged)
+        outdir.discard(staged, out)
     return _answer(result, out)
 
 

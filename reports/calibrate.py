@@ -50,36 +50,48 @@ class Delays:
                 "quantiles_s": [round(float(q), 1) for q in np.quantile(v, np.linspace(0, 1, QUANTILES))]}
 
 
-def read_log(path: Path) -> dict[str, np.ndarray]:
-    """time (POSIX seconds), automation, email, event as numpy arrays, in file order."""
+def read_log(path: Path, limit: int | None = None) -> dict[str, np.ndarray]:
+    """time (POSIX seconds), automation, email, event as numpy arrays, in file order; a batch at a time,
+    refused past `limit` bytes read (default: an eighth of the memory a run may use)."""
     import pyarrow as pa
-    import pyarrow.csv as pcsv
-    import pyarrow.parquet as pq
 
-    name = str(path)
+    from sim import tables
+    from sim.budget import default_limit
+
+    limit = default_limit() // 8 if limit is None else limit
+    parts: dict[str, list[np.ndarray]] = {"time": [], "automation": [], "email": [], "event": []}
+    read, rows = 0, 0
     try:
-        if path.suffix == ".parquet":
-            table = pq.read_table(path)
-        else:
-            table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
-                column_types={"time": pa.timestamp("ms", tz="UTC"), "subscriber": pa.string(), "email": pa.string()}))
-    except (OSError, pa.ArrowInvalid) as err:
-        raise LogError(f"{name}: cannot read as a send log: {' '.join(str(err).split())[:160]}") from None
-    columns = {_DRIPSIM.get(c, c): c for c in table.column_names}
-    missing = [c for c in ("time", "email", "automation", "event") if c not in columns]
-    if missing:
-        raise LogError(f"{name}: missing column {missing[0]!r} (a send log has time, email, automation, event; "
-                       "dripsim's own events.csv.gz works too)")
-    time = table.column(columns["time"])
-    if not pa.types.is_timestamp(time.type):
-        raise LogError(f"{name}: column 'time' is not ISO 8601 times with an offset")
-    stamps = time.cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64()).to_numpy(zero_copy_only=False)
-    out = {"time": stamps.astype(np.float64) / 1000.0}
-    for key in ("automation", "email", "event"):
-        out[key] = np.asarray(table.column(columns[key]).to_pylist(), dtype=object)
-    if np.isnan(out["time"]).any():
-        raise LogError(f"{name}: row {int(np.flatnonzero(np.isnan(out['time']))[0]) + 2}: column 'time' is empty")
-    return out
+        for raw in tables.batches(path, text=lambda name: name != "time", what="send log"):
+            columns = {_DRIPSIM.get(c, c): c for c in raw.schema.names}
+            missing = [c for c in ("time", "email", "automation", "event") if c not in columns]
+            if missing:
+                raise LogError(f"{path}: missing column {missing[0]!r} (a send log has time, email, automation, "
+                               "event; dripsim's own events.csv.gz works too)")
+            batch = tables.typed(raw, path, {columns["time"]: tables.TIME, **{columns[k]: tables.TEXT for k in (
+                "email", "automation", "event")}})
+            read += batch.nbytes
+            if read > limit:
+                raise LogError(f"{path}: more than {limit / 2**20:,.0f} MB read ({rows:,} rows); "
+                               "calibrate from a sample of the log")
+            time = batch.column(batch.schema.get_field_index(columns["time"]))
+            if time.type.tz is None:
+                raise LogError(f"{path}: row {rows + 2}, column 'time': an ISO time needs its UTC offset")
+            if time.null_count:
+                first = int(np.flatnonzero(np.asarray(time.is_null()))[0])
+                raise LogError(f"{path}: row {rows + first + 2}, column 'time': empty")
+            stamps = time.cast(pa.int64()).to_numpy(zero_copy_only=False).astype(np.float64)
+            parts["time"].append(stamps / tables.UNITS[time.type.unit])
+            for key in ("automation", "email", "event"):
+                values = batch.column(batch.schema.get_field_index(columns[key])).to_pylist()
+                parts[key].append(np.asarray(values, dtype=object))
+            rows += len(batch)
+    except tables.TableError as err:
+        raise LogError(str(err).replace("expected ISO times with an offset", "expected ISO 8601 times with an "
+                                        "offset")) from None
+    if not rows:
+        raise LogError(f"{path}: no rows")
+    return {k: np.concatenate(v) for k, v in parts.items()}
 
 
 def _match(earlier_t: np.ndarray, earlier_who: np.ndarray, later_t: np.ndarray, later_who: np.ndarray) -> np.ndarray:
@@ -103,9 +115,16 @@ def fit(log: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     pooled: dict[str, list[np.ndarray]] = {"open": [], "click": []}
     totals = {"sent": 0, "opened": 0, "clicked": 0}
-    for name in sorted(set(log["automation"].tolist()) - {None, ""}):
-        mine = log["automation"] == name
-        rows = {e: np.flatnonzero(mine & (log["event"] == e)) for e in ("sent", "opened", "clicked")}
+    names = np.asarray(["" if a is None else str(a) for a in log["automation"].tolist()])
+    order = np.argsort(names, kind="stable")  # one sort, then each automation's rows in file order
+    labels, starts = np.unique(names[order], return_index=True)
+    ends = np.r_[starts[1:], len(order)]
+    event = np.asarray(["" if e is None else str(e) for e in log["event"].tolist()])
+    for name, lo, hi in zip(labels.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        if name == "":
+            continue
+        mine = order[lo:hi]
+        rows = {e: mine[event[mine] == e] for e in ("sent", "opened", "clicked")}
         sent_t, sent_who = log["time"][rows["sent"]], log["email"][rows["sent"]]
         if not len(sent_t):
             continue
@@ -141,12 +160,26 @@ def _duration(seconds: float) -> str:
     return f'"{seconds:.0f}s"'
 
 
+SHOWN = 20  # automations named in the pasted table's comment (all of them are in calibration.json)
+
+
+def toml_string(text: str) -> str:
+    """`text` as a TOML basic string: data, never code. Anything not printable (a line break, an escape,
+    a control or format character) is written as its \\u escape, so no name can end the line it is on."""
+    body = "".join(c if c.isprintable() and c not in '"\\' else f"\\u{ord(c):04X}" if ord(c) < 0x10000
+                   else f"\\U{ord(c):08X}" for c in text)
+    return f'"{body}"'
+
+
 def behaviour_toml(fitted: dict[str, dict[str, Any]]) -> str:
     """A `[behaviour]` table to paste into a scenario: the pooled fit, per automation in comments."""
     a = fitted["all"]
-    lines = ["[behaviour]", f"# fitted from {a['sent']:,} sends; per automation: " + ", ".join(
-        f"{name} open {f['open']:.3f} click {f['click']:.3f}" for name, f in fitted.items() if name != "all"),
-        f"open = {a['open']:.4f}", f"click = {min(a['click'], a['open']):.4f}"]
+    names = [name for name in fitted if name != "all"]
+    shown = ", ".join(f"{toml_string(name)} open {fitted[name]['open']:.3f} click {fitted[name]['click']:.3f}"
+                      for name in names[:SHOWN])
+    more = f" and {len(names) - SHOWN:,} more (calibration.json)" if len(names) > SHOWN else ""
+    lines = ["[behaviour]", f"# fitted from {a['sent']:,} sends; per automation: {shown}{more}",
+             f"open = {a['open']:.4f}", f"click = {min(a['click'], a['open']):.4f}"]
     for key in ("open_after", "click_after"):
         d = a[key]
         if d["n"] >= 2:
@@ -160,6 +193,11 @@ def plot(fitted: dict[str, dict[str, Any]], out: Path) -> Path:
     """The open delays' empirical distribution against the exponential and lognormal fits."""
     d = fitted["all"]["open_after"]
     fig, ax = plt.subplots(figsize=(7, 4))
+    if not d["n"]:  # no open matched a send (opens before sends, clicks without opens, one row)
+        ax.text(0.5, 0.5, "no open in the log matched an earlier send:\nno open delay to fit",
+                ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return _save(fig, out)
     q = np.array(d["quantiles_s"])
     probs = np.linspace(0, 1, QUANTILES)
     ax.plot(q / 3600, probs, "o-", label="data (quantiles)")
@@ -172,9 +210,15 @@ def plot(fitted: dict[str, dict[str, Any]], out: Path) -> Path:
     ax.set_xlabel("delay from send to first open (hours)")
     ax.set_ylabel("share of opens")
     ax.legend(fontsize=8)
+    return _save(fig, out)
+
+
+def _save(fig: Any, out: Path) -> Path:
+    from sim.files import create_bytes
+
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     path = out / "calibration-open-delay.png"
-    path.write_bytes(buffer.getvalue())
+    create_bytes(path, buffer.getvalue())
     return path

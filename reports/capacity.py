@@ -15,12 +15,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from sim.files import create_bytes, create_text
+
 
 def _png(fig: Any, out: Path, name: str) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
-    (out / f"{name}.png").write_bytes(buffer.getvalue())
+    create_bytes(out / f"{name}.png", buffer.getvalue())
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
@@ -156,5 +158,5 @@ def build_capacity_report(rows: list[dict[str, Any]], result: dict[str, Any], ou
         minor=[False] * len(varied) + [key in MINOR for key, _, _ in columns],
         runs=len(rows), no_shortfall=not any(v for g in shortfall for v in g))
     path = out / "capacity.html"
-    path.write_text(html, encoding="utf-8")
+    create_text(path, html)
     return path

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from reports.painters import CHARTS, KEYS, SELF_CHECKS, Painter
+from sim.files import create_bytes, create_text, read_bytes
 
 
 def _env() -> Environment:
@@ -97,10 +97,10 @@ def build_report(run_dir: Path, painter: Painter | None = None) -> Path:
     """Read summary.json, timeseries.json, pending_pages.json; write report.html and PNGs. The charts
     are drawn by `painter` (started ahead by the caller), or by a painter started here."""
     run_dir = Path(run_dir)
-    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    series = json.loads((run_dir / "timeseries.json").read_text(encoding="utf-8"))
+    summary = _json(run_dir / "summary.json")
+    series = _json(run_dir / "timeseries.json")
     pages_file = run_dir / "pending_pages.json"
-    pages = json.loads(pages_file.read_text(encoding="utf-8")) if pages_file.exists() else []
+    pages = _json(pages_file) if pages_file.exists() or pages_file.is_symlink() else []
     zone = ZoneInfo(summary.get("timezone", "Asia/Seoul"))
     for page in pages:
         page["when"] = datetime.fromtimestamp(page["at"], zone).strftime("%Y-%m-%d %H:%M")
@@ -112,7 +112,7 @@ def build_report(run_dir: Path, painter: Painter | None = None) -> Path:
     else:
         images = painter.draw(summary, series)
     for key in KEYS:
-        (run_dir / f"chart-{key}.png").write_bytes(images[key])
+        create_bytes(run_dir / f"chart-{key}.png", images[key])
     titles = {**CHARTS, **SELF_CHECKS}
     figures = {k: {"key": k, "title": titles[k], "src": "data:image/png;base64," + base64.b64encode(png).decode()}
                for k, png in images.items()}
@@ -120,8 +120,14 @@ def build_report(run_dir: Path, painter: Painter | None = None) -> Path:
         s=summary, ts=series, pages=pages, headline=headline(summary, series, zone), simulated=simulated(summary),
         charts=[figures[k] for k in CHARTS], checks=[figures[k] for k in SELF_CHECKS])
     out = run_dir / "report.html"
-    partial = out.with_name(".report.html.partial")  # a rebuild never leaves half a report
-    partial.write_text(html, encoding="utf-8")
-    os.replace(partial, out)
+    create_text(out, html)  # a new file in a new folder (`dripsim report` rebuilds into one and swaps)
     return out
+
+
+MAX_JSON_BYTES = 256 * 2**20
+
+
+def _json(path: Path) -> Any:
+    """A run folder's JSON: a regular file (no link, FIFO or device), bounded, read once."""
+    return json.loads(read_bytes(path, MAX_JSON_BYTES, "file"))
 

@@ -9,6 +9,7 @@ p95 latency (due to sent) meets the SLO in every seed.
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import json
 import multiprocessing
@@ -22,6 +23,7 @@ from typing import Any
 
 from reports.capacity import build_capacity_report
 from reports.objectives import ALL, Slo, binding, figures, parse_slo, parse_slos, shown, verdict
+from sim.files import create_text
 
 
 @dataclass(frozen=True)
@@ -250,11 +252,12 @@ def slo_table(slos: list[Slo], rows: list[dict[str, Any]]) -> list[dict[str, Any
 def write(rows: list[dict[str, Any]], result: dict[str, Any], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     fields = list(rows[0]) if rows else []
-    with (out / "sweep.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    (out / "sweep.json").write_text(json.dumps({**result, "rows": rows}, indent=1))
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    create_text(out / "sweep.csv", text.getvalue())
+    create_text(out / "sweep.json", json.dumps({**result, "rows": rows}, indent=1))
 
 
 __all__ = ["RATE", "Measure", "Point", "Slo", "Validate", "answer", "at_rate", "execute", "parse_grid", "parse_slo",

@@ -68,10 +68,11 @@ def read_bytes(path: Path, limit: int, what: str = "file") -> bytes:
     except OSError as err:
         reason = "is a symbolic link" if os.path.islink(path) else (err.strerror or str(err))
         raise FileRefused(f"{path}: cannot read: {reason}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise FileRefused(f"{path}: is {_KINDS.get(stat.S_IFMT(mode), 'not a regular file')}, not a regular file")
     with os.fdopen(fd, "rb") as f:
-        mode = os.fstat(f.fileno()).st_mode
-        if not stat.S_ISREG(mode):
-            raise FileRefused(f"{path}: is {_KINDS.get(stat.S_IFMT(mode), 'not a regular file')}, not a regular file")
         data = f.read(limit + 1)
     if len(data) > limit:
         raise FileRefused(f"{path}: larger than {limit // 2**20} MB")

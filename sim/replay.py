@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from sim import tables
 from sim.addresses import first_bad_address
 from sim.files import FileRefused, regular, shown
 
@@ -117,113 +118,24 @@ def refuse_outside(r: Any, where: str, t0: float, window: tuple[float, float], t
                          f"the load replays {when(window[0], timezone)} to {when(window[1], timezone)}")
 
 
-MAX_COLUMNS = 256  # a replay row is a happening and a few fields, not a spreadsheet
-MAX_LINE_BYTES = 1 << 20  # pyarrow's block: a longer line is refused, not read quadratically
 TEXT = ("kind", "email", "automation", "group")
-_UNITS = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
-
-
-def _header(path: Path) -> list[str]:
-    """The CSV's column names (its first line), gzipped or not."""
-    import csv
-    import io
-
-    import pyarrow as pa
-
-    with pa.input_stream(str(path), compression="detect") as raw:
-        first = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="").readline(MAX_LINE_BYTES + 1)
-    if len(first) > MAX_LINE_BYTES:
-        raise ReplayError(f"{path}: row 1: the header is longer than {MAX_LINE_BYTES // 2**20} MB")
-    return next(csv.reader([first]), [])
-
-
-def _columns(path: Path) -> list[str]:
-    """The file's column names, refused past `MAX_COLUMNS` before any row is read."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        names = pq.ParquetFile(path).schema_arrow.names if path.suffix == ".parquet" else _header(path)
-    except (OSError, pa.ArrowInvalid, UnicodeDecodeError, EOFError) as err:
-        raise ReplayError(f"{path}: cannot read: {_reason(err)}") from None
-    if len(names) > MAX_COLUMNS:
-        raise ReplayError(f"{path}: {len(names):,} columns; a replay file has at most {MAX_COLUMNS} "
-                          "(time, kind, email, automation, group and subscriber fields)")
-    return names
-
-
-def _reason(err: BaseException) -> str:
-    """Arrow's message without the file's content (a CSV parse error quotes the row it could not parse)."""
-    text = " ".join(str(err).split())
-    if "straddl" in text:
-        return f"a line is longer than {MAX_LINE_BYTES // 2**20} MB"
-    if text.startswith("CSV parse error:"):
-        return text.split(": ")[1][:120]  # "Expected 3 columns, got 2", not the row
-    return text[:160]
-
-
-def _bad_width(path: Path, width: int) -> str:
-    """Where the first row of another width than the header is (read again, only to say where)."""
-    import csv
-    import io
-
-    import pyarrow as pa
-
-    with pa.input_stream(str(path), compression="detect") as raw:
-        rows = csv.reader(io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline=""))
-        for number, row in enumerate(rows, 1):
-            if len(row) != width:
-                return f"row {number}: {len(row)} columns where the header has {width}"
-    return "a row's columns do not match the header"
 
 
 def _batches(path: Path) -> Iterator[Any]:
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-    import pyarrow.parquet as pq
-
-    names = _columns(path)
     try:
-        if path.suffix == ".parquet":
-            yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS)
-            return
-        # Every column but `time` is text: inferred from the first block, a column empty there (a group
-        # named only in the evening) would be typed null and refuse its first value.
-        text = {name: pa.string() for name in names if name != "time"}
-        reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=MAX_LINE_BYTES),  # ~30 blocks ahead
-                               convert_options=pcsv.ConvertOptions(strings_can_be_null=True, column_types=text,
-                                                                                   null_values=[""]))
-        yield from reader
-    except (OSError, pa.ArrowInvalid, EOFError) as err:
-        where = _bad_width(path, len(names)) if "Expected" in str(err) and "columns" in str(err) else _reason(err)
-        raise ReplayError(f"{path}: cannot read: {where}") from None
+        yield from tables.batches(path, text=lambda name: name != "time", what="replay file", rows=BATCH_ROWS)
+    except tables.TableError as err:
+        raise ReplayError(str(err)) from None
 
 
 def _typed(batch: Any, path: Path, row0: int) -> Any:
     """The batch with dictionary columns decoded and every column's Arrow type checked: text where text
     is meant, a plain value (text, number, boolean) for a field; one line naming the column otherwise."""
-    import pyarrow as pa
-
-    columns, changed = [], False
-    for name, column in zip(batch.schema.names, batch.columns, strict=True):
-        if pa.types.is_dictionary(column.type):
-            column, changed = column.dictionary_decode(), True
-        if pa.types.is_large_string(column.type) or (pa.types.is_null(column.type) and name in TEXT):
-            column, changed = column.cast(pa.string()), True
-        kind = column.type
-        if name == "time":
-            ok = pa.types.is_timestamp(kind) or pa.types.is_integer(kind) or pa.types.is_floating(kind) \
-                or pa.types.is_string(kind)
-        elif name in TEXT:
-            ok = pa.types.is_string(kind)
-        else:
-            ok = any(check(kind) for check in (pa.types.is_string, pa.types.is_integer, pa.types.is_floating,
-                                               pa.types.is_boolean, pa.types.is_null))
-        if not ok:
-            what = "text" if name in TEXT else "text, numbers or booleans"
-            raise ReplayError(f"{path}: column {name!r}: holds {kind}, expected {what}")
-        columns.append(column)
-    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names) if changed else batch
+    try:
+        return tables.typed(batch, path, {"time": tables.TIME_OR_NUMBER, **dict.fromkeys(TEXT, tables.TEXT)},
+                            other=tables.PLAIN)
+    except tables.TableError as err:
+        raise ReplayError(str(err)) from None
 
 
 def _times(batch: Any, path: Path, row0: int) -> tuple[np.ndarray, bool]:
@@ -237,7 +149,7 @@ def _times(batch: Any, path: Path, row0: int) -> tuple[np.ndarray, bool]:
             raise ReplayError(f"{path}: row {row0 + 2}, column 'time': an ISO time needs its UTC offset")
         values = column.cast(pa.int64())  # in the column's own unit (s, ms, us, ns): no rounding error
         absolute = True
-        scale = _UNITS[column.type.unit]
+        scale = tables.UNITS[column.type.unit]
     elif pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
         values, absolute, scale = column.cast(pa.float64()), False, 1.0
     else:
@@ -264,7 +176,7 @@ def row_limit() -> int:
 def scan(path: Path) -> ReplayInfo:
     """Read the whole file once, a batch at a time; refuse the first bad row."""
     try:
-        regular(path, "replay file")
+        regular(path, "file")
     except FileRefused as err:
         hint = " (a replay's file is read relative to the scenario's folder)" if "no such" in str(err) else ""
         raise ReplayError(f"{err}{hint}") from None

@@ -24,6 +24,7 @@ from isal import igzip
 from core import KINDS, REASONS, EventRows
 from core.emails import Emails, Pooled
 from sim.chunks import Chunks
+from sim.files import create
 
 HEADER = "time,automation,subscriber,kind,reason,due\n"
 
@@ -55,7 +56,7 @@ class RunLog:
         the GIL, so it overlaps the formatting of the next pieces. The header's mtime is 0 and
         it names no file, so the same log gives the same bytes.
         """
-        with open(path, "wb") as raw, \
+        with create(path) as raw, \
                 igzip.IGzipFile("", "wb", 2, raw, mtime=0) as out:  # type: ignore[no-untyped-call]
             return self.digest(cols, emails, tz, out.write)
 
@@ -87,7 +88,8 @@ class RunLog:
             "reason": coded(cols["reason"], list(REASONS), cols["reason"] == 0),
             "due": stamps(cols["due"]),
         })
-        pq.write_table(table, path, compression="zstd")
+        with create(path) as raw:
+            pq.write_table(table, raw, compression="zstd")
 
     def digest(self, cols: dict[str, np.ndarray], emails: Sequence[str], tz: str,
                sink: Callable[[bytes | memoryview], object] | None = None) -> str:

@@ -22,6 +22,7 @@ from sim import interrupts, invariants, timeseries
 from sim.bootstrap import Wiring, build
 from sim.clock import wall_seconds
 from sim.expectations import evaluate, metric_table
+from sim.files import create_text
 from sim.replay import ReplayStream
 from sim.scenarios.lint import lint
 from sim.spec import RunSpec
@@ -226,9 +227,9 @@ def write(result: RunResult, out: Path, events: str = "csv",
               "rows": [{"email": r.email, "due": r.due, "why": r.why, "occurrence": r.occurrence}
                        for r in p.page.rows]} for p in w.conductor.metrics.pages]
     if pages:
-        (out / "pending_pages.json").write_text(json.dumps(pages, ensure_ascii=False, indent=1))
-    (out / "timeseries.json").write_text(series)
-    (out / "summary.json").write_text(json.dumps(result.summary, ensure_ascii=False, indent=2))
+        create_text(out / "pending_pages.json", json.dumps(pages, ensure_ascii=False, indent=1))
+    create_text(out / "timeseries.json", series)
+    create_text(out / "summary.json", json.dumps(result.summary, ensure_ascii=False, indent=2))
     return out
 
 

@@ -250,20 +250,24 @@ def test_an_out_folder_that_cannot_be_written_is_refused_before_the_run(
 
 
 def test_two_runs_finishing_into_one_out_folder_never_mix(tmp_path: Path) -> None:
-    """The second to finish finds the folder filled meanwhile: it is refused, the first stays whole."""
+    """A second run into a folder another run is writing is refused at its start (a lock); one that
+    comes after finds the folder filled and is refused (no --force): the first stays whole."""
     from cli import outdir
 
     out = tmp_path / "out"
     outdir.check(out, force=False)
-    first, second = outdir.staging(out), outdir.staging(out)
+    first = outdir.staging(out)
+    with pytest.raises(outdir.OutError, match="another dripsim run is writing there"):
+        outdir.staging(out)
     (first / "summary.json").write_text('{"run": 1}')
-    (second / "summary.json").write_text('{"run": 2}')
     outdir.commit(first, out, force=False)
+    second = outdir.staging(out)
+    (second / "summary.json").write_text('{"run": 2}')
     with pytest.raises(outdir.OutError, match="exists and is not empty"):
         outdir.commit(second, out, force=False)
     assert (out / "summary.json").read_text() == '{"run": 1}'
-    outdir.discard(second)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    outdir.discard(second, out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder, no lock file left
 
 
 def test_a_path_with_a_line_break_is_named_on_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
