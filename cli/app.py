@@ -252,7 +252,8 @@ def _rebuild_report(run_dir: Path) -> int:
     from reports.html import build_report
 
     if run_dir.is_symlink() or not run_dir.is_dir():
-        return usage_error(f"{run_dir}: not a run folder ({'a symbolic link' if run_dir.is_symlink() else 'no such folder'})")
+        what = "a symbolic link" if run_dir.is_symlink() else "no such folder"
+        return usage_error(f"{run_dir}: not a run folder ({what})")
     missing = [f for f in ("summary.json", "timeseries.json") if not (run_dir / f).exists()]
     if missing:
         return usage_error(f"{run_dir}: not a run folder (missing {', '.join(missing)})")

@@ -54,6 +54,21 @@ def positive_float(text: str) -> float:
     return value
 
 
+def scheduler_address(text: str) -> str:
+    """A Dask scheduler's address: tcp:// or tls:// with a host and a port, nothing else."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        port, parts = None, None
+    if parts is None or parts.scheme not in ("tcp", "tls") or not parts.hostname or port is None \
+            or parts.path not in ("", "/") or parts.query or parts.username:
+        raise argparse.ArgumentTypeError(f"expected tcp://HOST:PORT or tls://HOST:PORT, got {text!r}")
+    return text
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text, 10)
@@ -150,8 +165,11 @@ def _capacity_options(p: argparse.ArgumentParser, name: str) -> None:
                    help="judge by --slo alone: the scenario's own [[expect]] are not part of the criterion")
     p.add_argument("--workers", type=positive_int, metavar="N",
                    help="local worker processes (default: one per CPU)")
-    p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="a Dask distributed scheduler, e.g. tcp://127.0.0.1:8786 (default: local pool)")
+    p.add_argument("--scheduler", metavar="ADDRESS", type=scheduler_address,
+                   help="a Dask distributed scheduler, tcp:// or tls://, e.g. tcp://127.0.0.1:8786 "
+                        "(default: local pool)")
+    p.add_argument("--scheduler-timeout", dest="scheduler_timeout", type=positive_float, default=10.0,
+                   metavar="SECONDS", help="how long to wait for --scheduler to answer (default: 10)")
     p.add_argument("--out", type=Path, metavar="DIR",
                    help="output folder; must be absent or empty unless --force "
                         f"(default: runs/{name}-NAME-TIMESTAMP)")

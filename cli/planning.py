@@ -200,7 +200,22 @@ def _scenario(args: Any) -> tuple[Path, Any]:
 def _outputs(args: Any, kind: str, path: Path) -> tuple[Path, Path]:
     out = args.out or outdir.unused(Path("runs") / f"{kind}-{path.stem}-{stamp()}")
     outdir.check(out, args.force)
+    if args.scheduler:
+        reach(args.scheduler, args.scheduler_timeout)
     return out, outdir.staging(out)
+
+
+def reach(address: str, timeout: float) -> None:
+    """Refuse, with one line naming the flag, a scheduler that does not answer within `timeout` s."""
+    from distributed import Client
+
+    try:
+        with Client(address, timeout=timeout):  # type: ignore[no-untyped-call]
+            return
+    except (OSError, TimeoutError) as err:
+        detail = " ".join(str(err).split())[:100]
+        raise outdir.OutError(f"--scheduler {address}: no Dask scheduler answered within {timeout:g} s "
+                              f"({detail})") from None
 
 
 def _eta(began: float, done: int, total: int) -> str:

@@ -28,6 +28,8 @@ from reports.capacity import build_capacity_report
 from reports.objectives import Slo, verdict, worst
 from reports.sweep import RATE, Measure, Validate, at_rate, execute, points, slo_table, table, write
 
+FINEST = 1e-6  # the finest --precision: below it two probes would round to one rate
+
 
 def parse_precision(text: str) -> tuple[float, float]:
     """'2%' (relative to the rate) or '0.5' (sends per second): (absolute, relative)."""
@@ -38,6 +40,9 @@ def parse_precision(text: str) -> tuple[float, float]:
         raise ValueError(f"--precision {text!r}: expected e.g. 2% or 0.5 (sends per second)") from None
     if not (math.isfinite(value) and value > 0) or (raw.endswith("%") and value >= 100):
         raise ValueError(f"--precision {text!r}: must be positive (and under 100%)")
+    if value < (FINEST * 100 if raw.endswith("%") else FINEST):
+        raise ValueError(f"--precision {text!r}: finer than a capacity search can tell apart (at least "
+                         f"{FINEST:g} sends/s, or {FINEST * 100:g}%)")
     return (0.0, value / 100) if raw.endswith("%") else (value, 0.0)
 
 
@@ -102,7 +107,7 @@ def search(measure: Measure, validate: Validate, path: Path, slos: list[Slo], se
     def probe(rate: float, load: float = 1.0) -> bool:
         if on_start is not None:
             on_start(rate, seeds, load)
-        todo = points({RATE: [f"{rate:g}"]}, seeds, base_seed, base, load)
+        todo = points({RATE: [repr(rate)]}, seeds, base_seed, base, load)  # exact: `:g` kept 6 digits
         got = execute(measure, text, str(path), todo, workers, scheduler, on_progress=on_progress)
         kept.rows.extend(got)
         why = kept.tried[(load, rate)] = verdict(got, slos, expectations)

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 SLOW = """
 name = "slow sweep point"
 start = "2026-03-02T08:00:00+09:00"
@@ -56,3 +58,21 @@ def test_sigterm_stops_a_sweep_and_its_workers(tmp_path: Path) -> None:
     assert not _alive(proc.pid), "a sweep worker outlived the command"
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir()] == ["slow.toml"]
+
+
+
+@pytest.mark.parametrize(("pause", "second"), [(0.0, False), (0.8, True)])
+def test_the_same_signal_twice_at_once_is_one_request(pause: float, second: bool) -> None:
+    """GNU `timeout` signals the command, then its whole process group: a command can get SIGTERM twice,
+    microseconds apart. That is one request, not a second signal (which stops at once, outputs unfinished,
+    a staging folder left); the same signal later is a second one."""
+    code = ("import signal, time\nfrom sim import interrupts\n"
+            f"interrupts.note(signal.SIGTERM)\ntime.sleep({pause})\ninterrupts.note(signal.SIGTERM)\n"
+            "print('one request')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    if second:
+        assert done.returncode == 143
+        assert "second signal" in done.stderr
+    else:
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "one request"

@@ -3,7 +3,6 @@ killed runs are cleaned, and two runs into one folder are serialised."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
