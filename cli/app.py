@@ -175,8 +175,12 @@ def _new(args: Any) -> int:
     path = args.out or Path(f"{_slug(args.name)}.toml")
     if path.exists() and not args.force:
         return usage_error(f"new: {path} exists (choose another NAME or --out, or add --force)")
+    if path.is_symlink():
+        return usage_error(f"new: {path} is a symbolic link; not writing through it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(starter(args.name), encoding="utf-8")
+    if path.exists():
+        path.unlink()  # --force: a new file, not a write into whatever was there
+    create_text(path, starter(args.name))
     print(f"wrote {path}: run it with `dripsim run {path}`, read it with `dripsim explain {path}`")
     return EXIT_OK
 
