@@ -107,7 +107,7 @@ def _dispatch(args: Any) -> int:
 
     single = {"list": _list, "report": lambda a: _rebuild_report(a.run_dir), "sweep": planning.sweep,
               "capacity": planning.capacity, "new": _new, "schema": _schema, "explain": _explain,
-              "calibrate": _calibrate}
+              "calibrate": _calibrate, "console": _console}
     if args.command in single:
         return int(single[args.command](args))
     specs = [load_spec(f, args) for f in args.files]
@@ -167,6 +167,12 @@ def _calibrate(args: Any) -> int:
     print(behaviour_toml(fitted), end="")
     print(f"# fit and plot: {out}", file=sys.stderr)
     return EXIT_OK
+
+
+def _console(args: Any) -> int:
+    from cli.console import serve
+
+    return serve(args)
 
 
 def _new(args: Any) -> int:

@@ -69,6 +69,16 @@ def scheduler_address(text: str) -> str:
     return text
 
 
+def port_number(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {text!r}")
+    return value
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text, 10)
@@ -230,6 +240,20 @@ def build() -> OneLineParser:
                      help="also find the rate meeting every objective with M more load (20%%: runs at 1.2x the "
                           "load); 0 to skip (default: 20%%)")
     _capacity_options(cap, "capacity")
+    con = command("console", "watch a run in a browser on 127.0.0.1: play, pause, step; automations' moves, "
+                             "the pending list, statistics; the session kept as session.toml")
+    _scenario_options(con, many=False)
+    con.add_argument("--clock", choices=["virtual", "real"],
+                     help="virtual (default): waits at the start for play or step; real: plays live at "
+                          "--time-scale, with pause")
+    con.add_argument("--time-scale", type=positive_float, dest="time_scale", metavar="X",
+                     help="real clock: wall seconds per simulated second (default: the scenario's, else 0.001)")
+    con.add_argument("--port", type=port_number, default=0, metavar="N",
+                     help="port on 127.0.0.1 (default 0: a free one)")
+    con.add_argument("--out", type=Path, metavar="DIR",
+                     help="where finishing writes the outputs and session.toml (default: runs/console-NAME-TIMESTAMP)")
+    con.add_argument("--force", action="store_true", help="replace --out if it holds an earlier dripsim output")
+    _memory_option(con)
     return p
 
 

@@ -87,7 +87,8 @@ class PendingQuery:
     page: int = 1
 
 
-Select = Literal["page", "all"] | int  # the shown page, every page, or a count from the top
+# the shown page, every page, a count from the top, or the entries an operator ticked (by entry number)
+Select = Literal["page", "all"] | int | tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,6 +137,8 @@ def _delete(a: Automation, c: Delete, ctx: Context, fx: Effects) -> None:
 # -- the operator's pending list -----------------------------------------------------
 def _selection(a: Automation, c: SendNow | DeletePending, store: SubscriberStore) -> Selection:
     q = c.query
+    if isinstance(c.select, tuple):  # ticked rows: exactly those still pending and visible (P4)
+        return Selection(frozenset(c.select))
     if c.select == "all":
         return Selection.every_page(q.search, q.field)
     if c.select == "page":

@@ -21,6 +21,7 @@ the same scenario and seed give the same event log whatever the threads do.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import defaultdict
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import simpy
 
 from core import (
     AddToGroup,
@@ -163,20 +165,36 @@ class Conductor:
 
     # -- the process -------------------------------------------------------
     def process(self) -> Any:
+        """The phases, one at each instant `_next_phase` names. An operator's action (the console,
+        `sim.session`) is inserted between phases and wakes the process (`simpy.Interrupt`): it plans
+        again, as a run whose scenario held the action from the start would have planned."""
         while True:
             t = self._next_phase()
-            if t is None or t > self.end:
+            last = t is None or t > self.end
+            try:
+                yield self.clock.sleep_until(self.end if last else t)  # type: ignore[arg-type]
+            except simpy.Interrupt:
+                continue
+            if last:
                 break
-            yield self.clock.sleep_until(t)
             self.busy = True  # a phase runs to its end: an interrupt waits for it (`stop_requested`)
-            self._phase(t)
+            self._phase(t)  # type: ignore[arg-type]
             self.busy = False
             if self.stop_requested:
                 return
-        yield self.clock.sleep_until(self.end)
         self.busy = True
         self._drain()
         self.busy = False
+
+    def planned(self) -> float | None:
+        """The instant of the next phase, as planned now (None: none before the end)."""
+        t = self._next_phase()
+        return None if t is None or t > self.end else t
+
+    def insert(self, action: ActionSpec) -> None:
+        """An action decided now (by an operator), among those still to come, in (instant, index) order."""
+        keys = [(a.at, a.index) for a in self.actions[self._cursor:]]
+        self.actions.insert(self._cursor + bisect.bisect(keys, (action.at, action.index)), action)
 
     def _quantize(self, t: float) -> float:
         tick = self.spec.tick

@@ -67,6 +67,16 @@ class WatchesBefore:
 
 
 @dataclass(frozen=True, slots=True)
+class Page:
+    """A page of a pending list as the product shows it (the console): P1-P3, read only."""
+
+    search: str | None = None
+    field: str | None = None
+    sort: str = "asc"
+    page: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class Peek:
     """Which subscribers the operator sees first in a pending list (for `who`)."""
 

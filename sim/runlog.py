@@ -39,6 +39,10 @@ class RunLog:
             self._rows.add(at=rows.at, kind=rows.kind, subscriber=rows.subscriber, entry=rows.entry,
                            reason=rows.reason, due=rows.due, automation=np.full(len(rows), automation, np.int16))
 
+    def so_far(self) -> dict[str, np.ndarray]:
+        """Every row so far, in arrival order, without releasing anything (the console reads it live)."""
+        return self._rows.all()
+
     def canonical(self) -> dict[str, np.ndarray]:
         """Every row in canonical order. Called once, after the run: the pieces are released as it goes."""
         cols = self._rows.all()

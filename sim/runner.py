@@ -102,17 +102,26 @@ def run(spec: RunSpec, *, progress: Any = None, signals: bool = False, **wiring_
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        w.supervisor.stop_all()  # also stops the dispatcher, which closes its SMTP connection
-        if w.sink is not None:
-            w.sink.__exit__(None, None, None)
+        stop(w)
+    return conclude(spec, w, began, interrupted, caught[0] if caught else 0)
+
+
+def stop(w: Wiring) -> None:
+    """Stop every actor (also the dispatcher, which closes its SMTP connection) and the sink."""
+    w.supervisor.stop_all()
+    if w.sink is not None:
+        w.sink.__exit__(None, None, None)
+
+
+def conclude(spec: RunSpec, w: Wiring, began: float, interrupted: bool = False, signum: int = 0) -> RunResult:
+    """A stopped run's result: its log in canonical order and its summary (invariants, expectations)."""
     events = w.conductor.log.canonical()
-    result = RunResult(spec, w, {}, events, wall_seconds() - began, interrupted,
-                       signal=caught[0] if caught else 0)
+    result = RunResult(spec, w, {}, events, wall_seconds() - began, interrupted, signal=signum)
     result.summary = summarise(result)
     return result
 
 
-def _latency(sent: list[Any], kind: str = "queue") -> dict[str, float | None]:
+def latency(sent: list[Any], kind: str = "queue") -> dict[str, float | None]:
     """Percentiles over the given `Chunks` of sends; null when nothing was sent (no latency at all is
     not a latency of 0).
 
@@ -152,8 +161,8 @@ def summarise(result: RunResult) -> dict[str, Any]:
         data["overdue_at_end"] = a.pending.due_count(reached)
         data["not_yet_due"] = len(a.pending) - data["overdue_at_end"]
         mine = [w.conductor.metrics.sent[a.id]] if a.id in w.conductor.metrics.sent else []
-        data["latency_s"] = _latency(mine)
-        data["delivery_latency_s"] = _latency(mine, "delivery")
+        data["latency_s"] = latency(mine)
+        data["delivery_latency_s"] = latency(mine, "delivery")
         automations[a.id] = data
     problems = invariants.check(w.automations, result.events, w.initial_status,
                                 w.conductor.metrics.status_log, w.conductor.t0)
@@ -183,8 +192,8 @@ def summarise(result: RunResult) -> dict[str, Any]:
         "subscribers": len(w.store), "phases": w.conductor.metrics.phases,
         "events": {k: int(n) for k, n in zip(KINDS, kinds.tolist(), strict=True) if n},
         "automations": automations,
-        "latency_s": _latency(list(w.conductor.metrics.sent.values())),
-        "delivery_latency_s": _latency(list(w.conductor.metrics.sent.values()), "delivery"),
+        "latency_s": latency(list(w.conductor.metrics.sent.values())),
+        "delivery_latency_s": latency(list(w.conductor.metrics.sent.values()), "delivery"),
         "dispatcher": {"rate": spec.transport.rate, "tick_s": spec.tick},
         "refused": [f"{t - w.conductor.t0:.0f}s {m}" for t, m in w.conductor.metrics.refused],
         "smtp_messages": len(w.sink.messages) if w.sink is not None else None,

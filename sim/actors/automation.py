@@ -12,7 +12,7 @@ import numpy as np
 import pykka
 
 from core import Automation, Context, Effects, SubscriberStore, advance, handle
-from sim.messages import Ahead, Crash, DueBefore, Peek, Step, StepResult, Summarise, WatchesBefore
+from sim.messages import Ahead, Crash, DueBefore, Page, Peek, Step, StepResult, Summarise, WatchesBefore
 
 
 class AutomationActor(pykka.ThreadingActor):
@@ -36,6 +36,9 @@ class AutomationActor(pykka.ThreadingActor):
             return ahead(self.automation, self.store, message)
         if isinstance(message, Summarise):
             return self.automation.summary()
+        if isinstance(message, Page):
+            return self.automation.query(self.store, search=message.search, field=message.field,
+                                         sort=message.sort, page=message.page)
         if isinstance(message, Peek):
             ids = self.automation.pending.matching(self.store, message.search, message.field)
             return self.automation.pending.subscriber[ids[: message.count]].tolist()

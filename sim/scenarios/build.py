@@ -104,7 +104,7 @@ def build(m: ScenarioModel, name: str, roots: tuple[Path, ...] = ()) -> RunSpec:
     automations = [_automation(a, f"automation[{i}]", m.timezone) for i, a in enumerate(m.automation)]
     initial = [_initial(a, f"automation[{i}]", t0, i - len(ids)) for i, a in enumerate(m.automation)]
     actions = [spec for spec in initial if spec is not None]
-    actions += [_action(act, f"action[{i}]", ids, duration, m.timezone, t0, i) for i, act in enumerate(m.action)]
+    actions += [action_spec(act, f"action[{i}]", ids, duration, m.timezone, t0, i) for i, act in enumerate(m.action)]
     expects = [_expect(e, f"expect[{i}]", ids, duration) for i, e in enumerate(m.expect)]
     actions += [ActionSpec(Snapshot(t0 + e.at, f"expect[{i}]"), index=10_000 + i)
                 for i, e in enumerate(expects) if e.at is not None]
@@ -340,14 +340,18 @@ _SIMPLE: dict[str, Callable[[float], Action]] = {
     "unsubscribe": Unsubscribe, "hard_bounce": HardBounce, "delete_subscriber": DeleteSubscriber,
 }
 
+def _select(select: Any) -> Any:
+    return tuple(select) if isinstance(select, list) else select
+
+
 _PENDING: dict[str, Callable[[float, PendingQuery, ActionModel], Action]] = {
     "pending.query": lambda at, q, act: QueryPending(at, q, act.label or ""),
-    "pending.send_now": lambda at, q, act: SendNow(at, q, act.select),
-    "pending.delete": lambda at, q, act: DeletePending(at, q, act.select),
+    "pending.send_now": lambda at, q, act: SendNow(at, q, _select(act.select)),
+    "pending.delete": lambda at, q, act: DeletePending(at, q, _select(act.select)),
 }
 
 
-def _action(act: ActionModel, where: str, ids: list[str], duration: float, tz: str, t0: float,
+def action_spec(act: ActionModel, where: str, ids: list[str], duration: float, tz: str, t0: float,
             index: int) -> ActionSpec:
     offset = _duration(act.at, f"{where}.at", allow_zero=True)
     if offset > duration:

@@ -257,8 +257,9 @@ class ActionModel(_Model):
     search: str | None = None
     sort: Literal["asc", "desc"] = "asc"
     page: int = Field(1, ge=1, le=MAX_SUBSCRIBERS)
-    select: Annotated[Literal["page", "all"] | int, WithJsonSchema({"anyOf": [{"enum": ["page", "all"]},
-                                                           {"type": "integer", "minimum": 1}]})] = "page"
+    select: Annotated[Literal["page", "all"] | int | list[int], WithJsonSchema({"anyOf": [
+        {"enum": ["page", "all"]}, {"type": "integer", "minimum": 1},
+        {"type": "array", "items": {"type": "integer", "minimum": 0}}]})] = "page"
     label: str | None = None
     end_at: Duration | None = None
     schedule_at: Duration | None = None
@@ -269,7 +270,10 @@ class ActionModel(_Model):
     def _selection(cls, v: Any) -> Any:
         if v in ("page", "all") or (isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SUBSCRIBERS):
             return v
-        raise ValueError(f"expected 'page', 'all' or a count of at least 1, got {v!r}")
+        if isinstance(v, list) and len(v) <= MAX_SUBSCRIBERS and all(
+                isinstance(e, int) and not isinstance(e, bool) and e >= 0 for e in v):
+            return v  # the entries an operator ticked (the console records a selection so)
+        raise ValueError(f"expected 'page', 'all', a count of at least 1 or a list of entry numbers, got {v!r}")
 
 
 class ExpectModel(_Model):
