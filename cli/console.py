@@ -273,6 +273,7 @@ def app(driver: Driver, token: str, port: Callable[[], int], finish: Callable[[]
 
 def serve(args: Any) -> int:
     """The command: load, check, serve until Ctrl-C or finish; outputs and session.toml on finish."""
+    import dataclasses
     import socket
     import sys
     import tomllib
@@ -292,13 +293,17 @@ def serve(args: Any) -> int:
     data = tomllib.loads(source.read_text(encoding="utf-8"))
     out = args.out or outdir.unused(Path("runs") / f"console-{_slug(spec.name)}-{stamp()}")
     outdir.check(out, args.force)
-    session = Session(spec, data)
-    live = spec.clock == "real" or args.clock == "real"
+    live = spec.clock == "real"  # played at the time scale on the virtual engine: the same decisions, with pause
+    session = Session(dataclasses.replace(spec, clock="virtual"), data)
     driver = Driver(session, speed=(1.0 / spec.time_scale) if live else None)
     token = secrets.token_urlsafe(24)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", args.port))
+    try:
+        sock.bind(("127.0.0.1", args.port))
+    except OSError as err:
+        session.close()
+        raise outdir.OutError(f"--port {args.port}: cannot listen on 127.0.0.1 ({err.strerror or err})") from None
     port = int(sock.getsockname()[1])
     server: Any = None
 
