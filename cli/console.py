@@ -17,6 +17,7 @@ import asyncio
 import csv
 import io
 import json
+import math
 import queue
 import secrets
 import threading
@@ -26,9 +27,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from sim.session import TABS, Session, SessionError
+from sim.session import TABS, BadMove, Session, SessionError
 
-SPEEDS = {"1x": 1.0, "60x": 60.0, "600x": 600.0, "3600x": 3600.0, "86400x": 86400.0, "max": 0.0}
 STATS_SHOWN = 100  # rows of a statistics tab on the page (the CSV has them all)
 PUBLISH_EVERY = 0.25  # s of wall time between snapshots while playing
 
@@ -99,6 +99,28 @@ class Driver(threading.Thread):
         self.version += 1
 
 
+def speed(value: Any) -> float:
+    """Play's speed: simulated seconds per wall second (0 or "max": as fast as it goes)."""
+    if value in ("max", 0):
+        return 0.0
+    number = float(str(value).removesuffix("x"))
+    if not (math.isfinite(number) and 0 < number <= 1e9):
+        raise ValueError(f"speed: a positive number of simulated seconds per second, got {value!r}")
+    return number
+
+
+def moment(text: str, session: Session) -> float:
+    """`+12h` (an offset from the scenario's start, as its actions write it) or `YYYY-MM-DD HH:MM`."""
+    from sim.scenarios.model import parse_duration
+
+    if text.strip().startswith("+"):
+        try:
+            return parse_duration(text.strip(), allow_zero=True)
+        except ValueError as err:
+            raise BadMove(f"until: {err}") from None
+    return instant(text, session)
+
+
 def instant(text: str, session: Session) -> float:
     """`YYYY-MM-DD HH:MM[:SS]` on the scenario's wall clock, as seconds since its start."""
     from datetime import datetime
@@ -110,7 +132,7 @@ def instant(text: str, session: Session) -> float:
         except ValueError:
             continue
         return moment.replace(tzinfo=ZoneInfo(session.spec.timezone)).timestamp() - session.t0
-    raise SessionError(f"expected an instant as YYYY-MM-DD HH:MM in {session.spec.timezone}, got {str(text)[:40]!r}")
+    raise BadMove(f"expected an instant as YYYY-MM-DD HH:MM in {session.spec.timezone}, got {str(text)[:40]!r}")
 
 
 def _with_instants(table: dict[str, Any], session: Session) -> dict[str, Any]:
@@ -123,7 +145,7 @@ def _with_instants(table: dict[str, Any], session: Session) -> dict[str, Any]:
         if isinstance(value, dict) and "when" in value:
             seconds = instant(value["when"], session)
             if seconds <= session.now:
-                raise SessionError(f"{key}: {value['when']} is not after the run's clock")
+                raise BadMove(f"{key}: {value['when']} is not after the run's clock")
             out[key] = offset(seconds)
     return out
 
@@ -166,6 +188,8 @@ class Console:
                 return PlainTextResponse("forbidden", status_code=403)
             try:
                 return await handler(request)
+            except BadMove as err:
+                return JSONResponse({"error": str(err)}, status_code=400)
             except SessionError as err:
                 return JSONResponse({"error": str(err)}, status_code=409)
             except (ValueError, KeyError, TypeError) as err:
@@ -206,39 +230,44 @@ class Console:
     async def pending(self, request: Any) -> Any:
         from starlette.responses import JSONResponse
 
-        q = request.query_params
+        q, name = request.query_params, request.path_params["id"]
         return JSONResponse(await self.in_driver(lambda: self.driver.session.page(
-            q["automation"], page=int(q.get("page", "1")), sort=q.get("sort", "asc"),
+            name, page=int(q.get("page", "1")), sort=q.get("sort", "asc"),
             search=q.get("search") or None, field=q.get("field") or None)))
 
     async def stats(self, request: Any) -> Any:
         from starlette.responses import JSONResponse, Response
 
-        q = request.query_params
-        rows = await self.in_driver(lambda: self.driver.session.stats(q["automation"], q["tab"]))
-        if request.url.path.endswith(".csv"):
-            name = "".join(c for c in f"{q['automation']}-{q['tab']}" if c.isalnum() or c in "-_") + ".csv"
+        name, tab = request.path_params["id"], request.path_params["tab"]
+        csv_wanted = tab.endswith(".csv")
+        tab = tab.removesuffix(".csv")
+        rows = await self.in_driver(lambda: self.driver.session.stats(name, tab))
+        if csv_wanted:
+            name = "".join(c for c in f"{name}-{tab}" if c.isalnum() or c in "-_") + ".csv"
             return Response(_csv(rows), media_type="text/csv",
                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
-        return JSONResponse({"tab": q["tab"], "tabs": list(TABS), "total": len(rows), "rows": rows[:STATS_SHOWN]})
+        return JSONResponse({"tab": tab, "tabs": list(TABS), "total": len(rows), "rows": rows[:STATS_SHOWN],
+                             "shown": min(len(rows), STATS_SHOWN)})
 
     async def clock(self, request: Any) -> Any:
         from starlette.responses import JSONResponse
 
         body = await request.json()
         d, s = self.driver, self.driver.session
-        moves: dict[str, Callable[[], Any]] = {
-            "pause": d.pause, "step": s.step, "play": lambda: d.play(SPEEDS[body.get("speed", "600x")]),
-            "+1m": lambda: s.advance(s.now + 60), "+1h": lambda: s.advance(s.now + 3600),
-            "+1d": lambda: s.advance(s.now + 86400), "to": lambda: s.advance(instant(body.get("when", ""), s))}
-        move = moves.get(body["op"])
-        if move is None:
-            raise ValueError(f"no clock move {body['op']!r}")
+        what = body.get("do")
+        if what not in ("play", "pause", "step"):
+            raise ValueError(f"'do' is play, pause or step, got {what!r}")
+        until = body.get("until")
 
         def apply() -> None:
-            if body["op"] != "play":
-                d.pause()  # a step or a jump pauses play: the operator looks at where it stopped
-            move()
+            if what == "play":
+                d.play(speed(body.get("speed", 600)))
+                return
+            d.pause()  # a step pauses play: the operator looks at where it stopped
+            if what == "step" and until is not None:
+                s.advance(moment(str(until), s))
+            elif what == "step":
+                s.step()
         await self.in_driver(apply)
         return JSONResponse({"now": s.now})
 
@@ -264,9 +293,9 @@ def app(driver: Driver, token: str, port: Callable[[], int], finish: Callable[[]
     from starlette.routing import Route
 
     c = Console(driver, token, port, finish)
-    gets = {"/": c.index, "/events": c.events, "/api/state": c.state, "/api/pending": c.pending,
-            "/api/stats": c.stats, "/api/stats.csv": c.stats}
-    posts = {"/api/clock": c.clock, "/api/action": c.action, "/api/finish": c.finished}
+    gets = {"/": c.index, "/api/events": c.events, "/api/state": c.state,
+            "/api/automations/{id}/pending": c.pending, "/api/automations/{id}/stats/{tab}": c.stats}
+    posts = {"/api/clock": c.clock, "/api/actions": c.action, "/api/finish": c.finished}
     return Starlette(routes=[*(Route(path, c.guarded(h)) for path, h in gets.items()),
                              *(Route(path, c.guarded(h), methods=["POST"]) for path, h in posts.items())])
 

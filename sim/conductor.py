@@ -152,6 +152,7 @@ class Conductor:
         self.watchers = _watchers(self.configs)  # automations with not_opened / not_clicked deadlines
         self._tracking = {n: _tracking(c) for n, c in self.configs.items()}  # signals that only touch watches
         self.slack = _slack(self.configs, self.most)  # likewise
+        self.listened = _listened(self.configs)  # per automation: its rows some trigger observes
         self.ended: frozenset[str] = frozenset()  # L4: known at the start of each phase
         # API calls decided ahead (`_api_horizon`): the same conditions, but repeats are bounded by wakeups;
         # off (no horizon to work out each phase) when no load makes API calls.
@@ -759,6 +760,7 @@ class Conductor:
             self.configs.update((c.id, c) for c in edited)
             self.routes = Routes.of(self.configs[n] for n in self.ids)
             self.slack = _slack(self.configs, self.most)
+            self.listened = _listened(self.configs)
             self.watchers = _watchers(self.configs)
             self._tracking = {n: _tracking(c) for n, c in self.configs.items()}
         changed = False
@@ -816,8 +818,10 @@ class Conductor:
         r, subs = s.reactions, s.subscribers.astype(np.int64)
         for kind, idx, at in (("outcome", None, s.done_at), ("opened", r.open_index, r.open_at),
                               ("clicked", r.click_index, r.click_at)):
-            if (wait := slack.get(kind, self.most)) < self.most:
-                self.guard.signals(subs if idx is None else subs[idx], at, wait)
+            # Any row a trigger observes, also one whose slack is the whole reach (a delay of REACH or
+            # more): an unsubscribe released with it would be applied first (found by the oracle).
+            if kind in self.listened.get(s.automation, ()):
+                self.guard.signals(subs if idx is None else subs[idx], at, slack.get(kind, self.most))
         hard = s.code == Outcome.HARD_BOUNCE
         self.guard.changes(np.concatenate([subs[r.unsubscribe_index], subs[hard]]),
                            np.concatenate([r.unsubscribe_at, s.done_at[hard]]))
@@ -929,6 +933,18 @@ def _slack(configs: dict[str, AutomationConfig], cap: float) -> dict[str, dict[s
             elif trigger.kind in (Kind.NOT_OPENED, Kind.NOT_CLICKED):
                 mine["outcome"] = min(mine["outcome"], trigger.within)
     return slack
+
+
+def _listened(configs: dict[str, AutomationConfig]) -> dict[str, set[str]]:
+    """Per automation, which of its sends' rows (outcome, opened, clicked) some trigger observes."""
+    by_kind = {Kind.EMAIL_SENT: "outcome", Kind.EMAIL_FAILED: "outcome", Kind.OPENED: "opened",
+               Kind.CLICKED: "clicked", Kind.NOT_OPENED: "outcome", Kind.NOT_CLICKED: "outcome"}
+    out: dict[str, set[str]] = {name: set() for name in configs}
+    for config in configs.values():
+        for trigger in config.triggers:
+            if trigger.email in out and trigger.kind in by_kind:
+                out[trigger.email].add(by_kind[trigger.kind])
+    return out
 
 
 def _grouped(pieces: list[tuple[str, np.ndarray, dict[str, np.ndarray]]]) -> list[tuple[str, np.ndarray,

@@ -38,7 +38,11 @@ _KIND = {k: i for i, k in enumerate(KINDS)}
 
 
 class SessionError(ValueError):
-    """A move the console cannot make: one line for the operator (the run is unchanged)."""
+    """A move the console cannot make now: one line for the operator (the run is unchanged)."""
+
+
+class BadMove(SessionError):
+    """A move or a read that is not valid input (the loader's own line): the run is unchanged."""
 
 
 class Session:
@@ -114,9 +118,9 @@ class Session:
                                self.spec.timezone, self.t0, index)
         except ValidationError as err:
             first = err.errors()[0]
-            raise SessionError(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+            raise BadMove(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
         except ValueError as err:
-            raise SessionError(str(err)) from None
+            raise BadMove(str(err)) from None
         refused = len(self.w.conductor.metrics.refused)
         self.w.conductor.insert(spec)
         self.recorded.append(row)
@@ -158,9 +162,9 @@ class Session:
              field: str | None = None) -> dict[str, Any]:
         """P1-P3: one page of 20 of a pending list (unsubscribed and deleted subscribers not listed)."""
         if automation not in {a.id for a in self.w.automations}:
-            raise SessionError(f"no automation called {automation!r}")
+            raise BadMove(f"no automation called {automation!r}")
         if sort not in ("asc", "desc") or page < 1:
-            raise SessionError("sort is asc or desc, and pages start at 1")
+            raise BadMove("sort is asc or desc, and pages start at 1")
         p = self.w.supervisor.ask(automation, Page(search or None, field or None, sort, page))
         return {"automation": automation, "page": p.page, "pages": p.pages, "total": p.total, "sort": p.sort,
                 "search": p.search, "field": p.field,
@@ -170,10 +174,10 @@ class Session:
     def stats(self, automation: str, tab: str) -> list[dict[str, Any]]:
         """A statistics tab as rows: sent, failed (with hard / soft), unsubscribed, opened, not opened, clicked."""
         if tab not in TABS:
-            raise SessionError(f"no tab {tab!r}; tabs: {', '.join(TABS)}")
+            raise BadMove(f"no tab {tab!r}; tabs: {', '.join(TABS)}")
         ids = [a.id for a in self.w.automations]
         if automation not in ids:
-            raise SessionError(f"no automation called {automation!r}")
+            raise BadMove(f"no automation called {automation!r}")
         cols = self.w.conductor.log.so_far()
         mine = cols["automation"] == ids.index(automation)
         of = {k: mine & (cols["kind"] == _KIND[k]) for k in ("sent", "failed", "opened", "clicked")}
@@ -196,7 +200,8 @@ class Session:
     def _point(self) -> None:
         s: dict[str, Any] = self.state()
         self.series.append({"t": self.now, "sent": float(s["sent"]), "failed": float(sum(s["failed"].values())),
-                            "due": float(s["due"]), "waiting": float(s["waiting"])})
+                            "due": float(s["due"]), "waiting": float(s["waiting"]),
+                            "p95": -1.0 if s["p95"] is None else float(s["p95"])})
         if len(self.series) > POINTS:  # keep the shape: drop every second of the older half
             kept = list(self.series)
             self.series = deque(kept[: POINTS // 2: 2] + kept[POINTS // 2:])
