@@ -58,6 +58,19 @@ class ReplayInfo:
     absolute: bool
     kinds: dict[str, int]
     columns: tuple[str, ...] = ()
+    peak: int = 0  # the most rows in any one second of the file's own clock
+
+
+MAX_ROWS_PER_SECOND = 1_000_000  # of the run: past it, a burst load (`count`) is the model
+
+
+def check_peak(info: ReplayInfo, speed: float, scale: float, where: str) -> None:
+    """Refuse a replay that would put more than `MAX_ROWS_PER_SECOND` happenings in a second of the run."""
+    most = info.peak * math.ceil(max(speed, 1.0)) * max(scale, 1.0)
+    if most > MAX_ROWS_PER_SECOND:
+        raise ValueError(f"{where}.file: up to {most:,.0f} rows land in one second of the run (speed {speed:g}, "
+                         f"scale {scale:g}); a replay puts at most {MAX_ROWS_PER_SECOND:,} in a second (for a "
+                         "bigger burst, a load with `count`)")
 
 
 ALIGNS = ("day", "from", "absolute")
@@ -182,7 +195,7 @@ def scan(path: Path) -> ReplayInfo:
         raise ReplayError(f"{err}{hint}") from None
     rows, first, last, absolute, kinds = 0, math.nan, -math.inf, None, dict.fromkeys(KINDS, 0)
     names: list[str] = []
-    limit, inflated = row_limit(), 0
+    limit, inflated, peak, carry = row_limit(), 0, 0, (math.nan, 0)
     for raw in _batches(path):
         names = raw.schema.names
         for column in REQUIRED:
@@ -210,9 +223,20 @@ def scan(path: Path) -> ReplayInfo:
         if len(t):
             last = float(t[-1])
         rows += len(t)
+        peak, carry = _peak(t, peak, carry)
     if not rows:
         raise ReplayError(f"{path}: no rows")
-    return ReplayInfo(rows, first, last, bool(absolute), kinds, tuple(names))
+    return ReplayInfo(rows, first, last, bool(absolute), kinds, tuple(names), peak)
+
+
+def _peak(t: np.ndarray, peak: int, carry: tuple[float, int]) -> tuple[int, tuple[float, int]]:
+    """The most rows in one second of the file so far; the second that spans two batches counted whole."""
+    if not len(t):
+        return peak, carry
+    second, counts = np.unique(np.floor(t), return_counts=True)
+    if float(second[0]) == carry[0]:
+        counts[0] += carry[1]
+    return max(peak, int(counts.max())), (float(second[-1]), int(counts[-1]))
 
 
 def _check_values(batch: Any, path: Path, row0: int) -> Any:

@@ -47,7 +47,7 @@ from sim.behaviour import BehaviourSpec
 from sim.expectations import RUN_METRICS, known_metric, metric_names
 from sim.files import FileRefused, confined
 from sim.population import DOMAINS, PopulationSpec
-from sim.replay import ReplayError, alignment, anchor, refuse_outside, scan
+from sim.replay import ReplayError, alignment, anchor, check_peak, refuse_outside, scan
 from sim.scenarios.model import (
     MAX_DURATION,
     MAX_OFFSET,
@@ -177,6 +177,7 @@ def _load(load: LoadModel, where: str, ids: list[str], run: tuple[float, float, 
         except (ReplayError, FileRefused) as err:
             raise ValueError(f"{where}.file: {err}") from None
         align = alignment(load.align, info, f"{where}.align")
+        check_peak(info, load.speed, load.scale, where)
         if info.kinds["api"] and not load.automation and "automation" not in info.columns:
             raise ValueError(f"{where}.automation: {path} has api rows: name the automation they call")
         at = anchor(align, info, t0 + start, timezone)

@@ -177,7 +177,66 @@ rate = "120/h"
 # unsubscribe of the same subscriber two minutes later: the unsubscribe was applied first, so the chain's
 # trigger saw them unsubscribed (found at seed 12 of the CI corpus; the release guard now tracks every
 # row a trigger observes).
-FOUND["an open released with a later unsubscribe"] = ('name = "oracle"\nseed = 55\nstart = "2026-03-02T06:00:00+09:00"\nduration = "4h"\n[population]\nsize = 1\nfields = { plan = ["free", "pro"], birthday = "date" }\ngroups = { vip = 0.2 }\n[behaviour]\nopen = 0.4\nopen_after = "20m"\nclick = 0.0\nclick_after = "5m"\nunsubscribe = 0.05\nhard_bounce = 0.0\n[dispatcher]\nrate = 2\ntick = "1s"\n[faults]\ntransient = 0.05\ntransport_down = [["+1h", "+1h20m"]]\n[[automation]]\nid = "a0"\ntrigger = { kind = "subscriber_added" }\ndelay = "0s"\nrepeat = "daily"\nstart = "+0s"\n[[automation]]\nid = "a1"\ntrigger = { kind = "opened", email = "a0" }\ndelay = "1h"\nwindow = { from = "08:00", to = "09:00" }\nrepeat = "daily"\nfilter = { field = "plan", op = "equals", value = "pro" }\napi_limit = 1\nstart = "+0s"\nend_at = "+2h"\n[[automation]]\nid = "a2"\ntrigger = { kind = "subscriber_added" }\nrepeat = "daily"\nfilter = { field = "plan", op = "equals", value = "pro" }\nstart = "+0s"\n[[automation]]\nid = "a3"\ntrigger = { kind = "subscriber_added" }\nwindow = { from = "08:00", to = "09:00" }\nrepeat = "daily"\nfilter = { field = "plan", op = "equals", value = "pro" }\napi_limit = 1\nstart = "+0s"\n[[load]]\nkind = "subscriber_added"\nrate = "300/h"\n', 'time,kind,email,plan,group\n0,subscriber_added,r0@x.kr,pro,\n30,subscriber_added,r1@x.kr,pro,\n')
+FOUND["an open released with a later unsubscribe"] = ("""\
+name = "oracle"
+seed = 55
+start = "2026-03-02T06:00:00+09:00"
+duration = "4h"
+[population]
+size = 1
+fields = { plan = ["free", "pro"], birthday = "date" }
+groups = { vip = 0.2 }
+[behaviour]
+open = 0.4
+open_after = "20m"
+click = 0.0
+click_after = "5m"
+unsubscribe = 0.05
+hard_bounce = 0.0
+[dispatcher]
+rate = 2
+tick = "1s"
+[faults]
+transient = 0.05
+transport_down = [["+1h", "+1h20m"]]
+[[automation]]
+id = "a0"
+trigger = { kind = "subscriber_added" }
+delay = "0s"
+repeat = "daily"
+start = "+0s"
+[[automation]]
+id = "a1"
+trigger = { kind = "opened", email = "a0" }
+delay = "1h"
+window = { from = "08:00", to = "09:00" }
+repeat = "daily"
+filter = { field = "plan", op = "equals", value = "pro" }
+api_limit = 1
+start = "+0s"
+end_at = "+2h"
+[[automation]]
+id = "a2"
+trigger = { kind = "subscriber_added" }
+repeat = "daily"
+filter = { field = "plan", op = "equals", value = "pro" }
+start = "+0s"
+[[automation]]
+id = "a3"
+trigger = { kind = "subscriber_added" }
+window = { from = "08:00", to = "09:00" }
+repeat = "daily"
+filter = { field = "plan", op = "equals", value = "pro" }
+api_limit = 1
+start = "+0s"
+[[load]]
+kind = "subscriber_added"
+rate = "300/h"
+""", """\
+time,kind,email,plan,group
+0,subscriber_added,r0@x.kr,pro,
+30,subscriber_added,r1@x.kr,pro,
+""")
 
 
 @pytest.mark.parametrize("name", FOUND)

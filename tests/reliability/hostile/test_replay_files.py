@@ -206,3 +206,15 @@ def test_u_the_smtp_envelope_takes_only_a_checked_address() -> None:
     assert [rcpt for rcpt, _ in sink.messages] == [["ok@x.com"]]
     assert out.code.tolist()[:2] != [0, 0]
     assert tx.bad_headers == 2
+
+
+def test_bounds_rows_per_second_of_run_are_bounded(tmp_path: Path, refused: Callable[..., str],
+                                                   accepted: Callable[..., str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from sim import replay
+
+    monkeypatch.setattr(replay, "MAX_ROWS_PER_SECOND", 1000)
+    p.csv(tmp_path, [f"10.{i:04d},api,a@x.com" for i in range(600)])
+    accepted("check", str(p.scenario(tmp_path, "traffic.csv")))
+    line = refused("check", str(p.scenario(tmp_path, "traffic.csv", scale="scale = 2")))
+    assert "up to 1,200 rows land in one second of the run" in line
