@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.hostile.test_outputs import TINY
+from tests.reliability.test_cli_input import TINY
 
 
 @pytest.fixture

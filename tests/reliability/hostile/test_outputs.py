@@ -13,23 +13,7 @@ from pathlib import Path
 import pytest
 
 from cli import main
-
-TINY = """
-name = "tiny"
-start = "2026-03-02T08:00:00+09:00"
-duration = "2h"
-[population]
-size = 5
-[dispatcher]
-tick = "1m"
-[[automation]]
-id = "welcome"
-trigger = { kind = "subscriber_added" }
-start = "+0s"
-[[load]]
-kind = "subscriber_added"
-count = 3
-"""
+from tests.reliability.test_cli_input import TINY
 
 
 @pytest.fixture(scope="module")
