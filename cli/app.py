@@ -63,7 +63,8 @@ def fits(spec: Any, args: Any) -> None:
     from sim import budget
 
     try:
-        budget.check(spec, budget.parse_size(args.max_memory) if args.max_memory else None)
+        budget.check(spec, budget.parse_size(args.max_memory) if args.max_memory else None,
+                     getattr(args, "shards", 1), cluster=bool(getattr(args, "scheduler", None)))
     except ValueError as err:
         raise Refused(str(err)) from None
 
@@ -117,6 +118,11 @@ def _dispatch(args: Any) -> int:
     for source, problems in warnings.items():
         for p in problems:
             print(f"dripsim: {p.level}: {p.line(source)}", file=sys.stderr)
+    for spec in specs if args.command == "run" else []:
+        if args.shards > spec.partitions:
+            print(f"dripsim: note: {spec.source}: --shards {args.shards} but dispatcher.partitions = "
+                  f"{spec.partitions}: {spec.partitions} shard{'s' if spec.partitions > 1 else ''} "
+                  "(a shard runs whole partitions; raise dispatcher.partitions to use more)", file=sys.stderr)
     if args.command == "check":
         for spec in specs:
             print(f"{spec.source}: ok ({spec.name}, {len(spec.automations)} automations)")
@@ -210,6 +216,19 @@ def _run_all(specs: list[Any], args: Any) -> int:
     try:
         for spec in specs:
             folder = staged / _slug(spec.name) if len(specs) > 1 else staged
+            if spec.partitions > 1:
+                result = _partitioned(spec, args, folder)
+                interrupts.install(lambda signum, frame: interrupts.note(signum))
+                if painter is not None:
+                    _report(folder, painter)
+                final = out / folder.relative_to(staged)
+                if spec is specs[-1]:
+                    outdir.commit(staged, out, args.force)
+                    committed = True
+                _print(result, final, args.quiet)
+                interrupts.restore(previous)
+                worst = worst if result.ok else EXIT_FAILED
+                continue
             result = run(spec, progress=None if args.quiet else _progress(spec), signals=True)
             # Outputs are the promise: a first signal now waits for them; a second stops at once.
             interrupts.install(lambda signum, frame: interrupts.note(signum))
@@ -239,6 +258,35 @@ def _run_all(specs: list[Any], args: Any) -> int:
             outdir.discard(staged, out)  # a failed run leaves no folder that looks complete
         interrupts.restore(previous)
     return worst
+
+
+def _partitioned(spec: Any, args: Any, folder: Path) -> Any:
+    """A run of `dispatcher.partitions` engines in `--shards` groups (`sim.shards`), merged into `folder`."""
+    from sim import shards as sharding
+    from sim.clock import wall_seconds
+
+    began = wall_seconds()
+    n = min(args.shards, spec.partitions)
+    where = args.scheduler or "local"
+    folder.mkdir(parents=True, exist_ok=True)
+    todo = [sharding.Shard(spec, g, str(folder), csv=args.events in ("csv", "both"))
+            for g in sharding.groups(spec.partitions, n)]
+
+    def done(row: dict[str, Any]) -> None:
+        if not args.quiet:
+            print(f"dripsim: {spec.name}: partition {row['partition']} of {spec.partitions} done "
+                  f"({row['wall']:.1f} s)", file=sys.stderr, flush=True)
+
+    try:
+        sharding.execute(todo, args.scheduler, args.scheduler_timeout, done)
+    except OSError as err:
+        raise OutError(f"--out: could not write the partitions' files ({err.strerror or err})") from None
+    layout = {"shards": n, "where": where}
+    merged = sharding.merge(spec, folder, layout, wall_seconds() - began, args.events)
+    if merged.rows > sharding.CSV_ROWS and args.events in ("csv", "both"):
+        print(f"dripsim: note: {spec.name}: {merged.rows:,} events: no merged events.csv.gz above "
+              f"{sharding.CSV_ROWS:,} rows; the table is the Parquet dataset events/", file=sys.stderr)
+    return merged
 
 
 def _painter() -> Any:

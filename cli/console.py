@@ -316,6 +316,11 @@ def serve(args: Any) -> int:
     from sim.runner import write
 
     spec = load_spec(args.file, args)
+    if spec.partitions > 1:
+        from sim.scenarios.loader import ScenarioError
+
+        raise ScenarioError(f"{spec.source}: dispatcher.partitions = {spec.partitions}: the console works one "
+                            "engine's pending lists; open it with partitions = 1 (--set dispatcher.partitions=1)")
     linted(spec, False)
     fits(spec, args)
     source = _resolve(args.file)

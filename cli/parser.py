@@ -203,6 +203,14 @@ def build() -> OneLineParser:
     r = command("run", "run scenarios: summary.json, events, report.html")
     _scenario_options(r)
     _run_options(r)
+    r.add_argument("--shards", type=positive_int, default=1, metavar="N",
+                   help="run the scenario's dispatcher.partitions as N groups in parallel, each in its own "
+                        "process (the same outputs in any layout; default: 1)")
+    r.add_argument("--scheduler", metavar="ADDRESS", type=scheduler_address,
+                   help="run the shards on this Dask distributed scheduler, tcp:// or tls:// "
+                        "(default: a local process pool)")
+    r.add_argument("--scheduler-timeout", dest="scheduler_timeout", type=positive_float, default=10.0,
+                   metavar="SECONDS", help="how long to wait for --scheduler to answer (default: 10)")
     c = command("check", "validate and lint scenarios without running them")
     _scenario_options(c)
     _memory_option(c)

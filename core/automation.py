@@ -43,7 +43,7 @@ from core.pending import (
 from core.series import Series
 from core.stats import Stats, conservation_violations
 from core.subscribers import SUBSCRIBED, Status, SubscriberStore
-from core.triggers import EMAIL_KINDS, NO_DUPLICATES, WATCH_KINDS, Kind, RateLimit, Signal, Signals, Trigger
+from core.triggers import EMAIL_KINDS, FOREIGN, NO_DUPLICATES, WATCH_KINDS, Kind, RateLimit, Signal, Signals, Trigger
 from core.watches import Passed, Watches
 
 _SMALL_BATCH = 8
@@ -264,6 +264,8 @@ class Automation:
             return self._ignore(signal, "not_running")  # T3: sent before this automation ran
         if signal.kind is Kind.API and not self._api.allow(now):
             return self._ignore(signal, "rate_limited")
+        if sid == FOREIGN:
+            return "foreign"
         if sid < 0 or sid >= len(store):
             return self._ignore(signal, "unknown_subscriber")
         if store.status[sid] != SUBSCRIBED:
@@ -393,7 +395,7 @@ class Automation:
     def _needs_one_at_a_time(self, s: Signals, matched: np.ndarray[Any, Any]) -> bool:
         if self.config.combine == "all" and len(self.config.triggers) > 1:
             return True
-        sids = s.subscriber[matched].tolist()
+        sids = s.subscriber[matched & (s.subscriber != FOREIGN)].tolist()
         repeats = len(set(sids)) != len(sids)
         if repeats and (self.config.duplicates.allow or s.kind in NO_DUPLICATES):
             return True
@@ -415,6 +417,8 @@ class Automation:
             return
         reason = np.where(matched, 0, -1).astype(np.int16)  # -1 unmatched, 0 still in, else REASON code
         self._screen(s, reason, source_ok, store)
+        if s.kind is Kind.API:
+            reason[s.subscriber == FOREIGN] = -1  # counted by the rate limit, decided by its own partition
         later, first = self._duplicates_many(s, reason)
         live = np.flatnonzero(reason == 0)
         if self.config.filter is not None and len(live):
@@ -562,6 +566,8 @@ class Automation:
         return not dup.allow or bool(dup.cooldown and now - last < dup.cooldown)
 
     def _ignore(self, signal: Signal, reason: str) -> str:
+        if signal.subscriber == FOREIGN:  # another partition's request: that partition counts and logs it
+            return "ignored:" + reason
         self.stats.ignored[reason] += 1
         self.events.add(signal.at, "ignored", signal.subscriber, reason=reason)
         return "ignored:" + reason

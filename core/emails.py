@@ -43,6 +43,10 @@ class Pooled:
     def part(self, lo: int, hi: int) -> Pooled:
         return Pooled(self.users, self.user[lo:hi], self.number[lo:hi], self.domains, self.domain[lo:hi])
 
+    def take(self, index: np.ndarray[Any, Any]) -> Pooled:
+        """The addresses at `index` (positions or a mask), in that order."""
+        return Pooled(self.users, self.user[index], self.number[index], self.domains, self.domain[index])
+
     @staticmethod
     def joined(parts: Sequence[Pooled]) -> Pooled:
         """One `Pooled` of several made from the same pools."""

@@ -36,6 +36,9 @@ class Kind(StrEnum):
 
 
 # T5: one occurrence of the source per subscriber, so "allow duplicates" is meaningless.
+# An API request for a subscriber another partition holds (a partitioned run, `sim.partitions`): it counts
+# against the automation's rate limit (T6 is global) and is otherwise not this engine's to decide or log.
+FOREIGN = -2
 NO_DUPLICATES = frozenset({Kind.EMAIL_SENT, Kind.EMAIL_FAILED, Kind.NOT_OPENED,
                            Kind.NOT_CLICKED, Kind.ANNIVERSARY})
 EMAIL_KINDS = frozenset({Kind.EMAIL_SENT, Kind.EMAIL_FAILED, Kind.OPENED, Kind.NOT_OPENED,

@@ -25,6 +25,7 @@ from sim.clock import Clock, make_clock
 from sim.conductor import Conductor
 from sim.draws import Keyed
 from sim.loads import streams as load_streams
+from sim.partitions import Directory
 from sim.population import Population, add_known
 from sim.spec import RunSpec
 from sim.transport import SimulatedTransport, SmtpSink, SmtpTransport, Transport
@@ -71,10 +72,11 @@ def build(spec: RunSpec, *, transport: Transport | None = None, clock: Clock | N
     clock = clock or make_clock(spec.clock, spec.start, spec.time_scale)
     t0 = spec.start.timestamp()
     store = SubscriberStore()
-    population = Population(spec.population, rng["population"], faker_seed=spec.seed)
+    directory = Directory(spec.partition, spec.partitions) if spec.partition is not None else None
+    population = Population(spec.population, rng["population"], faker_seed=spec.seed, directory=directory)
     if spec.population.size:
         population.fill(store, spec.population.size, t0, initial=True)
-    add_known(store, spec.population.known, t0)
+    add_known(store, spec.population.known, t0, directory)
     initial_status = store.status.view.copy()
     automations = [Automation(c) for c in spec.automations]
     sup = Supervisor()
@@ -93,9 +95,10 @@ def build(spec: RunSpec, *, transport: Transport | None = None, clock: Clock | N
                                              now=clock.actual_now if clock.kind == "real" else None)
         behaviour = Behaviour(spec.behaviour, keyed(rng["behaviour"]))
         render = spec.smtp if render_messages is None else render_messages
-        sup.start("dispatcher", lambda: dispatcher_actor.start(tx, behaviour, store, render))
+        keyed_by = directory.global_of if directory is not None else None
+        sup.start("dispatcher", lambda: dispatcher_actor.start(tx, behaviour, store, render, keyed_by))
         load = load_streams(spec.loads, t0, t0 + spec.duration, rng["loads"])
-        conductor = Conductor(spec, clock, sup, store, load, rng["api"])
+        conductor = Conductor(spec, clock, sup, store, load, rng["api"], directory)
     except BaseException as err:
         sup.stop_all()  # never waits for an actor whose thread did not start
         if sink is not None:

@@ -66,9 +66,26 @@ def human(n: float) -> str:
     return f"{n / 2**10:.0f} KB"
 
 
-def check(spec: RunSpec, limit: int | None = None) -> None:
-    """Raise ValueError, naming the estimate and the limit, when the run would not fit."""
+def partition_bytes(spec: RunSpec) -> float:
+    """One partition's engine (`dispatcher.partitions`): a shard holds one partition at a time."""
+    return BASE_BYTES + PER_SUBSCRIBER_BYTES * subscribers(spec) / spec.partitions
+
+
+def check(spec: RunSpec, limit: int | None = None, shards: int = 1, cluster: bool = False) -> None:
+    """Raise ValueError, naming the estimate and the limit, when the run would not fit: a partitioned run
+    holds a partition per shard at once on this machine (on a cluster, one per worker)."""
     limit = default_limit() if limit is None else limit
+    if spec.partitions > 1:
+        per = partition_bytes(spec)
+        at_once = 1 if cluster else min(shards, spec.partitions)
+        if per * at_once > limit:
+            fit = int(limit // per)
+            hint = (f"--shards {fit} would fit" if fit >= 1 else "more dispatcher.partitions would make each smaller")
+            raise ValueError(f"{spec.source}: each shard would need about {human(per)} (a partition of "
+                             f"{subscribers(spec) / spec.partitions:,.0f} subscribers), {at_once} at once "
+                             f"about {human(per * at_once)}, over the limit of {human(limit)}; {hint}, "
+                             "or raise the limit with --max-memory")
+        return
     need = estimate_bytes(spec)
     if need > limit:
         raise ValueError(f"{spec.source}: this run would need about {human(need)} "

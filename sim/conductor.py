@@ -54,6 +54,7 @@ from core import (
 from core.columns import distinct
 from core.commands import TargetedChange
 from core.handlers import HANDLERS
+from core.triggers import FOREIGN
 from sim.actors.supervision import Supervisor
 from sim.chunks import Chunks
 from sim.clock import Clock
@@ -73,6 +74,7 @@ from sim.messages import (
     Summarise,
     WatchesBefore,
 )
+from sim.partitions import Directory
 from sim.release import ReleaseGuard
 from sim.replay import ReplayRows, ReplayStream
 from sim.runlog import RunLog
@@ -109,8 +111,10 @@ class Metrics:
 
 class Conductor:
     def __init__(self, spec: RunSpec, clock: Clock, supervisor: Supervisor, store: Any,
-                 loads: list[LoadStream | ReplayStream], api_rng: np.random.Generator) -> None:
+                 loads: list[LoadStream | ReplayStream], api_rng: np.random.Generator,
+                 directory: Directory | None = None) -> None:
         self.spec = spec
+        self.directory = directory  # a partitioned run: this partition's part of the whole list
         self._api_rng = api_rng
         self.clock = clock
         self.sup = supervisor
@@ -598,10 +602,14 @@ class Conductor:
                                                 tuple(rows.copy[i:j].tolist())))
             else:
                 self._flush(mutations, put)
-                sids = [self.store.find(e) for e in rows.email[i:j]]
+                mine = self.directory.mine(rows.email[i:j]).tolist() if self.directory is not None else None
+                sids = [self.store.find(e) if mine is None or mine[k] else FOREIGN
+                        for k, e in enumerate(rows.email[i:j])]
                 load.unknown += sum(s is None for s in sids)
                 for k in range(i, j):
                     sid = sids[k - i]
+                    if sid == FOREIGN and kind != "api":
+                        continue  # another partition's row (an API call still counts against T6 here)
                     if sid is not None:
                         self._replay_row(load, rows, k, sid, put, mutations)
             i = j
@@ -613,7 +621,7 @@ class Conductor:
             name = rows.automation[k] or load.automation
             if name in self.index:
                 put(name, at, Observe(Signal(Kind.API, sid, at)))
-            else:
+            elif sid != FOREIGN:
                 load.unknown += 1
         elif kind == "unsubscribe":
             mutations.append(Unsubscribe(at, (sid,)))
@@ -634,12 +642,14 @@ class Conductor:
                                zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(at)].tolist(), strict=True)])
 
     def _random_subscribers(self, count: int) -> np.ndarray:
-        n = len(self.store)
+        n = len(self.store) if self.directory is None else self.directory.total  # the whole list
         if not n:
             return np.full(count, -1, np.int64)
         if count == 1:  # the same draw as integers(0, n, 1) (tested), without numpy's size handling: 3 us less
-            return np.array([self._api_rng.integers(0, n)], np.int64)
-        return self._api_rng.integers(0, n, count)
+            picked = np.array([self._api_rng.integers(0, n)], np.int64)
+        else:
+            picked = self._api_rng.integers(0, n, count)
+        return picked if self.directory is None else self.directory.local(picked)
 
     def _action(self, at: float, action: ActionSpec, put: Any, mutations: list[Change]) -> None:
         command = action.command
@@ -649,7 +659,8 @@ class Conductor:
             for sid in self._who(action, mutations, put):
                 put(action.automation, at, Observe(Signal(Kind.API, sid, at, overrides=command.fields)))
         elif isinstance(command, TargetedChange):
-            mutations.append(replace(command, subscribers=tuple(self._who(action, mutations, put))))
+            mutations.append(replace(command, subscribers=tuple(s for s in self._who(action, mutations, put)
+                                                                if s != FOREIGN)))
         else:
             put(action.automation, at, command)
 
@@ -661,7 +672,8 @@ class Conductor:
         if who.pending_of:
             return list(self.sup.ask(who.pending_of, Peek(who.count, who.search)))
         if who.emails:
-            found = [self.store.find(e) for e in who.emails]
+            mine = self.directory.mine(list(who.emails)).tolist() if self.directory is not None else None
+            found = [self.store.find(e) if mine is None or mine[k] else FOREIGN for k, e in enumerate(who.emails)]
             return [-1 if s is None else s for s in found]
         if who.field:
             column = self.store.fields.get(who.field, [])

@@ -45,8 +45,13 @@ def measure(text: str, name: str, overrides: tuple[str, ...], seed: int, load: f
     pooled, and per automation (`<id>:latency_p95_s`...), with the scenario's failed `[[expect]]`."""
     spec = scaled(dataclasses.replace(loads(text, name, list(overrides)), seed=seed), load)
     duration = spec.duration
-    result = run(spec, progress=None if progress is None else (lambda elapsed: progress(min(1.0, elapsed / duration))))
-    s = result.summary
+    if spec.partitions > 1:  # every partition in this process (the points of a sweep run in parallel)
+        from sim.shards import run_in_memory
+
+        s = run_in_memory(spec, progress).summary
+    else:
+        s = run(spec, progress=None if progress is None else
+                (lambda elapsed: progress(min(1.0, elapsed / duration)))).summary
     autos = s["automations"].values()
     sent = sum(a["sent"] for a in autos)
     queued = sum(a["queued"] for a in autos)

@@ -17,6 +17,7 @@ from faker import Faker
 
 from core import Source, Status, SubscriberStore
 from core.emails import Pooled
+from sim.partitions import Directory
 
 DOMAINS = {
     "ko_KR": (["naver.com", "gmail.com", "daum.net", "kakao.com", "hanmail.net", "nate.com"],
@@ -42,12 +43,14 @@ class PopulationSpec:
 class Population:
     """Makes subscribers for one run: the initial list and later sign-ups."""
 
-    def __init__(self, spec: PopulationSpec, rng: np.random.Generator, faker_seed: int) -> None:
+    def __init__(self, spec: PopulationSpec, rng: np.random.Generator, faker_seed: int,
+                 directory: Directory | None = None) -> None:
         if spec.locale not in DOMAINS:
             raise ValueError(f"population.locale: unsupported locale {spec.locale!r} "
                              f"(use one of {', '.join(DOMAINS)})")
         self.spec = spec
         self.rng = rng
+        self.directory = directory  # a partitioned run: only this partition's subscribers are added
         fake = Faker(spec.locale)
         fake.seed_instance(faker_seed)
         pool = min(POOL, max(256, spec.size // 8))  # faker is slow: a small list needs a small pool
@@ -115,6 +118,13 @@ class Population:
         """Add `n` subscribers (group members among them by the groups' shares); the initial list also
         draws status shares. Every draw about a subscriber is made with its block, so a subscriber
         is the same whatever the calls were: the whole list at once or sign-ups a phase at a time."""
+        return self.fill_kept(store, n, at, source=source, initial=initial)[0]
+
+    def fill_kept(self, store: SubscriberStore, n: int, at: float | np.ndarray, *, source: Source = Source.FORM,
+                  initial: bool = False) -> tuple[range, np.ndarray | None]:
+        """`fill`, in a partitioned run keeping only this partition's (`directory`): every profile of the
+        whole list is drawn, in the same blocks, and only those kept are added. (The ids added, the mask
+        of the `n` kept, or None when all are.)"""
         spec = self.spec
         emails, fields = self._profiles(n)
         status = np.zeros(n, np.int8)
@@ -122,15 +132,31 @@ class Population:
             labels = [Status.SUBSCRIBED, *(Status[k.upper()] for k in spec.status)]
             p = [1 - sum(spec.status.values()), *spec.status.values()]
             status = np.asarray(labels, np.int8)[self.rng.choice(len(labels), n, p=p)]
+        members = self._members(n)
+        keep = None
+        if self.directory is not None:
+            held, keep = self.directory.admit(emails)
+            self.directory.hold(held[keep])
+            emails, status = emails.take(keep), status[keep]
+            at = at[keep] if isinstance(at, np.ndarray) else at
+            where = np.flatnonzero(keep).tolist()
+            fields = {k: [v[i] for i in where] for k, v in fields.items()}
+            members = {g: m[keep] for g, m in members.items()}
         ids = store.add_many(emails, at, source=source, fields=fields, status=status, new=True)
-        for group, member in self._members(n).items():
+        for group, member in members.items():
             store.groups.setdefault(group, set()).update((np.flatnonzero(member) + ids.start).tolist())
-        return ids
+        return ids, keep
 
 
-def add_known(store: SubscriberStore, known: tuple[dict[str, Any], ...], at: float) -> None:
+def add_known(store: SubscriberStore, known: tuple[dict[str, Any], ...], at: float,
+              directory: Directory | None = None) -> None:
     """Subscribers the scenario names itself (targets for `who = { emails = [...] }`)."""
     for item in known:
+        if directory is not None:
+            held, mine = directory.admit([str(item["email"])])
+            if not mine[0]:
+                continue
+            directory.hold(held)
         fields = {k: v for k, v in item.items() if k not in ("email", "status", "groups")}
         sid = store.add(str(item["email"]), at, fields=fields,
                         status=Status[str(item.get("status", "subscribed")).upper()])

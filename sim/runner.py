@@ -83,6 +83,8 @@ def _interrupts(conductor: Any, enabled: bool) -> Iterator[list[int]]:
 
 def run(spec: RunSpec, *, progress: Any = None, signals: bool = False, **wiring_options: Any) -> RunResult:
     """Run `spec` to its end; with `signals`, SIGINT and SIGTERM stop it cleanly (`_interrupts`)."""
+    if spec.partitions > 1 and spec.partition is None:
+        raise ValueError("a partitioned run is run by sim.shards, a partition at a time")
     began = wall_seconds()
     w = build(spec, **wiring_options)
     interrupted, caught = False, []

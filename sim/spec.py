@@ -128,6 +128,8 @@ class RunSpec:
     # False: a phase at every instant anything happens, nothing decided ahead (slower; the same event
     # log byte for byte: a check of the look-ahead on a user's own scenario, `dripsim run --no-look-ahead`)
     look_ahead: bool = True
+    partitions: int = 1  # [dispatcher] partitions: independent senders at rate / partitions each
+    partition: int | None = None  # the one partition this engine runs (a partitioned run), or all of them
 
 
 MAX_BUCKETS = 240  # the report's time series: at most this many buckets over a run

@@ -37,7 +37,11 @@ class AudienceActor(pykka.ThreadingActor):
         seen: set[str] = set()
         keep = []
         duplicate = clash = 0
+        directory = self.population.directory
+        held, mine = directory.admit(item.emails) if directory is not None else (None, None)
         for i, email in enumerate(item.emails):
+            if mine is not None and not mine[i]:
+                continue  # another partition's (it counts its own duplicates)
             key = email.lower()
             copy = item.copies is not None and item.copies[i]
             if key not in seen and self.store.find(email) is None:
@@ -53,6 +57,8 @@ class AudienceActor(pykka.ThreadingActor):
                                                                   ("scale_clash", clash)) if n)
         if not keep:
             return None
+        if held is not None and directory is not None:
+            directory.hold(held[keep])
         times = np.full(len(item.emails), item.at) if item.times is None else item.times
         fields = {k: [v[i] for i in keep] for k, v in (item.fields or {}).items()}
         ids = self.store.add_many([item.emails[i] for i in keep], times[keep], source=source, fields=fields)
@@ -70,8 +76,12 @@ class AudienceActor(pykka.ThreadingActor):
                     if added is not None:
                         changes.append(added)
                     continue
-                ids = self.population.fill(self.store, item.count, at, source=source)
-                changes.append(SubscribersAdded(item.at, ids, item.source, item.times))
+                ids, kept = self.population.fill_kept(self.store, item.count, at, source=source)
+                if kept is None:
+                    changes.append(SubscribersAdded(item.at, ids, item.source, item.times))
+                elif len(ids):  # a partitioned run: only this partition's sign-ups
+                    times = np.full(item.count, item.at) if item.times is None else item.times
+                    changes.append(SubscribersAdded(float(times[kept][0]), ids, item.source, times[kept]))
             else:
                 changes.append(item)
         applied = apply_changes(self.store, changes)

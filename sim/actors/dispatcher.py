@@ -7,6 +7,7 @@ behaviour model's reactions go back to the conductor as future events.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -21,9 +22,12 @@ from sim.transport import OK, Outcomes, SimulatedTransport, Transport, render
 
 class DispatcherActor(pykka.ThreadingActor):
     def __init__(self, transport: Transport | SimulatedTransport, behaviour: Behaviour, store: SubscriberStore,
-                 render_messages: bool) -> None:
+                 render_messages: bool, keyed_by: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         super().__init__()
         self.transport = transport
+        # A partitioned run keys each send's draws by the subscriber's place in the whole list, not in
+        # the partition: the same subscriber draws the same whatever K is (`sim.partitions`).
+        self.keyed_by = keyed_by or (lambda sids: sids)
         self.behaviour = behaviour
         self.store = store  # read-only: recipients and merge fields
         self.render_messages = render_messages
@@ -53,7 +57,8 @@ class DispatcherActor(pykka.ThreadingActor):
                 subjects.append(render(template, fields))
         out = transport.send(batch.decided_at, batch.automation, batch.entries, batch.occurrence,
                                   recipients, subjects, sender)
-        keys = self.behaviour.draws.sends(batch.automation, batch.subscribers, batch.due, batch.occurrence)
+        keys = self.behaviour.draws.sends(batch.automation, self.keyed_by(batch.subscribers), batch.due,
+                                          batch.occurrence)
         return self._sent(batch.automation, batch.entries, batch.subscribers, batch.due, batch.occurrence, out, keys)
 
     def _joined(self, transport: SimulatedTransport, batches: tuple[SendBatch, ...]) -> tuple[Sent, ...]:
@@ -75,7 +80,7 @@ class DispatcherActor(pykka.ThreadingActor):
                 sent_at = np.concatenate([p[1] for p in parts])
                 cols = tuple(np.concatenate([getattr(p[0], c) for p in parts])  # type: ignore[assignment]
                              for c in ("entries", "subscribers", "due", "occurrence"))
-            keys = self.behaviour.draws.sends(name, cols[1], cols[2], cols[3])
+            keys = self.behaviour.draws.sends(name, self.keyed_by(cols[1]), cols[2], cols[3])
             out.append(self._sent(name, *cols, transport.outcomes(keys, sent_at), keys))
         return tuple(out)
 

@@ -109,6 +109,8 @@ def build(m: ScenarioModel, name: str, roots: tuple[Path, ...] = ()) -> RunSpec:
     actions += [ActionSpec(Snapshot(t0 + e.at, f"expect[{i}]"), index=10_000 + i)
                 for i, e in enumerate(expects) if e.at is not None]
     b, d = m.behaviour, m.dispatcher
+    if d.partitions > 1:
+        _check_partitioned(m)
     return RunSpec(
         name=m.name, seed=m.seed, start=m.start, duration=duration, timezone=m.timezone, clock=m.clock,
         time_scale=m.time_scale, tick=_duration(d.tick, "dispatcher.tick"), smtp=m.smtp,
@@ -121,7 +123,26 @@ def build(m: ScenarioModel, name: str, roots: tuple[Path, ...] = ()) -> RunSpec:
         actions=tuple(sorted(actions, key=lambda x: (x.at, x.index))),
         expects=tuple(expects),
         crashes=tuple(_crash(c, f"faults.crash[{i}]", ids) for i, c in enumerate(m.faults.crash)),
-        source=name)
+        source=name, partitions=d.partitions)
+
+
+def _check_partitioned(m: ScenarioModel) -> None:
+    """What a partitioned run cannot do: pick among the whole list or a whole pending list by position.
+
+    Each partition keeps its own pending lists, so an operator's page (the first 20 by due time), a count
+    of entries, ticked entry numbers or the first N subscribers with a field value span partitions; such
+    an action is refused rather than decided per partition (docs/scale.md)."""
+    why = "with dispatcher.partitions > 1 each partition has its own pending lists"
+    for i, act in enumerate(m.action):
+        where = f"action[{i}]"
+        if act.do == "pending.query":
+            raise ValueError(f"{where}.do: a saved page of the pending list spans partitions ({why}); "
+                             "save pages in a run with partitions = 1")
+        if act.do in ("pending.send_now", "pending.delete") and act.select != "all":
+            raise ValueError(f"{where}.select: only 'all' ({why}; {act.select!r} picks entries by position)")
+        if act.who is not None and act.who.count and (act.who.field is not None or act.who.pending_of):
+            raise ValueError(f"{where}.who.count: the first {act.who.count} span partitions ({why}); "
+                             "use count = 0 (all of them) or emails")
 
 
 def _delay(value: Duration | QuantilesModel, where: str) -> tuple[float, tuple[float, ...] | None]:

@@ -19,6 +19,7 @@ from sim.addresses import check_address, check_header_text, check_sender
 from sim.scenarios import shapes
 
 MAX_SUBSCRIBERS = 10_000_000
+MAX_LIST = 100_000_000  # a list this big runs partitioned, in shards (docs/scale.md); the budget says what fits
 MAX_DURATION = 400 * 86400
 MAX_OFFSET = 100 * 365 * 86400  # any duration or offset: a century (delays, repeats, cooldowns)
 MAX_FILE_BYTES = 16 * 2**20  # a scenario file; ten thousand named subscribers fit in a tenth of it
@@ -98,7 +99,7 @@ class KnownModel(BaseModel):
 
 
 class PopulationModel(_Model):
-    size: int = Field(1000, ge=0, le=MAX_SUBSCRIBERS)
+    size: int = Field(1000, ge=0, le=MAX_LIST)
     locale: Literal["ko_KR", "en_US"] = "ko_KR"
     status: dict[Literal["unsubscribed", "auto_deleted", "deleted"], float] = {}
     fields: dict[str, Annotated[list[str], Field(min_length=1)] | Literal["date", "name"]] = {}
@@ -151,6 +152,7 @@ class DispatcherModel(_Model):
     latency: Duration = "50ms"
     latency_sigma: float = Field(0.5, ge=0, le=5)
     tick: Duration = "1s"
+    partitions: int = Field(1, ge=1, le=1024)  # independent senders, each at rate / partitions (sim.partitions)
 
 
 class SettingsModel(_Model):
@@ -195,7 +197,7 @@ class AutomationModel(SettingsModel):
 class LoadModel(_Model):
     kind: Literal["subscriber_added", "api", "replay"]
     rate: str | float | None = None
-    count: int | None = Field(None, ge=1, le=MAX_SUBSCRIBERS)
+    count: int | None = Field(None, ge=1, le=MAX_LIST)
     from_: Duration = Field("+0s", alias="from")
     until: Duration | None = None
     automation: str | None = None

@@ -37,7 +37,7 @@ def _send(batches: list[SendBatch], together: bool) -> dict[tuple[str, int], tup
 
     transport, behaviour = _dispatcher(11)
     actor = DispatcherActor.__new__(DispatcherActor)  # the handler only, no thread
-    actor.transport, actor.behaviour = transport, behaviour
+    actor.transport, actor.behaviour, actor.keyed_by = transport, behaviour, lambda sids: sids
     groups = [batches] if together else [[b] for b in batches]
     sent: list[Sent] = [s for g in groups for s in actor._joined(transport, tuple(g))]
     rows: dict[tuple[str, int], tuple[float, ...]] = {}
