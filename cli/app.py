@@ -119,7 +119,10 @@ def _dispatch(args: Any) -> int:
         for p in problems:
             print(f"dripsim: {p.level}: {p.line(source)}", file=sys.stderr)
     for spec in specs if args.command == "run" else []:
-        if args.shards > spec.partitions:
+        if args.scheduler and spec.partitions == 1:
+            print(f"dripsim: note: {spec.source}: --scheduler runs shards, and dispatcher.partitions = 1 "
+                  "is one engine: running it here", file=sys.stderr)
+        elif args.shards > spec.partitions:
             print(f"dripsim: note: {spec.source}: --shards {args.shards} but dispatcher.partitions = "
                   f"{spec.partitions}: {spec.partitions} shard{'s' if spec.partitions > 1 else ''} "
                   "(a shard runs whole partitions; raise dispatcher.partitions to use more)", file=sys.stderr)
