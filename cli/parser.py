@@ -175,6 +175,9 @@ def _capacity_options(p: argparse.ArgumentParser, name: str) -> None:
                    help="judge by --slo alone: the scenario's own [[expect]] are not part of the criterion")
     p.add_argument("--workers", type=positive_int, metavar="N",
                    help="local worker processes (default: one per CPU)")
+    p.add_argument("--shards", type=positive_int, default=1, metavar="N",
+                   help="run each run's dispatcher.partitions as N tasks of their own, merged into its row "
+                        "(the same figures in any layout; default: 1, a run's partitions in one task)")
     p.add_argument("--scheduler", metavar="ADDRESS", type=scheduler_address,
                    help="a Dask distributed scheduler, tcp:// or tls://, e.g. tcp://127.0.0.1:8786 "
                         "(default: local pool)")

@@ -53,7 +53,7 @@ def sweep(args: Any) -> int:
 
     try:
         result = sweep(measure, validate, path, grid, args.seeds, slos, args.workers, args.scheduler, staged,
-                       spec.seed, tuple(args.overrides), on_row, args.expectations)
+                       spec.seed, tuple(args.overrides), on_row, args.expectations, _sharding(args, spec))
         outdir.commit(staged, out, args.force)
     except (ValueError, ScenarioError) as err:
         return usage_error(str(err))
@@ -90,7 +90,8 @@ def capacity(args: Any) -> int:
     try:
         result = search(measure, validate, path, slos, args.seeds, args.low, args.high, precision, args.workers,
                         args.scheduler, staged, spec.seed, base, on_probe, expectations=args.expectations,
-                        margin=args.margin, on_start=watch.started, on_progress=watch.progress, probes=kept)
+                        margin=args.margin, on_start=watch.started, on_progress=watch.progress, probes=kept,
+                        sharding=_sharding(args, spec))
         outdir.commit(staged, out, args.force)
     except (ValueError, ScenarioError) as err:
         return usage_error(str(err))
@@ -185,6 +186,22 @@ def _coarser_tick(measure: Any, text: str, name: str, base: tuple[str, ...], spe
               f"{spec.tick:g}s ({share:.0%} of its limit), the same verdict, in {took:.0f} s instead of "
               f"{float(fine['wall_seconds']):.0f} s a run: add --set dispatcher.tick='1m' for a faster search",
               file=sys.stderr)
+
+
+def _sharding(args: Any, spec: Any) -> Any:
+    """`--shards N`: each run's partitions as N tasks (`reports.sweep.Sharding`), or None."""
+    if args.shards == 1:
+        return None
+    from reports.sweep import Sharding
+    from sim.measure import groups_of, measure_partitions, merge_partitions
+
+    if spec.partitions == 1:
+        print(f"dripsim: note: {spec.source}: --shards {args.shards} but dispatcher.partitions = 1: each run "
+              "is one engine (set dispatcher.partitions to split it)", file=sys.stderr)
+    elif args.shards > spec.partitions:
+        print(f"dripsim: note: {spec.source}: --shards {args.shards} but dispatcher.partitions = "
+              f"{spec.partitions}: {spec.partitions} shards a run", file=sys.stderr)
+    return Sharding(args.shards, groups_of, measure_partitions, merge_partitions)
 
 
 def _scenario(args: Any) -> tuple[Path, Any]:

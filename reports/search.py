@@ -26,7 +26,7 @@ from typing import Any
 
 from reports.capacity import build_capacity_report
 from reports.objectives import Slo, verdict, worst
-from reports.sweep import RATE, Measure, Validate, at_rate, execute, points, slo_table, table, write
+from reports.sweep import RATE, Measure, Sharding, Validate, at_rate, execute, points, slo_table, table, write
 
 FINEST = 1e-6  # the finest --precision: below it two probes would round to one rate
 
@@ -89,7 +89,7 @@ def search(measure: Measure, validate: Validate, path: Path, slos: list[Slo], se
            base_seed: int = 0, base: tuple[str, ...] = (), on_probe: ProbeHook | None = None, *,
            expectations: bool = True, margin: float = 0.0, on_start: StartHook | None = None,
            on_progress: Callable[[list[float]], None] | None = None,
-           probes: Probes | None = None) -> dict[str, Any]:
+           probes: Probes | None = None, sharding: Sharding | None = None) -> dict[str, Any]:
     """Bisect the dispatcher rate in [low, high]; `on_probe(rate, why_failed, rows)` hears each probe,
     `on_start(rate, seeds, load)` each one beginning, `on_progress(fractions)` the runs inside it.
     With `margin` (0.2: 20% of load), the rate meeting every objective at (1 + margin) x the load is
@@ -108,7 +108,8 @@ def search(measure: Measure, validate: Validate, path: Path, slos: list[Slo], se
         if on_start is not None:
             on_start(rate, seeds, load)
         todo = points({RATE: [repr(rate)]}, seeds, base_seed, base, load)  # exact: `:g` kept 6 digits
-        got = execute(measure, text, str(path), todo, workers, scheduler, on_progress=on_progress)
+        got = execute(measure, text, str(path), todo, workers, scheduler, on_progress=on_progress,
+                      sharding=sharding)
         kept.rows.extend(got)
         why = kept.tried[(load, rate)] = verdict(got, slos, expectations)
         if on_probe is not None:
@@ -120,6 +121,7 @@ def search(measure: Measure, validate: Validate, path: Path, slos: list[Slo], se
     if rate is not None and margin > 0:
         answer["margin"] = _margin(probe, rate, high, precision, 1.0 + margin, kept)
     result = _result(name, base, seeds, workers, scheduler, kept, answer, (low, high), precision)
+    result["shards"] = sharding.shards if sharding else 1
     write(kept.rows, result, out)
     build_capacity_report(kept.at_load(1.0), result, out)  # the charts by rate: the margin's runs apart
     return result

@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -66,61 +67,124 @@ Measure = Callable[[str, str, tuple[str, ...], int, float, Callable[[float], Non
 Validate = Callable[[str, str, tuple[str, ...]], str]  # (text, name, overrides) -> scenario name
 
 
-_PROGRESS: Any = None  # in a pool worker: the shared array of every run's simulated share done
+@dataclass(frozen=True)
+class Sharding:
+    """`--shards N`: a partitioned point's partitions run as N tasks of their own, merged into its row.
+    The simulator's functions are passed in (`sim.measure`), as `measure` is."""
+
+    shards: int
+    groups: Callable[[str, str, tuple[str, ...], int], list[tuple[int, ...]]]  # a point's partitions, dealt
+    part: Callable[..., Any]  # (text, name, overrides, seed, load, group, progress) -> its partitions' parts
+    merge: Callable[..., dict[str, Any]]  # (text, name, overrides, seed, load, parts, wall, shards) -> row
 
 
-def _point(measure: Measure, text: str, name: str, indexed: tuple[int, Point]) -> dict[str, Any]:
-    index, point = indexed
-    done = _PROGRESS
+@dataclass(frozen=True)
+class _Task:
+    slot: int  # its place in the shared progress array
+    index: int  # its point's place in `todo`
+    point: Point
+    group: tuple[int, ...] | None = None  # a shard of the point, or the whole point
+
+
+_PROGRESS: Any = None  # in a pool worker: the shared array of every task's simulated share done
+
+
+def _run(measure: Measure, sharding: Sharding | None, text: str, name: str, task: _Task) -> Any:
+    done, point = _PROGRESS, task.point
 
     def progress(share: float) -> None:
         if done is not None:
-            done[index] = share
+            done[task.slot] = share
 
-    row = measure(text, name, point.overrides, point.seed, point.load, progress)
-    return {**dict(point.values), **row}
+    if task.group is None:
+        return {**dict(point.values), **measure(text, name, point.overrides, point.seed, point.load, progress)}
+    assert sharding is not None
+    began = time.perf_counter()
+    parts = sharding.part(text, name, point.overrides, point.seed, point.load, task.group, progress)
+    return parts, time.perf_counter() - began
+
+
+def _tasks(text: str, name: str, todo: list[Point], sharding: Sharding | None) -> list[_Task]:
+    tasks: list[_Task] = []
+    for index, point in enumerate(todo):
+        dealt: list[tuple[int, ...] | None] = [*sharding.groups(text, name, point.overrides, sharding.shards)] \
+            if sharding else []
+        for group in dealt or [None]:
+            tasks.append(_Task(len(tasks), index, point, group))
+    return tasks
+
+
+class _Rows:
+    """Each point's row as its tasks come back: a whole point's at once, a sharded one's when its last
+    shard is in (the shards' parts merged, the wall time its slowest shard's)."""
+
+    def __init__(self, text: str, name: str, todo: list[Point], tasks: list[_Task], sharding: Sharding | None,
+                 tell: Callable[[dict[str, Any]], None]) -> None:
+        self.text, self.name, self.todo, self.sharding, self.tell = text, name, todo, sharding, tell
+        self.rows: dict[int, dict[str, Any]] = {}
+        self.waiting = {i: sum(t.index == i for t in tasks) for i in range(len(todo))}
+        self.parts: dict[int, list[Any]] = {i: [] for i in range(len(todo))}
+        self.walls: dict[int, float] = dict.fromkeys(range(len(todo)), 0.0)
+
+    def add(self, task: _Task, got: Any) -> None:
+        if task.group is None:
+            self.rows[task.index] = got
+            self.tell(got)
+            return
+        assert self.sharding is not None
+        parts, wall = got
+        self.parts[task.index].extend(parts)
+        self.walls[task.index] = max(self.walls[task.index], wall)
+        self.waiting[task.index] -= 1
+        if self.waiting[task.index] == 0:
+            p = self.todo[task.index]
+            row = self.sharding.merge(self.text, self.name, p.overrides, p.seed, p.load,
+                                      self.parts.pop(task.index), self.walls[task.index], self.sharding.shards)
+            self.rows[task.index] = {**dict(p.values), **row}
+            self.tell(self.rows[task.index])
+
+    def ordered(self) -> list[dict[str, Any]]:
+        return [self.rows[i] for i in range(len(self.todo))]
 
 
 def execute(measure: Measure, text: str, name: str, todo: list[Point], workers: int,
             scheduler: str | None, on_row: Callable[[dict[str, Any]], None] | None = None,
-            on_progress: Callable[[list[float]], None] | None = None) -> list[dict[str, Any]]:
+            on_progress: Callable[[list[float]], None] | None = None,
+            sharding: Sharding | None = None) -> list[dict[str, Any]]:
     """Every point's row, in `todo`'s order; `on_row` hears each as it finishes. Local runs report the
     share of each run done into a shared array that `on_progress(shares)` reads from another thread
-    (a cluster's runs report only when done)."""
-    run = partial(_point, measure, text, name)
-    tell = on_row or (lambda row: None)
-    indexed = list(enumerate(todo))
+    (a cluster's runs report only when done). With `sharding`, a partitioned point is several tasks."""
+    tasks = _tasks(text, name, todo, sharding)
+    run = partial(_run, measure, sharding, text, name)
+    rows = _Rows(text, name, todo, tasks, sharding, on_row or (lambda row: None))
     if scheduler:
         from distributed import Client, as_completed
 
         with Client(scheduler, timeout=30) as client:  # type: ignore[no-untyped-call]
-            futures = client.map(run, indexed, pure=False)
+            futures = client.map(run, tasks, pure=False)
+            which = {f.key: t for f, t in zip(futures, tasks, strict=True)}
             try:
                 for future in as_completed(futures):  # type: ignore[no-untyped-call]
-                    tell(future.result())
-                return list(client.gather(futures))
+                    rows.add(which[future.key], future.result())
+                return rows.ordered()
             except BaseException:  # interrupted: nothing left running on the cluster for us
                 client.cancel(futures)
                 raise
-    shares = multiprocessing.Array("d", len(todo), lock=False)
-    watcher = _Watcher(shares, on_progress)
+    shares = multiprocessing.Array("d", len(tasks), lock=False)
+    watcher = _Watcher(shares, on_progress, [[t.slot for t in tasks if t.index == i] for i in range(len(todo))])
     try:
         if workers == 0:  # in this process (debugging)
             _share(shares)
-            rows = []
-            for item in indexed:
-                rows.append(run(item))
-                tell(rows[-1])
-            return rows
+            for task in tasks:
+                rows.add(task, run(task))
+            return rows.ordered()
         # One worker is a pool of one: a fair baseline. Workers leave Ctrl-C to this process, and leaving
         # the `with` on an interrupt terminates them: no orphan keeps computing after the command is gone.
-        with multiprocessing.Pool(min(workers, len(todo)) or 1, initializer=_worker_init,
+        with multiprocessing.Pool(min(workers, len(tasks)) or 1, initializer=_worker_init,
                                   initargs=(shares,)) as pool:
-            rows = []
-            for row in pool.imap(run, indexed, chunksize=1):
-                rows.append(row)
-                tell(row)
-            return rows
+            for task, got in zip(tasks, pool.imap(run, tasks, chunksize=1), strict=True):
+                rows.add(task, got)
+            return rows.ordered()
     finally:
         watcher.stop()
         if workers == 0:
@@ -130,7 +194,8 @@ def execute(measure: Measure, text: str, name: str, todo: list[Point], workers: 
 class _Watcher:
     """Reads the shared shares every second on a thread of its own and hands them to `on_progress`."""
 
-    def __init__(self, shares: Any, on_progress: Callable[[list[float]], None] | None) -> None:
+    def __init__(self, shares: Any, on_progress: Callable[[list[float]], None] | None,
+                 slots: list[list[int]]) -> None:
         import threading
 
         self._stop = threading.Event()
@@ -138,7 +203,7 @@ class _Watcher:
         if on_progress is not None:
             def watch() -> None:
                 while not self._stop.wait(1.0):
-                    on_progress(list(shares))
+                    on_progress([sum(shares[j] for j in js) / len(js) for js in slots])
             self._thread = threading.Thread(target=watch, name="sweep-progress", daemon=True)
             self._thread.start()
 
@@ -260,14 +325,15 @@ def write(rows: list[dict[str, Any]], result: dict[str, Any], out: Path) -> None
     create_text(out / "sweep.json", json.dumps({**result, "rows": rows}, indent=1))
 
 
-__all__ = ["RATE", "Measure", "Point", "Slo", "Validate", "answer", "at_rate", "execute", "parse_grid", "parse_slo",
-           "parse_slos", "points", "slo_table", "sweep", "table", "verdict", "write"]
+__all__ = ["RATE", "Measure", "Point", "Sharding", "Slo", "Validate", "answer", "at_rate", "execute", "parse_grid",
+           "parse_slo", "parse_slos", "points", "slo_table", "sweep", "table", "verdict", "write"]
 
 
 def sweep(measure: Measure, validate: Validate, path: Path, grid: dict[str, list[str]], seeds: int,
           slos: list[Slo], workers: int | None, scheduler: str | None, out: Path,
           base_seed: int = 0, base: tuple[str, ...] = (),
-          on_row: Callable[[dict[str, Any]], None] | None = None, expectations: bool = True) -> dict[str, Any]:
+          on_row: Callable[[dict[str, Any]], None] | None = None, expectations: bool = True,
+          sharding: Sharding | None = None) -> dict[str, Any]:
     """Run every grid point with `seeds` seeds through `measure` (the simulator, passed in);
     `base` are `--set` overrides applied to every point; `expectations` makes the scenario's
     `[[expect]]` part of the criterion."""
@@ -277,9 +343,10 @@ def sweep(measure: Measure, validate: Validate, path: Path, grid: dict[str, list
         validate(text, str(path), point.overrides)
     todo = points(grid, seeds, base_seed, base)
     workers = (os.cpu_count() or 1) if workers is None else workers
-    rows = execute(measure, text, str(path), todo, workers, scheduler, on_row)
+    rows = execute(measure, text, str(path), todo, workers, scheduler, on_row, sharding=sharding)
     result = {"scenario": name, "set": list(base), "grid": grid, "seeds": seeds, "workers": workers,
-              "scheduler": scheduler, "answer": answer(rows, slos, grid, expectations),
+              "scheduler": scheduler, "shards": sharding.shards if sharding else 1,
+              "answer": answer(rows, slos, grid, expectations),
               "expectations": expectations, "slos": slo_table(slos, rows)}
     result["table"] = table(rows, slos, grid)
     write(rows, result, out)

@@ -39,11 +39,15 @@ def scaled(spec: RunSpec, load: float) -> RunSpec:
     return dataclasses.replace(spec, loads=tuple(one(x) for x in spec.loads))
 
 
+def _spec(text: str, name: str, overrides: tuple[str, ...], seed: int, load: float) -> RunSpec:
+    return scaled(dataclasses.replace(loads(text, name, list(overrides)), seed=seed), load)
+
+
 def measure(text: str, name: str, overrides: tuple[str, ...], seed: int, load: float = 1.0,
             progress: Callable[[float], None] | None = None) -> dict[str, Any]:
     """Run the scenario `text` with `overrides`, `seed` and its load times `load`; one row of figures:
     pooled, and per automation (`<id>:latency_p95_s`...), with the scenario's failed `[[expect]]`."""
-    spec = scaled(dataclasses.replace(loads(text, name, list(overrides)), seed=seed), load)
+    spec = _spec(text, name, overrides, seed, load)
     duration = spec.duration
     if spec.partitions > 1:  # every partition in this process (the points of a sweep run in parallel)
         from sim.shards import run_in_memory
@@ -52,6 +56,38 @@ def measure(text: str, name: str, overrides: tuple[str, ...], seed: int, load: f
     else:
         s = run(spec, progress=None if progress is None else
                 (lambda elapsed: progress(min(1.0, elapsed / duration)))).summary
+    return row_of(spec, s, load)
+
+
+def groups_of(text: str, name: str, overrides: tuple[str, ...], shards: int) -> list[tuple[int, ...]]:
+    """How a point's partitions are dealt to `shards` tasks (none when it has one partition)."""
+    from sim.shards import groups
+
+    partitions = loads(text, name, list(overrides)).partitions
+    return groups(partitions, shards) if partitions > 1 and shards > 1 else []
+
+
+def measure_partitions(text: str, name: str, overrides: tuple[str, ...], seed: int, load: float,
+                       group: tuple[int, ...], progress: Callable[[float], None] | None = None) -> Any:
+    """One shard of a point: its partitions run here, what the merge needs of each (`merge_partitions`)."""
+    from sim.shards import run_parts
+
+    return run_parts(_spec(text, name, overrides, seed, load), group, progress)
+
+
+def merge_partitions(text: str, name: str, overrides: tuple[str, ...], seed: int, load: float,
+                     parts: list[Any], wall: float, shards: int) -> dict[str, Any]:
+    """A point's row from every partition's part, whichever shard ran it."""
+    from sim.shards import combine
+
+    spec = _spec(text, name, overrides, seed, load)
+    ordered = sorted(parts, key=lambda p: int(p.data["summary"]["partition"]))
+    return row_of(spec, combine(spec, ordered, {"shards": shards, "where": "sweep"}, wall).summary, load)
+
+
+def row_of(spec: RunSpec, s: dict[str, Any], load: float) -> dict[str, Any]:
+    """A run's summary as a sweep's row (`load`: the multiple of the scenario's load it ran)."""
+    seed = spec.seed
     autos = s["automations"].values()
     sent = sum(a["sent"] for a in autos)
     queued = sum(a["queued"] for a in autos)

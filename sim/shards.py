@@ -118,17 +118,26 @@ def _run_partition(shard: Shard, k: int) -> dict[str, Any]:
     return {"partition": k, "digest": digest, "ok": result.ok, "wall": result.wall}
 
 
-def run_in_memory(spec: RunSpec, progress: Callable[[float], None] | None = None) -> Merged:
-    """Every partition in this process, one after another, merged without files (a sweep's point)."""
-    from sim.clock import wall_seconds
+def run_parts(spec: RunSpec, partitions: tuple[int, ...],
+              progress: Callable[[float], None] | None = None) -> list[Part]:
+    """Some partitions in this process, one after another: what the merge needs of each, without files."""
     from sim.runner import digest_of, run
 
-    began, parts = wall_seconds(), []
-    for k in range(spec.partitions):
-        share = (lambda e, k=k: progress((k + e / spec.duration) / spec.partitions)) if progress else None
+    parts = []
+    for i, k in enumerate(partitions):
+        share = (lambda e, i=i: progress((i + e / spec.duration) / len(partitions))) if progress else None
         result = run(partition_spec(spec, k), progress=share)
         parts.append(_part(result, digest_of(result), k))
         del result
+    return parts
+
+
+def run_in_memory(spec: RunSpec, progress: Callable[[float], None] | None = None) -> Merged:
+    """Every partition in this process, one after another, merged without files (a sweep's point)."""
+    from sim.clock import wall_seconds
+
+    began = wall_seconds()
+    parts = run_parts(spec, tuple(range(spec.partitions)), progress)
     return combine(spec, parts, {"shards": 1, "where": "in process"}, wall_seconds() - began)
 
 

@@ -61,6 +61,29 @@ def test_sigterm_stops_a_sweep_and_its_workers(tmp_path: Path) -> None:
 
 
 
+def test_sigterm_stops_a_sharded_run_and_every_shard(tmp_path: Path) -> None:
+    """`run --shards 2`: a signal stops both shard processes; no partition's files are left behind."""
+    scenario = tmp_path / "slow.toml"
+    scenario.write_text(SLOW + "\n")
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "run", str(scenario), "--set", "dispatcher.partitions=2",
+                             "--shards", "2", "--quiet", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(6)  # both shards are running: each partition takes far longer than this
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 143, stderr
+    assert "Traceback" not in stderr
+    assert len(stderr.strip().splitlines()) == 1
+    deadline = time.time() + 10
+    while _alive(proc.pid) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not _alive(proc.pid), "a shard outlived the command"
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["slow.toml"]
+
+
 @pytest.mark.parametrize(("pause", "second"), [(0.0, False), (0.8, True)])
 def test_the_same_signal_twice_at_once_is_one_request(pause: float, second: bool) -> None:
     """GNU `timeout` signals the command, then its whole process group: a command can get SIGTERM twice,

@@ -254,3 +254,28 @@ def test_capacity_page_answers_first_and_shows_its_evidence(tmp_path: Path) -> N
     runs = html[html.index("<h2>Runs</h2>"):]
     assert runs.count("<tr>") == 1 + 2 * found["search"]["probes"]  # header + a row per run
     assert re.search(r"<td[^>]*>\d+\.\d{5,}</td>", runs) is None  # no 17-digit floats
+
+
+def _without_wall(rows: list[dict]) -> list[dict]:  # type: ignore[type-arg]
+    return [{k: v for k, v in r.items() if k != "wall_seconds"} for r in rows]
+
+
+def test_a_sharded_sweep_gives_the_same_rows_as_one_task_per_run(tmp_path: Path) -> None:
+    """`--shards`: a partitioned run's partitions as tasks of their own, merged into the same row."""
+    from reports.sweep import Sharding
+    from sim.measure import groups_of, measure_partitions, merge_partitions
+
+    grid = {"dispatcher.rate": ["0.5", "50"]}
+    base = ("dispatcher.partitions=4",)
+    path = builtin_path("pause-boundary")
+    rows = {}
+    for shards in (1, 3):
+        sharding = Sharding(shards, groups_of, measure_partitions, merge_partitions) if shards > 1 else None
+        out = tmp_path / f"s{shards}"
+        result = sweep(measure, validate, path, grid, 2, parse_slos(["p95=60s"]), 2, None, out, base=base,
+                       sharding=sharding)
+        rows[shards] = json.loads((out / "sweep.json").read_text())["rows"]
+        assert result["shards"] == shards
+    assert len(rows[1]) == 4
+    assert _without_wall(rows[1]) == _without_wall(rows[3])
+    assert {r["sent"] for r in rows[3]} != {0}
