@@ -39,6 +39,25 @@ _PEAK = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]).ret
          "print(r, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
 
 
+def _one_partition(size: int, days: int, partitions: int) -> int:
+    import resource
+
+    from sim.runner import run
+    from sim.scenarios.loader import load
+    from sim.shards import partition_spec
+
+    sets = [f"population.size={size}", f'duration="{days}d"', f'load.rate="{size // 50}/d"',
+            f"dispatcher.partitions={partitions}", "expect.value=0"]
+    began = time.perf_counter()
+    result = run(partition_spec(load(HERE / "month.toml", sets), 0))
+    wall = time.perf_counter() - began
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    s = result.summary
+    print(f"partition 0 of {partitions}, month {size:,} x {days} d (sign-ups {size // 50:,}/d): {wall:.1f} s, "
+          f"peak {peak:.2f} GB, {s['subscribers']:,} of the whole list's subscribers, {s['sends']:,} sends")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.shards")
     p.add_argument("--size", type=int, default=1_000_000)
@@ -46,7 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--partitions", type=int, default=8)
     p.add_argument("--shards", type=int, default=2)
     p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--one-partition", dest="one_partition", action="store_true",
+                   help="run only partition 0 of --partitions in this process: the cost of one partition "
+                        "(its own subscribers and the whole list's fixed work), for sizing a cluster")
     a = p.parse_args(argv)
+    if a.one_partition:
+        return _one_partition(a.size, a.days, a.partitions)
     walls: dict[int, list[float]] = {1: [], a.shards: []}
     digests = set()
     with tempfile.TemporaryDirectory(dir=HERE.parent / "runs" if (HERE.parent / "runs").is_dir() else None) as tmp:
