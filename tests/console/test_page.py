@@ -87,7 +87,7 @@ def test_an_operator_works_the_pending_list(page: Any) -> None:
     text_has(page, "msg", "pending.send_now applied")
     page.wait_for_function(f"Number(document.querySelector('#autos tr:nth-child(1) td:nth-child(7)')"
                            f".textContent.replace(/,/g, '')) <= {pending - 20}")  # out of the list, to be sent
-    page.wait_for_function("document.getElementById('p-selected').textContent === '0 selected'")  # the selection is spent
+    page.wait_for_function("document.getElementById('p-selected').textContent === '0 selected'")  # spent
     page.click("text=+1 min")  # the dispatcher sends 2/s: a minute later they are all out
     page.wait_for_function(f"Number(document.querySelector('#autos tr:nth-child(1) td:nth-child(4)')"
                            f".textContent.replace(/,/g, '')) >= {sent + 20}")
