@@ -77,6 +77,7 @@ from sim.messages import (
 from sim.partitions import Directory
 from sim.release import ReleaseGuard
 from sim.replay import ReplayRows, ReplayStream
+from sim.replay_window import PEEK, window_end
 from sim.runlog import RunLog
 from sim.spec import ActionSpec, ApiCall, RunSpec, Snapshot, bucket_width
 
@@ -163,6 +164,10 @@ class Conductor:
         self._api_targets = sorted({load.automation for load in spec.loads if load.kind == "api" and load.automation})
         self.api_ahead = (clock.kind == "virtual" and spec.look_ahead and not spec.smtp and not spec.crashes
                           and bool(self._api_targets) and not any(load.kind == "replay" for load in loads))
+        # Replayed rows taken ahead of their ticks (`_replay_horizon`, `sim.replay_window`): one replay load.
+        self._replays = [load for load in loads if isinstance(load, ReplayStream)]
+        self.replay_ahead = (clock.kind == "virtual" and spec.look_ahead and not spec.smtp and not spec.crashes
+                             and len(self._replays) == 1)
         self.can_look_ahead = (clock.kind == "virtual" and spec.look_ahead and not spec.smtp and not spec.crashes
                                and not any(load.kind in ("api", "replay") for load in loads)
                                and all(c.repeat is None or c.repeat.at_least() >= self.most
@@ -248,7 +253,8 @@ class Conductor:
             self._arrivals(action.at, False, put, mutations)  # loads first, up to the action's instant
             self._action(action.at, action, put, mutations)
         limit = self._signup_horizon(t)
-        self._arrivals(limit, limit == t, put, mutations, api_until=self._api_horizon(t))
+        self._arrivals(limit, limit == t, put, mutations, api_until=self._api_horizon(t),
+                       replay_until=self._replay_horizon(t))
         self._flush(mutations, put)
         self._steps(t, inputs)
         if self.can_look_ahead and not self._snapshots:
@@ -558,13 +564,46 @@ class Conductor:
         first = min(times)
         return t if first <= t else max(t, self._quantize(first) - self.spec.tick)
 
+    def _replay_horizon(self, t: float) -> float:
+        """The last instant (inclusive) whose replayed rows may be taken now, each at its own instant.
+
+        As `_api_horizon` for API calls: before the phase of the first thing that could change how a row
+        is decided or see it applied early (a wakeup, a due send, a release from the transport, an
+        action, a time-driven rule, another load's arrival, the reach), the tick's quantisation kept;
+        then `sim.replay_window` cuts it by what the rows themselves could queue and whom they name.
+        """
+        if not self.replay_ahead or self.backlog:
+            return t
+        times = [self._reach(t), self.end]
+        times += [w for w in self.wakeups.values() if w is not None]
+        times += [x for x in self.scheduled.values() if x is not None]
+        times += [x for x in self.timed.values() if x is not None]
+        if (f := self.future.next_row()) is not None:
+            times.append(f)
+        if self._cursor < len(self.actions):
+            times.append(self.actions[self._cursor].at)
+        times += [a for load in self.loads if load.kind != "replay" and (a := load.next_time()) is not None]
+        first = min(times)
+        if first <= t:
+            return t
+        limit = self._quantize(first) - self.spec.tick
+        if limit <= t:
+            return t
+        rows, seen_all = self._replays[0].peek(limit, PEEK)
+        end = window_end(rows.at, rows.kind, rows.email, limit, seen_all, self.configs, self._quantize,
+                         self.spec.tick)
+        return max(t, end)
+
     def _arrivals(self, limit: float, inclusive: bool, put: Any, mutations: list[Change],
-                  api_until: float | None = None) -> None:
+                  api_until: float | None = None, replay_until: float | None = None) -> None:
         """Load arrivals up to `limit`: sign-ups as one list change per source run, API calls as a batch
-        (up to `api_until` inclusive when that is later: see `_api_horizon`)."""
+        (up to `api_until` inclusive when that is later: see `_api_horizon`), replayed rows in time order
+        (up to `replay_until` inclusive when that is later: see `_replay_horizon`)."""
         for load in self.loads:
             if isinstance(load, ReplayStream):
-                self._replay(load, load.take_until(limit, inclusive=inclusive), put, mutations)
+                rows = (load.take_until(replay_until, inclusive=True) if replay_until is not None
+                        and replay_until > limit else load.take_until(limit, inclusive=inclusive))
+                self._replay(load, rows, put, mutations)
         ahead = api_until is not None and api_until > limit
         taken = [(k, *(load.take_until(api_until, inclusive=True) if ahead and load.kind == "api"  # type: ignore[arg-type]
                        else load.take_until(limit, inclusive=inclusive)))
