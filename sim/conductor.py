@@ -77,7 +77,7 @@ from sim.messages import (
 from sim.partitions import Directory
 from sim.release import ReleaseGuard
 from sim.replay import ReplayRows, ReplayStream
-from sim.replay_window import PEEK, window_end
+from sim.replay_window import PEEK, reached, window_end
 from sim.runlog import RunLog
 from sim.spec import ActionSpec, ApiCall, RunSpec, Snapshot, bucket_width
 
@@ -151,6 +151,7 @@ class Conductor:
         self._snapshots: list[str] = []
         self.configs = {c.id: c for c in spec.automations}
         self.routes = Routes.of(spec.automations)  # rebuilt after every edit
+        self._reached = reached(self.configs)  # likewise: per replay row kind, the delays and windows it meets
         self.lookahead = max(LOOKAHEAD, LOOKAHEAD_TICKS * spec.tick) if spec.look_ahead else 0.0
         self.most = max(REACH, self.lookahead) if spec.look_ahead else 0.0  # the farthest `_reach` goes
         self._bucket = bucket_width(spec.duration, spec.tick)
@@ -166,8 +167,12 @@ class Conductor:
                           and bool(self._api_targets) and not any(load.kind == "replay" for load in loads))
         # Replayed rows taken ahead of their ticks (`_replay_horizon`, `sim.replay_window`): one replay load.
         self._replays = [load for load in loads if isinstance(load, ReplayStream)]
+        # Off where a row's automation sends at once (no delay, no window): every such row ends a window, so
+        # working one out would cost each phase and save none (the shop day's API order confirmations).
         self.replay_ahead = (clock.kind == "virtual" and spec.look_ahead and not spec.smtp and not spec.crashes
-                             and len(self._replays) == 1)
+                             and len(self._replays) == 1
+                             and all(delay > 0 or window is not None
+                                     for met in self._reached.values() for delay, window in met))
         self.can_look_ahead = (clock.kind == "virtual" and spec.look_ahead and not spec.smtp and not spec.crashes
                                and not any(load.kind in ("api", "replay") for load in loads)
                                and all(c.repeat is None or c.repeat.at_least() >= self.most
@@ -205,6 +210,10 @@ class Conductor:
         """An action decided now (by an operator), among those still to come, in (instant, index) order."""
         keys = [(a.at, a.index) for a in self.actions[self._cursor:]]
         self.actions.insert(self._cursor + bisect.bisect(keys, (action.at, action.index)), action)
+
+    def _ticks(self, at: np.ndarray) -> np.ndarray:
+        """`_quantize` of every instant of `at`."""
+        return self.t0 + np.ceil(np.round((at - self.t0) / self.spec.tick, 9)) * self.spec.tick
 
     def _quantize(self, t: float) -> float:
         tick = self.spec.tick
@@ -589,9 +598,8 @@ class Conductor:
         limit = self._quantize(first) - self.spec.tick
         if limit <= t:
             return t
-        rows, seen_all = self._replays[0].peek(limit, PEEK)
-        end = window_end(rows.at, rows.kind, rows.email, limit, seen_all, self.configs, self._quantize,
-                         self.spec.tick)
+        at, kinds, emails, seen_all = self._replays[0].peek(limit, PEEK)
+        end = window_end(at, kinds, emails, limit, seen_all, self._reached, self._quantize, self.spec.tick)
         return max(t, end)
 
     def _arrivals(self, limit: float, inclusive: bool, put: Any, mutations: list[Change],
@@ -675,7 +683,7 @@ class Conductor:
         so taking calls ahead keeps the random stream."""
         if float(at[-1]) <= self._quantize(float(at[0])):  # one tick (calls are in time order)
             return self._random_subscribers(len(at))
-        ticks = self.t0 + np.ceil(np.round((at - self.t0) / self.spec.tick, 9)) * self.spec.tick
+        ticks = self._ticks(at)
         cuts = np.flatnonzero(np.diff(ticks)) + 1
         return np.concatenate([self._random_subscribers(hi - lo) for lo, hi in
                                zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(at)].tolist(), strict=True)])
@@ -812,6 +820,7 @@ class Conductor:
             self.routes = Routes.of(self.configs[n] for n in self.ids)
             self.slack = _slack(self.configs, self.most)
             self.listened = _listened(self.configs)
+            self._reached = reached(self.configs)
             self.watchers = _watchers(self.configs)
             self._tracking = {n: _tracking(c) for n, c in self.configs.items()}
         changed = False

@@ -341,16 +341,17 @@ class ReplayStream:
         self._refill()
         return None if self._buffer is None else float(self._buffer.at[self._pos])
 
-    def peek(self, limit: float, most: int) -> tuple[ReplayRows, bool]:
-        """The next rows at or before `limit` (at most `most`, within the rows read so far), not taken; and
-        whether they are all of them (False: rows after the last one may still be at or before `limit`)."""
+    def peek(self, limit: float, most: int) -> tuple[np.ndarray, list[str], list[str], bool]:
+        """The next rows at or before `limit` (at most `most`, within the rows read so far), not taken: their
+        instants, kinds and addresses; and whether they are all of them (False: rows after the last one may
+        still be at or before `limit`)."""
         self._refill()
         if self._buffer is None:
-            return _concat([]), True
-        b = self._buffer
+            return np.zeros(0), [], [], True
+        b, lo = self._buffer, self._pos
         end = int(np.searchsorted(b.at, limit, side="right"))
-        cut = min(end, self._pos + most)
-        return _slice(b, self._pos, cut), cut == end < len(b.at)  # a row past `limit` is in sight
+        cut = min(end, lo + most)
+        return b.at[lo:cut], b.kind[lo:cut], b.email[lo:cut], cut == end < len(b.at)  # a row past `limit` in sight
 
     def take_until(self, limit: float, *, inclusive: bool) -> ReplayRows:
         """Rows before `limit` (or at it, if inclusive) not taken yet, across batches."""

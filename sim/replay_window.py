@@ -28,53 +28,40 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from core.config import AutomationConfig
+from core.timing import SendWindow
 from core.triggers import Kind
 
 # The row kinds of a replay, and the trigger kind each one raises (an unsubscribe raises none).
 RAISES = {"subscriber_added": Kind.SUBSCRIBER_ADDED, "set_field": Kind.FIELD_UPDATED,
           "add_to_group": Kind.GROUP_ADDED, "api": Kind.API}
-PEEK = 512  # rows looked at per phase: a window is seldom longer, and the scan is paid every phase
+PEEK = 128  # rows looked at per phase: the scan is paid every phase, and most windows end sooner
 
 
-def earliest_dues(at: np.ndarray, kinds: list[str], configs: Mapping[str, AutomationConfig]) -> np.ndarray:
-    """Per row, the least instant a send it may queue could be due (inf: it queues nothing)."""
-    due = np.full(len(at), np.inf)
-    kind = np.asarray(kinds, dtype=object)
-    for config in configs.values():
-        listened = {k for k, raised in RAISES.items() if any(tr.kind is raised for tr in config.triggers)}
-        if not listened:
-            continue
-        hit = np.isin(kind, list(listened)) if len(listened) < len(RAISES) else np.ones(len(at), bool)
-        if not hit.any():
-            continue
-        soonest = at[hit] + config.delay.at_least()
-        if config.window is not None:
-            soonest = config.window.next_open_many(soonest)
-        due[hit] = np.minimum(due[hit], soonest)
-    return due
+def reached(configs: Mapping[str, AutomationConfig]) -> dict[str, tuple[tuple[float, SendWindow | None], ...]]:
+    """Per row kind, the (least delay, send window) of each automation whose triggers listen to it."""
+    return {row: tuple((c.delay.at_least(), c.window) for c in configs.values()
+                       if any(tr.kind is raised for tr in c.triggers))
+            for row, raised in RAISES.items()}
 
 
 def window_end(at: np.ndarray, kinds: list[str], emails: list[str], limit: float, seen_all: bool,
-               configs: Mapping[str, AutomationConfig], quantize: Callable[[float], float], tick: float) -> float:
+               reach: Mapping[str, tuple[tuple[float, SendWindow | None], ...]],
+               quantize: Callable[[float], float], tick: float) -> float:
     """The last tick (inclusive) whose rows may be taken now, at most `limit`: the rows are the replay's
     next ones in time order (those of the current tick first), `seen_all` says whether they are every
-    row up to `limit` (else the tick of the last one is not taken: rows after it are unseen)."""
+    row up to `limit` (else the tick of the last one is not taken: rows after it are unseen). `reach`
+    is `reached(configs)`. Rows are read one by one, and the reading stops where the window does."""
     if not len(at):
         return limit
-    ticks = np.array([quantize(x) for x in at.tolist()])
-    if not seen_all:
-        limit = min(limit, float(ticks[-1]) - tick)
-    due = earliest_dues(at, kinds, configs)
-    bound = np.minimum.accumulate(due)
-    end = limit
+    end = limit if seen_all else min(limit, quantize(float(at[-1])) - tick)
     first_tick: dict[str, float] = {}
-    for k in range(len(at)):
-        if ticks[k] > end:
+    for k, a in enumerate(at.tolist()):
+        row_tick = quantize(a)
+        if row_tick > end:
             break
-        email = emails[k]
-        if first_tick.setdefault(email, ticks[k]) < ticks[k]:
-            end = min(end, float(ticks[k]) - tick)  # named again at a later tick: stop before it
-            break
-        if np.isfinite(bound[k]):
-            end = min(end, quantize(float(bound[k])) - tick)
+        if first_tick.setdefault(emails[k], row_tick) < row_tick:
+            return min(end, row_tick - tick)  # named again at a later tick: stop before it
+        for delay, window in reach.get(kinds[k], ()):
+            soonest = a + delay if window is None else window.next_open(a + delay)
+            end = min(end, quantize(soonest) - tick)
     return end

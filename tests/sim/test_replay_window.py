@@ -12,7 +12,7 @@ import numpy as np
 from core.config import AutomationConfig
 from core.timing import Delay, SendWindow
 from core.triggers import Kind, Trigger
-from sim.replay_window import window_end
+from sim.replay_window import reached, window_end
 
 TICK = 1.0
 
@@ -29,14 +29,16 @@ def _config(name: str, kind: Kind, delay: float, window: SendWindow | None = Non
 def test_f2_a_subscriber_named_again_at_a_later_tick_ends_the_window_before_it() -> None:
     configs = {"up": _config("up", Kind.FIELD_UPDATED, 300, field="plan", value="pro")}
     at = np.array([0.5, 1.5, 2.5, 3.5])
-    end = window_end(at, ["set_field"] * 4, ["a@x", "b@x", "a@x", "c@x"], 100.0, True, configs, _quantize, TICK)
+    end = window_end(at, ["set_field"] * 4, ["a@x", "b@x", "a@x", "c@x"], 100.0,
+                     True, reached(configs), _quantize, TICK)
     assert end == 2.0  # a@x again at tick 3: ticks 1 and 2 only
 
 
 def test_d1_what_a_row_queues_ends_the_window_before_it_is_due() -> None:
     configs = {"up": _config("up", Kind.FIELD_UPDATED, 5, field="plan", value="pro")}
     at = np.array([0.5, 1.5, 2.5, 9.5])
-    end = window_end(at, ["set_field"] * 4, ["a@x", "b@x", "c@x", "d@x"], 100.0, True, configs, _quantize, TICK)
+    end = window_end(at, ["set_field"] * 4, ["a@x", "b@x", "c@x", "d@x"], 100.0,
+                     True, reached(configs), _quantize, TICK)
     assert end == 5.0  # the first row's send is due at 5.5 (tick 6)
 
 
@@ -45,10 +47,10 @@ def test_w1_a_send_window_moves_the_soonest_due_to_its_opening() -> None:
     configs = {"vip": _config("vip", Kind.GROUP_ADDED, 0, window=night, group="vip")}
     start = 1772463600.0  # 2026-03-03 00:00 in Seoul: the window opens at 09:00
     at = start + np.array([10.5, 20.5, 30.5])
-    end = window_end(at, ["add_to_group"] * 3, ["a@x", "b@x", "c@x"], start + 3600, True, configs,
+    end = window_end(at, ["add_to_group"] * 3, ["a@x", "b@x", "c@x"], start + 3600, True, reached(configs),
                      _quantize, TICK)
     assert end == start + 3600  # nothing is due before 09:00: the whole hour
-    assert window_end(at, ["add_to_group"] * 3, ["a@x", "b@x", "c@x"], start + 3600, False, configs,
+    assert window_end(at, ["add_to_group"] * 3, ["a@x", "b@x", "c@x"], start + 3600, False, reached(configs),
                       _quantize, TICK) == start + 30  # rows after the last one unseen: not its tick
 
 
