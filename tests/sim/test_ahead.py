@@ -97,7 +97,7 @@ def test_t2_sends_and_opens_tracked_together_match_their_interleaved_pieces(seed
         handle,
     )
     from core.automation import Automation
-    from sim.conductor import _ordered
+    from sim.steps import ordered as _ordered
 
     rng = np.random.default_rng(seed)
     t0 = 1_772_409_600.0

@@ -1,0 +1,160 @@
+"""The sources of a phase's inputs: load arrivals (sign-ups as list changes, API calls as batches of
+signals, each drawn as its own tick would draw it), replayed rows in time order, and the scenario's
+actions (lifecycle commands, API calls and list changes to named or selected subscribers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from core import (
+    AddToGroup,
+    Kind,
+    Observe,
+    ObserveMany,
+    SetField,
+    Signal,
+    Signals,
+    Unsubscribe,
+)
+from core.commands import TargetedChange
+from core.triggers import FOREIGN
+from sim.loads import LoadStream
+from sim.messages import (
+    AddSubscribers,
+    Peek,
+)
+from sim.phase_state import Change, ConductorState
+from sim.replay import ReplayRows, ReplayStream
+from sim.spec import ActionSpec, ApiCall, Snapshot
+
+
+class Sources(ConductorState):
+    def _arrivals(self, limit: float, inclusive: bool, put: Any, mutations: list[Change],
+                  api_until: float | None = None, replay_until: float | None = None) -> None:
+        """Load arrivals up to `limit`: sign-ups as one list change per source run, API calls as a batch
+        (up to `api_until` inclusive when that is later: see `_api_horizon`), replayed rows in time order
+        (up to `replay_until` inclusive when that is later: see `_replay_horizon`)."""
+        for load in self.loads:
+            if isinstance(load, ReplayStream):
+                rows = (load.take_until(replay_until, inclusive=True) if replay_until is not None
+                        and replay_until > limit else load.take_until(limit, inclusive=inclusive))
+                self._replay(load, rows, put, mutations)
+        ahead = api_until is not None and api_until > limit
+        taken = [(k, *(load.take_until(api_until, inclusive=True) if ahead and load.kind == "api"  # type: ignore[arg-type]
+                       else load.take_until(limit, inclusive=inclusive)))
+                 for k, load in enumerate(self.loads) if isinstance(load, LoadStream)]
+        signups = [(k, times, counts) for k, times, counts in taken if len(times) and self.loads[k].kind ==
+                   "subscriber_added"]
+        if signups:
+            times = np.concatenate([np.repeat(t, c) for _, t, c in signups])
+            which = np.concatenate([np.full(int(c.sum()), k) for k, _, c in signups])
+            order = np.lexsort((which, times))  # time order; loads in file order at the same instant
+            times, which = times[order], which[order]
+            cuts = np.flatnonzero(np.diff(which)) + 1
+            for lo, hi in zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(times)].tolist(), strict=True):
+                mutations.append(AddSubscribers(float(times[lo]), hi - lo, self.loads[int(which[lo])].source,
+                                                times[lo:hi]))
+        for k, times, counts in taken:
+            load = self.loads[k]
+            if load.kind == "api" and len(times):
+                at = np.repeat(times, counts) if len(times) > 1 or counts[0] > 1 else times
+                put(load.automation, float(at[0]), ObserveMany(Signals(Kind.API, at, self._api_picks(at))))
+
+    def _replay(self, load: ReplayStream, rows: ReplayRows, put: Any, mutations: list[Change]) -> None:
+        """A replay's rows in time order: runs of sign-ups as one named `AddSubscribers`, the other rows
+        after the list changes before them (an API call may name someone who signed up a moment ago)."""
+        i, n = 0, len(rows.at)
+        while i < n:
+            j = i
+            while j < n and rows.kind[j] == rows.kind[i]:
+                j += 1
+            kind = rows.kind[i]
+            if kind == "subscriber_added":
+                fields = {k: v[i:j] for k, v in rows.fields.items()}
+                mutations.append(AddSubscribers(float(rows.at[i]), j - i, load.source, rows.at[i:j],
+                                                tuple(rows.email[i:j]), fields, self.loads.index(load),
+                                                tuple(rows.copy[i:j].tolist())))
+            else:
+                self._flush(mutations, put)
+                mine = self.directory.mine(rows.email[i:j]).tolist() if self.directory is not None else None
+                sids = [self.store.find(e) if mine is None or mine[k] else FOREIGN
+                        for k, e in enumerate(rows.email[i:j])]
+                load.unknown += sum(s is None for s in sids)
+                for k in range(i, j):
+                    sid = sids[k - i]
+                    if sid == FOREIGN and kind != "api":
+                        continue  # another partition's row (an API call still counts against T6 here)
+                    if sid is not None:
+                        self._replay_row(load, rows, k, sid, put, mutations)
+            i = j
+
+    def _replay_row(self, load: ReplayStream, rows: ReplayRows, k: int, sid: int, put: Any,
+                    mutations: list[Change]) -> None:
+        at, kind = float(rows.at[k]), rows.kind[k]
+        if kind == "api":
+            name = rows.automation[k] or load.automation
+            if name in self.index:
+                put(name, at, Observe(Signal(Kind.API, sid, at)))
+            elif sid != FOREIGN:
+                load.unknown += 1
+        elif kind == "unsubscribe":
+            mutations.append(Unsubscribe(at, (sid,)))
+        elif kind == "add_to_group" and rows.group[k]:
+            mutations.append(AddToGroup(at, str(rows.group[k]), (sid,)))
+        elif kind == "set_field":
+            mutations.extend(SetField(at, name, column[k], (sid,))
+                             for name, column in rows.fields.items() if column[k] is not None)
+
+    def _api_picks(self, at: np.ndarray) -> np.ndarray:
+        """A random subscriber per API call, drawn once per phase the calls would have had (their tick),
+        so taking calls ahead keeps the random stream."""
+        if float(at[-1]) <= self._quantize(float(at[0])):  # one tick (calls are in time order)
+            return self._random_subscribers(len(at))
+        ticks = self._ticks(at)
+        cuts = np.flatnonzero(np.diff(ticks)) + 1
+        return np.concatenate([self._random_subscribers(hi - lo) for lo, hi in
+                               zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(at)].tolist(), strict=True)])
+
+    def _random_subscribers(self, count: int) -> np.ndarray:
+        n = len(self.store) if self.directory is None else self.directory.total  # the whole list
+        if not n:
+            return np.full(count, -1, np.int64)
+        if count == 1:  # the same draw as integers(0, n, 1) (tested), without numpy's size handling: 3 us less
+            picked = np.array([self._api_rng.integers(0, n)], np.int64)
+        else:
+            picked = self._api_rng.integers(0, n, count)
+        return picked if self.directory is None else self.directory.local(picked)
+
+    def _action(self, at: float, action: ActionSpec, put: Any, mutations: list[Change]) -> None:
+        command = action.command
+        if isinstance(command, Snapshot):
+            self._snapshots.append(command.label)
+        elif isinstance(command, ApiCall):
+            for sid in self._who(action, mutations, put):
+                put(action.automation, at, Observe(Signal(Kind.API, sid, at, overrides=command.fields)))
+        elif isinstance(command, TargetedChange):
+            mutations.append(replace(command, subscribers=tuple(s for s in self._who(action, mutations, put)
+                                                                if s != FOREIGN)))
+        else:
+            put(action.automation, at, command)
+
+    def _who(self, action: ActionSpec, mutations: list[Change], put: Any) -> list[int]:
+        who = action.who
+        if who is None:
+            return []
+        self._flush(mutations, put)  # earlier changes first: the operator sees the list as it is now
+        if who.pending_of:
+            return list(self.sup.ask(who.pending_of, Peek(who.count, who.search)))
+        if who.emails:
+            mine = self.directory.mine(list(who.emails)).tolist() if self.directory is not None else None
+            found = [self.store.find(e) if mine is None or mine[k] else FOREIGN for k, e in enumerate(who.emails)]
+            return [-1 if s is None else s for s in found]
+        if who.field:
+            column = self.store.fields.get(who.field, [])
+            hits = [i for i, v in enumerate(column) if v is not None and str(v) == str(who.value)]
+            return hits[: who.count] if who.count else hits
+        return []
