@@ -26,7 +26,7 @@ from core import (
     Unsubscribe,
 )
 from core.triggers import Kind, Trigger
-from sim.replay import landed, when
+from sim.replay_landing import landed, when
 from sim.scenarios.lint import Problem
 from sim.spec import ActionSpec, ApiCall, LoadSpec, RunSpec, Snapshot
 

@@ -58,11 +58,11 @@ class Sources(ConductorState):
             for lo, hi in zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(times)].tolist(), strict=True):
                 mutations.append(AddSubscribers(float(times[lo]), hi - lo, self.loads[int(which[lo])].source,
                                                 times[lo:hi]))
-        for k, times, counts in taken:
-            load = self.loads[k]
-            if load.kind == "api" and len(times):
-                at = np.repeat(times, counts) if len(times) > 1 or counts[0] > 1 else times
-                put(load.automation, float(at[0]), ObserveMany(Signals(Kind.API, at, self._api_picks(at))))
+        calls = [(k, np.repeat(times, counts) if len(times) > 1 or counts[0] > 1 else times)
+                 for k, times, counts in taken if self.loads[k].kind == "api" and len(times)]
+        if calls:
+            for (k, at), picks in zip(calls, self._api_picks([at for _, at in calls]), strict=True):
+                put(self.loads[k].automation, float(at[0]), ObserveMany(Signals(Kind.API, at, picks)))
 
     def _replay(self, load: ReplayStream, rows: ReplayRows, put: Any, mutations: list[Change]) -> None:
         """A replay's rows in time order: runs of sign-ups as one named `AddSubscribers`, the other rows
@@ -109,15 +109,22 @@ class Sources(ConductorState):
             mutations.extend(SetField(at, name, column[k], (sid,))
                              for name, column in rows.fields.items() if column[k] is not None)
 
-    def _api_picks(self, at: np.ndarray) -> np.ndarray:
-        """A random subscriber per API call, drawn once per phase the calls would have had (their tick),
-        so taking calls ahead keeps the random stream."""
-        if float(at[-1]) <= self._quantize(float(at[0])):  # one tick (calls are in time order)
-            return self._random_subscribers(len(at))
-        ticks = self._ticks(at)
-        cuts = np.flatnonzero(np.diff(ticks)) + 1
-        return np.concatenate([self._random_subscribers(hi - lo) for lo, hi in
-                               zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(at)].tolist(), strict=True)])
+    def _api_picks(self, calls: list[np.ndarray]) -> list[np.ndarray]:
+        """A random subscriber per API call of each load (`calls`: their instants, in time order), drawn
+        once per phase and load the calls would have had: tick by tick, the loads in file order within a
+        tick. So taking calls ahead keeps the random stream, whatever the number of loads."""
+        if len(calls) == 1 and float(calls[0][-1]) <= self._quantize(float(calls[0][0])):  # one tick, one load
+            return [self._random_subscribers(len(calls[0]))]
+        draws: list[tuple[float, int, int, int]] = []  # (tick, load, first call, past the last call)
+        for k, at in enumerate(calls):
+            ticks = self._ticks(at)
+            cuts = np.flatnonzero(np.diff(ticks)) + 1
+            draws += [(float(ticks[lo]), k, lo, hi)
+                      for lo, hi in zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(at)].tolist(), strict=True)]
+        picks = [np.empty(len(at), np.int64) for at in calls]
+        for _, k, lo, hi in sorted(draws):
+            picks[k][lo:hi] = self._random_subscribers(hi - lo)
+        return picks
 
     def _random_subscribers(self, count: int) -> np.ndarray:
         n = len(self.store) if self.directory is None else self.directory.total  # the whole list

@@ -47,7 +47,8 @@ from sim.behaviour import BehaviourSpec
 from sim.expectations import RUN_METRICS, known_metric, metric_names
 from sim.files import FileRefused, confined
 from sim.population import DOMAINS, PopulationSpec
-from sim.replay import ReplayError, alignment, anchor, check_peak, refuse_outside, scan
+from sim.replay import ReplayError, scan
+from sim.replay_landing import alignment, anchor, check_peak, refuse_outside
 from sim.scenarios.model import (
     MAX_DURATION,
     MAX_OFFSET,

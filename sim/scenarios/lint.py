@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from core import AddToGroup, AutomationConfig, Edit, Schedule, SetField, Start
 from core.triggers import EMAIL_KINDS, Kind, Trigger
-from sim.replay import landed, when
+from sim.replay_landing import landed, when
 from sim.scenarios.model import did_you_mean as _did_you_mean
 from sim.spec import ApiCall, LoadSpec, RunSpec
 from sim.transport import MAX_LATENCY

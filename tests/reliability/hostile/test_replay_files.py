@@ -211,9 +211,9 @@ def test_u_the_smtp_envelope_takes_only_a_checked_address() -> None:
 def test_bounds_rows_per_second_of_run_are_bounded(tmp_path: Path, refused: Callable[..., str],
                                                    accepted: Callable[..., str],
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from sim import replay
+    from sim import replay_landing
 
-    monkeypatch.setattr(replay, "MAX_ROWS_PER_SECOND", 1000)
+    monkeypatch.setattr(replay_landing, "MAX_ROWS_PER_SECOND", 1000)
     p.csv(tmp_path, [f"10.{i:04d},api,a@x.com" for i in range(600)])
     accepted("check", str(p.scenario(tmp_path, "traffic.csv")))
     line = refused("check", str(p.scenario(tmp_path, "traffic.csv", scale="scale = 2")))
