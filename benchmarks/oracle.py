@@ -10,7 +10,7 @@ A failure is shrunk by Hypothesis to a small scenario and printed as TOML.
 
     python -m benchmarks.oracle --scenarios 10000
 
-CI runs 150 of them, three seeded corpora of 50 (tests/sim/test_oracle.py; the issue asks for 300).
+CI runs 300 of them, six seeded corpora of 50 (tests/sim/test_oracle.py).
 """
 
 from __future__ import annotations

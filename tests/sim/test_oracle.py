@@ -9,8 +9,8 @@ import pytest
 from benchmarks.oracle import check, same_bytes
 from sim.conductor import Conductor
 
-CI_SCENARIOS = 150  # a deeper search: python -m benchmarks.oracle --scenarios 2000 --seed S
-CI_SEEDS = (11, 12, 13)  # three fixed corpora of 50: test workers (xdist) share them out
+CI_SCENARIOS = 300  # a deeper search: python -m benchmarks.oracle --scenarios 2000 --seed S
+CI_SEEDS = (11, 12, 13, 14, 15, 16)  # six fixed corpora of 50: test workers (xdist) share them out
 
 
 @pytest.mark.parametrize("seed", CI_SEEDS)
