@@ -123,10 +123,12 @@ def _action(draw: Any, n: int) -> str:
 
 
 @st.composite
-def _rows(draw: Any) -> str:
-    """A replay file: sign-ups, then rows of every kind naming them (and one nobody signed up)."""
-    n = draw(st.integers(1, 25))
-    times = sorted(draw(st.lists(st.integers(0, 5 * 3600), min_size=n, max_size=n)))
+def _rows(draw: Any, many: bool = False) -> str:
+    """A replay file: sign-ups, then rows of every kind naming them (and one nobody signed up). `many`:
+    up to 200 rows in the first two hours, naming a few subscribers again and again (windows over a
+    replay stop where a subscriber is named twice: they must be cut there, and right)."""
+    n = draw(st.integers(20, 200) if many else st.integers(1, 25))
+    times = sorted(draw(st.lists(st.integers(0, (2 if many else 5) * 3600), min_size=n, max_size=n)))
     rows = ["time,kind,email,plan,group"]
     for k, t in enumerate(times):
         kind = draw(st.sampled_from(["subscriber_added", "subscriber_added", "api", "set_field", "add_to_group",
@@ -142,7 +144,10 @@ def scenarios(draw: Any) -> tuple[str, str]:
     """(scenario TOML, replay CSV): a small scenario mixing every kind the engine has."""
     # Half of them stay where the look-ahead works today (sign-up loads, no crashes, repeats of a day):
     # drawn from everything, most scenarios would switch it off and test nothing of it.
+    # A third of the rest replay many rows (one replay load, perhaps a sign-up load beside it): windows
+    # over a replay (`sim/windows.py`) decide rows and sends together there.
     focus = draw(st.booleans())
+    replaying = not focus and draw(st.integers(0, 2)) == 0
     n = draw(st.integers(1, 4))
     autos: list[str] = []
     for i in range(n):
@@ -167,9 +172,13 @@ def scenarios(draw: Any) -> tuple[str, str]:
             f'tick = "{draw(st.sampled_from(["1s", "1s", "1m"]))}"']
     if faults:
         head += ["[faults]", *faults]
-    loads = [draw(_load(n, focus)) for _ in range(draw(st.integers(1, 3)))]  # something happens
+    if replaying:
+        loads = [f'[[load]]\nkind = "replay"\nfile = "rows.csv"\nautomation = "a{draw(st.integers(0, n - 1))}"']
+        loads += [draw(_load(n, True)) for _ in range(draw(st.integers(0, 1)))]
+    else:
+        loads = [draw(_load(n, focus)) for _ in range(draw(st.integers(1, 3)))]  # something happens
     actions = [draw(_action(n)) for _ in range(draw(st.integers(0, 3)))]
-    return "\n".join([*head, *autos, *loads, *actions]) + "\n", draw(_rows())
+    return "\n".join([*head, *autos, *loads, *actions]) + "\n", draw(_rows(replaying))
 
 
 def digest(result: Any) -> str:

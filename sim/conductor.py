@@ -55,7 +55,7 @@ from sim.messages import (
 )
 from sim.partitions import Directory
 from sim.phase_state import Change, Metrics
-from sim.planner import WindowPlanner, watchers_of
+from sim.planner import watchers_of
 from sim.release import ReleaseGuard
 from sim.replay import ReplayStream
 from sim.replay_window import reached
@@ -63,11 +63,12 @@ from sim.runlog import RunLog
 from sim.sources import Sources
 from sim.spec import ActionSpec, RunSpec, bucket_width
 from sim.steps import Steps, ordered, tracking
+from sim.windows import Windows
 
 __all__ = ["Conductor", "Metrics"]
 
 
-class Conductor(WindowPlanner, Sources, Happenings, Steps):
+class Conductor(Windows, Sources, Happenings, Steps):
     def __init__(self, spec: RunSpec, clock: Clock, supervisor: Supervisor, store: Any,
                  loads: list[LoadStream | ReplayStream], api_rng: np.random.Generator,
                  directory: Directory | None = None) -> None:
@@ -110,6 +111,7 @@ class Conductor(WindowPlanner, Sources, Happenings, Steps):
         self._plan(spec, clock.kind, loads)  # the window planner's reach and which horizons apply
         self._bucket = bucket_width(spec.duration, spec.tick)
         self._derive()
+        self.windows_on = self._windows_on(spec.look_ahead, clock.kind, spec.smtp, bool(spec.crashes))
         self.ended: frozenset[str] = frozenset()  # L4: known at the start of each phase
 
     def _derive(self) -> None:
@@ -213,6 +215,8 @@ class Conductor(WindowPlanner, Sources, Happenings, Steps):
         self._steps(t, inputs)
         if self.can_look_ahead and not self._snapshots:
             self._ahead(t)
+        elif self.windows_on and not self._snapshots:
+            self._window(t)
         for label in self._snapshots:
             replies = self.sup.ask_all([(name, Summarise()) for name in self.ids])
             self.metrics.snapshots[label] = dict(zip(self.ids, replies, strict=True))

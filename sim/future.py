@@ -34,7 +34,6 @@ class FutureQueue:
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, _Chunk]] = []
         self._due: list[tuple[float, int, int, _Chunk]] = []  # (must release by, seq, pos then, chunk)
-        self._of_kind: dict[str, list[_Chunk]] = {}  # chunks not wholly released, by kind
         self._seq = 0
 
     def push(self, kind: str, time: np.ndarray, slack: float = 0.0, **cols: Any) -> None:
@@ -52,7 +51,6 @@ class FutureQueue:
         chunk = _Chunk(self._seq, kind, time, {k: np.asarray(v) for k, v in cols.items()}, float(time.max()), first,
                        slack)
         heapq.heappush(self._heap, (first, chunk.seq, chunk))
-        self._of_kind.setdefault(kind, []).append(chunk)
         heapq.heappush(self._due, (first + slack, chunk.seq, 0, chunk))
 
     def next_time(self) -> float | None:
@@ -69,13 +67,24 @@ class FutureQueue:
         return self._heap[0][0] if self._heap else None
 
     def rows_before(self, kind: str, before: float) -> list[dict[str, np.ndarray]]:
-        """The columns of the rows of `kind` waiting with time < `before` (a read: nothing is released)."""
-        chunks = [c for c in self._of_kind.get(kind, []) if c.pos < len(c.time)]
-        self._of_kind[kind] = chunks
-        out = []
-        for chunk in chunks:
-            if chunk.first >= before:  # nothing of it yet: no need to look at its rows
+        """The columns of the rows of `kind` waiting with time < `before` (a read: nothing is released),
+        a piece per chunk in the order the chunks were pushed.
+
+        The heap holds every chunk not wholly released once, keyed by its earliest waiting row, and a
+        node's children are never earlier: only the chunks with something before `before` are visited,
+        however many wait behind them (opens and clicks wait for hours)."""
+        found: list[_Chunk] = []
+        heap, stack = self._heap, [0] if self._heap else []
+        while stack:
+            i = stack.pop()
+            first, _, chunk = heap[i]
+            if first >= before:
                 continue
+            if chunk.kind == kind:
+                found.append(chunk)
+            stack += [c for c in (2 * i + 1, 2 * i + 2) if c < len(heap)]
+        out = []
+        for chunk in sorted(found, key=lambda c: c.seq):
             rest = slice(chunk.pos, len(chunk.time))
             hit = chunk.time[rest] < before
             if hit.any():

@@ -60,6 +60,16 @@ class Ahead:
 
 
 @dataclass(frozen=True, slots=True)
+class Window:
+    """The phases at `ticks`, each with its inputs (`inputs[k]`, in order) and then what is due at that
+    tick, with capacity for all of it (`sim.windows`)."""
+
+    ticks: tuple[float, ...]
+    inputs: tuple[tuple[AutomationCommand, ...], ...]
+    ended: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class WatchesBefore:
     """(deadline, subscriber) of the not-opened deadlines before `before` (a read)."""
 

@@ -28,7 +28,7 @@ from sim.loads import LoadStream
 from sim.messages import AddSubscribers, StepResult
 from sim.partitions import Directory
 from sim.release import ReleaseGuard
-from sim.replay import ReplayStream
+from sim.replay import ReplayRows, ReplayStream
 from sim.runlog import RunLog
 from sim.spec import ActionSpec, RunSpec
 
@@ -119,4 +119,8 @@ class ConductorState:
         raise NotImplementedError
 
     def _record_restarts(self, t: float) -> None:
+        raise NotImplementedError
+
+    # The sources', used by the windows.
+    def _replay(self, load: ReplayStream, rows: ReplayRows, put: Any, mutations: list[Change]) -> None:
         raise NotImplementedError

@@ -12,7 +12,7 @@ import numpy as np
 import pykka
 
 from core import Automation, Context, Effects, SubscriberStore, advance, handle
-from sim.messages import Ahead, Crash, DueBefore, Page, Peek, Step, StepResult, Summarise, WatchesBefore
+from sim.messages import Ahead, Crash, DueBefore, Page, Peek, Step, StepResult, Summarise, WatchesBefore, Window
 
 
 class AutomationActor(pykka.ThreadingActor):
@@ -32,6 +32,8 @@ class AutomationActor(pykka.ThreadingActor):
             return self.automation.pending.subscriber[ids], self.automation.pending.due[ids]
         if isinstance(message, WatchesBefore):
             return self.automation.watches_before(message.before)
+        if isinstance(message, Window):
+            return window(self.automation, self.store, message)
         if isinstance(message, Ahead):
             return ahead(self.automation, self.store, message)
         if isinstance(message, Summarise):
@@ -52,6 +54,16 @@ def step(a: Automation, store: SubscriberStore, message: Step) -> StepResult:
         handle(a, command, ctx, fx)
     advance(a, message.t, ctx, fx)
     return _result(a, message.t, fx)
+
+
+def window(a: Automation, store: SubscriberStore, message: Window) -> StepResult:
+    """The phases at `ticks`, each as `step` with capacity for everything due: its inputs, then what is due."""
+    ctx, fx = Context(store, message.ended), Effects()
+    for t, inputs in zip(message.ticks, message.inputs, strict=True):
+        for command in inputs:
+            handle(a, command, ctx, fx)
+        advance(a, t, ctx, fx)
+    return _result(a, message.ticks[-1], fx)
 
 
 def ahead(a: Automation, store: SubscriberStore, message: Ahead) -> StepResult:

@@ -1,0 +1,212 @@
+"""Windows over a replay: a phase decides the next ticks' rows and sends together, each at its own tick.
+
+After a phase at `t`, the per-instant engine would run a phase at every later tick with a replayed row
+or a due send. A window runs those phases' work at once, as long as nothing inside it could tell:
+
+- each automation gets one `Window`: for every tick of the window in order, the inputs of that tick
+  (its rows' signals, each at its own instant), then what is due at that tick (`advance`), as the
+  phase at that tick would have handled them; the sends of every tick go to the dispatcher together,
+  in (tick, automation) order, as the look-ahead hands decided ticks over;
+- the rows' list changes are applied before any automation decides (as when rows are taken ahead), so
+  the window stops before the tick at which a subscriber it has already named (by a row, a due send,
+  or a send a row queues inside the window) is named again: every decision then reads the subscriber
+  as it was at its own tick, and no send's outcome (a bounce) can reach a later decision inside it;
+- the token bucket has a send for everything that could be due at each tick (due entries, and every
+  row's possible send at its exact due instant: its delay, moved to the send window's opening), so
+  no tick's capacity is short and every automation gets all it has due, as its phase would have;
+- it ends before the next action, time-driven rule, release, other load arrival, repeat period and
+  the reach (`WindowPlanner._ahead_limit`), and where the look-ahead's own cuts would stop it (rows
+  waiting in the future queue on a tick, a give-up, a send whose signals wait in a slack).
+
+Off with watches (their deadlines are decided by `_ahead`), partitions, SMTP, crashes and the real clock.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from core import AutomationCommand, Observe, ObserveMany, Signals
+from core.columns import distinct
+from core.instants import zone
+from sim.messages import DueBefore, StepResult, Window
+from sim.phase_state import Inputs
+from sim.planner import WindowPlanner
+from sim.replay import ReplayStream
+from sim.replay_window import RAISES
+from sim.steps import ordered
+
+PEEKS = (32, 128, 512)  # rows looked at per window, more while the window reaches past those read
+
+
+class Windows(WindowPlanner):
+    """The window planner, extended over a replay's rows and the sends they queue."""
+
+    def _windows_on(self, look_ahead: bool, clock: str, smtp: bool, crashes: bool) -> bool:
+        """Can this run use windows? One replay load, the virtual clock, one partition. Off where an
+        automation whose sends set off a chain sends at once on a row (the shop day's order confirmations,
+        with a thank-you on their opens): a window stops after the first tick with such a send
+        (`_first_watched`), so every such row would end one, and working them out would cost each phase."""
+        if not (look_ahead and clock == "virtual" and not smtp and not crashes and self.directory is None
+                and len(self._replays) == 1):
+            return False
+        chained = {n for n, kinds in self.slack.items() if min(kinds.values(), default=self.most) < self.most}
+        at_once = {n for n in chained for tr in self.configs[n].triggers
+                   if tr.kind in RAISES.values() and self.configs[n].delay.at_least() == 0
+                   and self.configs[n].window is None}
+        return not at_once
+
+    def _window(self, t: float) -> bool:
+        """Run the window after the phase at `t`, if one is worth it; True when it decided anything."""
+        if self.backlog or self.watchers:  # watches: their deadlines go through `_ahead`'s rules
+            return False
+        load = self._replays[0]
+        limit = min(self._ahead_limit(t, skip=load), t + self._shortest_repeat())
+        if limit <= t + self.spec.tick:
+            return False
+        dues = self._dues(limit)
+        for most in PEEKS:  # few rows first: most windows end within them
+            at, kinds, emails, seen_all = load.peek(limit, most)
+            if not len(at) and not len(dues[1]):
+                return False
+            row_ticks = self._ticks(at) if len(at) else np.zeros(0)
+            unseen = limit if seen_all or not len(at) else float(row_ticks[-1])  # rows past it not read yet
+            keys, ticks, owner, sends = self._named(*dues, at, row_ticks, kinds, emails)
+            if (ticks <= t).any():
+                return False  # something due yet waiting: the phases decide it
+            end = min(limit, unseen, _first_renamed(keys, ticks))
+            if sends.any():
+                end = min(end, self._first_short(ticks[sends]), self._first_give_up(ticks[sends]),
+                          self._first_watched(self.ids, owner[sends], ticks[sends]))
+            if end < unseen or most == PEEKS[-1]:
+                break
+        chosen = ticks < end
+        if len(distinct(ticks[chosen])) < 2:
+            return False  # a tick at most: the next phase does as much, and the waiting rows need not be read
+        known = np.array([k if isinstance(k, int) else -1 for k in keys], np.int64)
+        mine = chosen & (known >= 0)
+        if mine.any():  # read last: the rows waiting in the future queue are many, and the window is known short
+            end = min(end, self._first_clash_rows(known[mine], ticks[mine]))
+            chosen = ticks < end
+        if not chosen.any() or (not (chosen & sends).any() and not (row_ticks < end).any()):
+            return False
+        last = float(ticks[chosen].max())
+        return self._run_window(load, last, ticks[chosen & sends], owner[chosen & sends])
+
+    def _shortest_repeat(self) -> float:
+        """A send's next occurrence is due a repeat period after it: a window stays shorter."""
+        periods = [c.repeat.at_least() for c in self.configs.values() if c.repeat is not None]
+        return min(periods, default=math.inf)
+
+    def _dues(self, limit: float) -> tuple[list[int], np.ndarray, np.ndarray]:
+        """The entries due before `limit`: subscriber, tick, automation index."""
+        names = [n for n in self.ids if (w := self.wakeups[n]) is not None and w < limit]
+        peeks = self.sup.ask_all([(n, DueBefore(limit)) for n in names]) if names else []
+        subs = [int(s) for p in peeks for s in p[0].tolist()]
+        due = np.concatenate([p[1] for p in peeks]) if peeks else np.zeros(0)
+        owner = np.concatenate([np.full(len(p[0]), self.index[n]) for n, p in zip(names, peeks, strict=True)]) \
+            if peeks else np.zeros(0, np.int64)
+        return subs, self._ticks(due) if len(due) else due, owner
+
+    def _named(self, due_keys: list[int], due_ticks: np.ndarray, due_owner: np.ndarray, at: np.ndarray,
+               row_ticks: np.ndarray, kinds: list[str], emails: list[str]) -> tuple[list[int | str], np.ndarray,
+                                                                                    np.ndarray, np.ndarray]:
+        """Everything the window would name, in tick order: (subscriber key, tick, automation, is a send).
+        A row names its subscriber at its tick, and at the exact due tick of the send each automation
+        listening to its kind could queue (whether or not its trigger fires)."""
+        keys: list[int | str] = list(due_keys)
+        ticks, owner, sends = [due_ticks], [due_owner], [np.ones(len(due_keys), bool)]
+        row_keys: list[int | str] = []
+        for e in emails:
+            sid = self.store.find(e)
+            row_keys.append(sid if sid is not None else e.lower())
+        keys += row_keys
+        ticks.append(row_ticks)
+        owner.append(np.full(len(at), -1))
+        sends.append(np.zeros(len(at), bool))
+        for name, config in self.configs.items():
+            listens = {row for row, raised in RAISES.items() if any(tr.kind is raised for tr in config.triggers)}
+            mine = np.array([k in listens for k in kinds], bool)
+            if not mine.any():
+                continue
+            due = config.delay.after_many(at[mine], zone(config.timezone))
+            if config.window is not None:
+                due = config.window.next_open_many(due)
+            keys += [row_keys[i] for i in np.flatnonzero(mine).tolist()]
+            ticks.append(self._ticks(due))
+            owner.append(np.full(int(mine.sum()), self.index[name]))
+            sends.append(np.ones(int(mine.sum()), bool))
+        all_ticks, all_owner, all_sends = np.concatenate(ticks), np.concatenate(owner), np.concatenate(sends)
+        order = np.argsort(all_ticks, kind="stable")
+        return [keys[i] for i in order.tolist()], all_ticks[order], all_owner[order], all_sends[order]
+
+    def _first_clash_rows(self, subs: np.ndarray, ticks: np.ndarray) -> float:
+        """`_first_clash` on what the window names: waiting unsubscribes and hard bounces of its
+        subscribers, and ticks a waiting row happens at."""
+        order = np.argsort(ticks, kind="stable")
+        return self._first_clash(subs[order], ticks[order])
+
+    def _run_window(self, load: ReplayStream, last: float, send_ticks: np.ndarray, send_owner: np.ndarray) -> bool:
+        """Take the rows up to `last`, step every automation through its ticks, dispatch what they decided."""
+        inputs: Inputs = {}
+        mutations: list[Any] = []
+        seq = 0
+
+        def put(name: str, at: float, item: AutomationCommand) -> None:
+            nonlocal seq
+            seq += 1
+            inputs.setdefault(name, []).append((at, seq, item))
+
+        rows = load.take_until(last, inclusive=True)
+        self._replay(load, rows, put, mutations)
+        self._flush(mutations, put)
+        messages = []
+        for name in self.ids:
+            k = self.index[name]
+            per_tick = _by_tick(inputs.get(name, []), self._quantize)
+            mine = set(send_ticks[send_owner == k].tolist())
+            instants = sorted(set(per_tick) | {q for q in mine if q <= last})
+            if not instants:
+                continue
+            messages.append((name, Window(tuple(instants), tuple(ordered(per_tick.get(q, []), self._tracking[name])
+                                                                 for q in instants), self.ended)))
+        if not messages:
+            return False
+        results: list[StepResult] = self.sup.ask_all(messages)
+        batches = self._take(last, results)
+        batches.sort(key=lambda b: (b.decided_at, self.index[b.automation]))
+        self._spend(batches)
+        self.metrics.ahead += len(distinct(np.asarray([q for _, m in messages for q in m.ticks])))
+        self._dispatch(last, batches)
+        return True
+
+
+def _first_renamed(keys: list[int | str], ticks: np.ndarray) -> float:
+    """The first tick at which a subscriber already named at an earlier tick of the window is named again."""
+    first: dict[int | str, float] = {}
+    for key, q in zip(keys, ticks.tolist(), strict=True):
+        seen = first.setdefault(key, q)
+        if seen != q:
+            return float(q)
+    return math.inf
+
+
+def _by_tick(items: list[tuple[float, int, AutomationCommand]],
+             quantize: Any) -> dict[float, list[tuple[float, int, AutomationCommand]]]:
+    """An automation's inputs of the window, per tick of the phase that would have released them: a
+    batch of signals is cut at tick boundaries (each piece keeps its sequence number)."""
+    out: dict[float, list[tuple[float, int, AutomationCommand]]] = {}
+    for at, seq, item in items:
+        if isinstance(item, ObserveMany):
+            s: Signals = item.signals
+            ticks = np.asarray([quantize(x) for x in s.at.tolist()])
+            for q in distinct(ticks).tolist():
+                rows = np.flatnonzero(ticks == q)
+                piece = item if len(rows) == len(ticks) else ObserveMany(s.take(rows))
+                out.setdefault(q, []).append((float(s.at[rows[0]]), seq, piece))
+        else:
+            q = quantize(item.signal.at if isinstance(item, Observe) else at)
+            out.setdefault(q, []).append((at, seq, item))
+    return out
