@@ -123,7 +123,9 @@ class SubscriberStore:
         self.version += 1
 
     def set_field(self, sid: int, name: str, value: Any) -> None:
-        column = self.fields.setdefault(name, [None] * len(self.emails))
+        column = self.fields.get(name)
+        if column is None:  # not `setdefault`: its default would be built, a list as long as the store, every call
+            column = self.fields[name] = [None] * len(self.emails)
         column[sid] = value
         self._blobs.pop("field:" + name, None)
         self._field_versions[name] = self._field_versions.get(name, 0) + 1
