@@ -245,7 +245,3 @@ class SendRules(AutomationBase):
             self.stats.clicks_total += total
             self.stats.clicks_unique += unique
         self.events.add_batch(at, kind, self.pending.subscriber[entries], entries)
-
-    def record_engagement(self, entry: int, kind: str, now: Instant) -> None:
-        """One open or click of one of this automation's sends."""
-        self.record_engagements(np.array([entry]), kind, np.array([now]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from core import (
@@ -148,10 +149,10 @@ def test_st1_statistics_counts_and_rates() -> None:
     batch = a.due(T0, store)
     deliver(a, batch, failure=[0, 0, 0, 2])
     e0, e1 = batch.entries[:2].tolist()
-    a.record_engagement(e0, "opened", T0 + 5)
-    a.record_engagement(e0, "opened", T0 + 6)
-    a.record_engagement(e1, "opened", T0 + 7)
-    a.record_engagement(e0, "clicked", T0 + 8)
+    a.record_engagements(np.array([e0]), "opened", np.array([T0 + 5]))  # a batch of one is a batch
+    a.record_engagements(np.array([e0]), "opened", np.array([T0 + 6]))  # a batch of one is a batch
+    a.record_engagements(np.array([e1]), "opened", np.array([T0 + 7]))  # a batch of one is a batch
+    a.record_engagements(np.array([e0]), "clicked", np.array([T0 + 8]))  # a batch of one is a batch
     s = a.summary()
     assert (s["triggered"], s["sent"], s["failed"], s["ignored"]) == (4, 3, {"soft": 0, "hard": 1},
                                                                      {"duplicate": 1})

@@ -117,3 +117,18 @@ def test_r1_a_repeat_shorter_than_the_window_bounds_it(monkeypatch: pytest.Monke
     monkeypatch.setattr(Conductor, "_shortest_repeat", lambda self: math.inf)
     with pytest.raises(AssertionError, match="the look-ahead changed the event log"):
         same_bytes(text, rows)
+
+
+def test_u1_a_waiting_unsubscribe_of_someone_the_window_names_ends_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Readers unsubscribe within a minute or so of a send; the same subscribers are upgraded again and
+    # again. The per-instant engine applies each unsubscribe at its tick, before the next upgrade is decided.
+    text = (HEAD % 40).replace("unsubscribe = 0.0", 'unsubscribe = 0.5\nopen_after = "40s"') + \
+        UPGRADE.replace('delay = "%s"', 'delay = "30s"\nduplicates = { allow = true }')
+    rng = np.random.default_rng(4)
+    rows = _signups(30)
+    rows += [f"{at:.3f},set_field,m{int(rng.integers(30))}@x.kr,pro,"
+             for at in np.sort(rng.uniform(100, 6000, 600)).tolist()]
+    same_bytes(text, _csv(rows))
+    monkeypatch.setattr(Conductor, "_first_clash_rows", lambda self, subs, ticks: math.inf)
+    with pytest.raises(AssertionError, match="the look-ahead changed the event log"):
+        same_bytes(text, _csv(rows))
