@@ -1,8 +1,9 @@
 """The run's event log: merged from every actor, canonical, digestible.
 
-Rows arrive per actor and per step; `canonical()` orders them by (time,
-automation, arrival within that automation), which depends only on the
-scenario and seed, never on thread scheduling. The digest is the sha256 of
+Rows arrive per actor and per step; `canonical()` orders them by (exact time,
+automation, subscriber, arrival), rows about nobody (state changes) keeping
+their place among the rows of their instant: an order that depends only on the
+scenario and seed, never on thread scheduling or on how phases were grouped. The digest is the sha256 of
 the canonical CSV text.
 """
 
@@ -47,8 +48,16 @@ class RunLog:
         """Every row in canonical order. Called once, after the run: the pieces are released as it goes."""
         cols = self._rows.all()
         self._rows = Chunks(*self._rows.columns)
-        # lexsort is stable: rows of one automation at one instant keep their arrival order (deterministic)
-        order = np.lexsort((cols["automation"], np.round(cols["at"], 6)))
+        # By the exact instant, the automation, then the subscriber: two unrelated rows at one instant (a
+        # sign-up and another send's outcome, both on the millisecond grid) are ordered by who they are
+        # about, not by the order phases happened to produce them in, which deciding ahead changes. A row
+        # about nobody (a state change, a refusal) is a barrier: it keeps its place among the rows of its
+        # instant, and only the rows between two barriers are ordered by subscriber. lexsort is stable:
+        # the rows of one subscriber at one instant keep their arrival order.
+        barrier = cols["subscriber"] < 0
+        segment = np.cumsum(barrier)
+        who = np.where(barrier, -1, cols["subscriber"])
+        order = np.lexsort((who, segment, cols["automation"], cols["at"]))
         for k in list(cols):  # one column at a time: at most one extra column in memory
             cols[k] = cols[k][order]
         return cols

@@ -107,7 +107,7 @@ def _run_partition(shard: Shard, k: int) -> dict[str, Any]:
         lines: list[bytes] = []
         digest = log.digest(result.events, w.store.emails, tz, lambda piece: lines.append(bytes(piece)))
         create_bytes(tmp / "events.csv", b"".join(lines))
-        np.save(tmp / "at.npy", np.round(result.events["at"], 6))
+        np.save(tmp / "at.npy", result.events["at"])  # the canonical order's own key
     else:
         digest = log.digest(result.events, w.store.emails, tz)
     part = _part(result, digest, k)

@@ -5,6 +5,8 @@ design (`benchmarks/naive.py`) at the same number of sends, alternately, in the 
 is the slowest ratio among the gated members, not the best.
 
     python -m benchmarks.zoo [--only NAME ...] [--rounds R] [--json FILE]
+    python -m benchmarks.zoo --oracle [--only NAME ...]   # each member with and without --no-look-ahead:
+                                                          # the same event digest (exit 1 if not)
 """
 
 from __future__ import annotations

@@ -33,6 +33,17 @@ def measure(member: Member, rounds: int) -> dict[str, Any]:
             "ratio": round(n / d, 3), "phases": summary["phases"], "peak_mb": round(max(peaks))}
 
 
+def same_bytes(member: Member) -> dict[str, Any]:
+    """The member run with and without the look-ahead: the event digests must be equal."""
+    with tempfile.TemporaryDirectory() as tmp:
+        fast = dripsim(member.file, Path(tmp) / "fast", *member.args)
+        slow = dripsim(member.file, Path(tmp) / "slow", *member.args, "--no-look-ahead")
+    return {"member": member.name, "same": fast.summary["event_digest"] == slow.summary["event_digest"],
+            "digest": fast.summary["event_digest"][:12], "phases": fast.summary["phases"],
+            "phases_per_instant": slow.summary["phases"], "wall_s": round(fast.wall_s, 1),
+            "wall_per_instant_s": round(slow.wall_s, 1)}
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     head = f"| member | sends | wall (s) | sends/s | naive sends/s | ratio | phases | peak RSS (MB) |\n|{'---|' * 8}"
     lines = [head] + [f"| {r['member']}{'' if r['gated'] else ' (not gated)'} | {r['sends']:,} | {r['wall_s']:.1f} | "
@@ -51,12 +62,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", metavar="NAME", choices=[m.name for m in MEMBERS])
     parser.add_argument("--rounds", type=int, default=1, help="alternate runs per member (medians)")
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--oracle", action="store_true",
+                        help="instead of timing: run each member with and without --no-look-ahead, compare digests")
     args = parser.parse_args(argv)
     ensure()
     rows: list[dict[str, Any]] = []
     failed: list[str] = []
     for member in MEMBERS:
         if args.only and member.name not in args.only:
+            continue
+        if args.oracle:
+            row = same_bytes(member)
+            print(f"{member.name}: {'the same bytes' if row['same'] else 'DIFFERENT event logs'} "
+                  f"({row['digest']}; {row['phases']:,} phases in {row['wall_s']} s, {row['phases_per_instant']:,} "
+                  f"in {row['wall_per_instant_s']} s per instant)", flush=True)
+            failed += [] if row["same"] else [member.name]
             continue
         try:
             rows.append(measure(member, args.rounds))
@@ -67,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{member.name}: {rows[-1]['ratio']:.2f}x ({rows[-1]['wall_s']:.1f} s)", file=sys.stderr, flush=True)
         if args.json:  # after every member: a long zoo interrupted keeps what it measured
             args.json.write_text(json.dumps(rows, indent=1))
-    print(table(rows))
+    if not args.oracle:
+        print(table(rows))
     return 1 if failed else 0
 
 
