@@ -54,7 +54,7 @@ from sim.messages import (
     Summarise,
 )
 from sim.partitions import Directory
-from sim.phase_state import Change, Metrics
+from sim.phase_state import Change, Metrics, Put
 from sim.planner import watchers_of
 from sim.release import ReleaseGuard
 from sim.replay import ReplayStream
@@ -221,7 +221,7 @@ class Conductor(Windows, Sources, Happenings, Steps):
             replies = self.sup.ask_all([(name, Summarise()) for name in self.ids])
             self.metrics.snapshots[label] = dict(zip(self.ids, replies, strict=True))
 
-    def _flush(self, mutations: list[Change], put: Any) -> None:
+    def _flush(self, mutations: list[Change], put: Put) -> None:
         """Apply the list changes gathered so far (audience actor) and route their signals."""
         if not mutations:
             return

@@ -7,8 +7,6 @@ chains and watches observe, the hard bounces and unsubscribes as list changes.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from core import (
@@ -25,11 +23,11 @@ from core import (
 from sim.messages import (
     Sent,
 )
-from sim.phase_state import Change, ConductorState
+from sim.phase_state import Change, ConductorState, Put
 
 
 class Happenings(ConductorState):
-    def _release(self, kind: str, times: np.ndarray, cols: dict[str, np.ndarray], put: Any,
+    def _release(self, kind: str, times: np.ndarray, cols: dict[str, np.ndarray], put: Put,
                  mutations: list[Change]) -> None:
         name = self.ids[int(cols["automation"][0])] if len(times) else ""
         first = float(times.min()) if len(times) else 0.0
@@ -54,7 +52,7 @@ class Happenings(ConductorState):
                 mutations.append(Unsubscribe(at, (sid,)))
 
     def _email_signals(self, kind: Kind, email: str, times: np.ndarray, cols: dict[str, np.ndarray],
-                       hit: np.ndarray, watchers: tuple[str, ...], put: Any) -> None:
+                       hit: np.ndarray, watchers: tuple[str, ...], put: Put) -> None:
         link_col = cols.get("link")
         links = None if link_col is None else np.asarray(self.spec.behaviour.links, dtype=object)[link_col[hit]]
         signals = Signals(kind, times, cols["subscriber"][hit].astype(np.int64), email=email,

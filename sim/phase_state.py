@@ -106,7 +106,7 @@ class ConductorState:
     def _ticks(self, at: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def _flush(self, mutations: list[Change], put: Any) -> None:
+    def _flush(self, mutations: list[Change], put: Put) -> None:
         raise NotImplementedError
 
     def _crashes(self, t: float, active: list[str]) -> set[str]:
@@ -122,5 +122,5 @@ class ConductorState:
         raise NotImplementedError
 
     # The sources', used by the windows.
-    def _replay(self, load: ReplayStream, rows: ReplayRows, put: Any, mutations: list[Change]) -> None:
+    def _replay(self, load: ReplayStream, rows: ReplayRows, put: Put, mutations: list[Change]) -> None:
         raise NotImplementedError

@@ -6,7 +6,6 @@ actions (lifecycle commands, API calls and list changes to named or selected sub
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 
@@ -27,13 +26,13 @@ from sim.messages import (
     AddSubscribers,
     Peek,
 )
-from sim.phase_state import Change, ConductorState
+from sim.phase_state import Change, ConductorState, Put
 from sim.replay import ReplayRows, ReplayStream
 from sim.spec import ActionSpec, ApiCall, Snapshot
 
 
 class Sources(ConductorState):
-    def _arrivals(self, limit: float, inclusive: bool, put: Any, mutations: list[Change],
+    def _arrivals(self, limit: float, inclusive: bool, put: Put, mutations: list[Change],
                   api_until: float | None = None, replay_until: float | None = None) -> None:
         """Load arrivals up to `limit`: sign-ups as one list change per source run, API calls as a batch
         (up to `api_until` inclusive when that is later: see `_api_horizon`), replayed rows in time order
@@ -62,9 +61,11 @@ class Sources(ConductorState):
                  for k, times, counts in taken if self.loads[k].kind == "api" and len(times)]
         if calls:
             for (k, at), picks in zip(calls, self._api_picks([at for _, at in calls]), strict=True):
-                put(self.loads[k].automation, float(at[0]), ObserveMany(Signals(Kind.API, at, picks)))
+                name = self.loads[k].automation
+                assert name is not None, "an API load names its automation (the loader requires it)"
+                put(name, float(at[0]), ObserveMany(Signals(Kind.API, at, picks)))
 
-    def _replay(self, load: ReplayStream, rows: ReplayRows, put: Any, mutations: list[Change]) -> None:
+    def _replay(self, load: ReplayStream, rows: ReplayRows, put: Put, mutations: list[Change]) -> None:
         """A replay's rows in time order: runs of sign-ups as one named `AddSubscribers`, the other rows
         after the list changes before them (an API call may name someone who signed up a moment ago)."""
         i, n = 0, len(rows.at)
@@ -92,7 +93,7 @@ class Sources(ConductorState):
                         self._replay_row(load, rows, k, sid, put, mutations)
             i = j
 
-    def _replay_row(self, load: ReplayStream, rows: ReplayRows, k: int, sid: int, put: Any,
+    def _replay_row(self, load: ReplayStream, rows: ReplayRows, k: int, sid: int, put: Put,
                     mutations: list[Change]) -> None:
         at, kind = float(rows.at[k]), rows.kind[k]
         if kind == "api":
@@ -136,20 +137,20 @@ class Sources(ConductorState):
             picked = self._api_rng.integers(0, n, count)
         return picked if self.directory is None else self.directory.local(picked)
 
-    def _action(self, at: float, action: ActionSpec, put: Any, mutations: list[Change]) -> None:
+    def _action(self, at: float, action: ActionSpec, put: Put, mutations: list[Change]) -> None:
         command = action.command
         if isinstance(command, Snapshot):
             self._snapshots.append(command.label)
         elif isinstance(command, ApiCall):
             for sid in self._who(action, mutations, put):
-                put(action.automation, at, Observe(Signal(Kind.API, sid, at, overrides=command.fields)))
+                put(_target(action), at, Observe(Signal(Kind.API, sid, at, overrides=command.fields)))
         elif isinstance(command, TargetedChange):
             mutations.append(replace(command, subscribers=tuple(s for s in self._who(action, mutations, put)
                                                                 if s != FOREIGN)))
         else:
-            put(action.automation, at, command)
+            put(_target(action), at, command)
 
-    def _who(self, action: ActionSpec, mutations: list[Change], put: Any) -> list[int]:
+    def _who(self, action: ActionSpec, mutations: list[Change], put: Put) -> list[int]:
         who = action.who
         if who is None:
             return []
@@ -165,3 +166,9 @@ class Sources(ConductorState):
             hits = [i for i, v in enumerate(column) if v is not None and str(v) == str(who.value)]
             return hits[: who.count] if who.count else hits
         return []
+
+
+def _target(action: ActionSpec) -> str:
+    """The automation an action's command goes to (the loader requires one for these commands)."""
+    assert action.automation is not None, f"action {action.index} names no automation"
+    return action.automation
