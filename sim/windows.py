@@ -88,7 +88,7 @@ class Windows(WindowPlanner):
         known = np.array([k if isinstance(k, int) else -1 for k in keys], np.int64)
         mine = chosen & (known >= 0)
         if mine.any():  # read last: the rows waiting in the future queue are many, and the window is known short
-            end = min(end, self._first_clash_rows(known[mine], ticks[mine]))
+            end = min(end, self._first_clash(known[mine], ticks[mine]))  # `ticks` is in tick order
             chosen = ticks < end
         if not chosen.any() or (not (chosen & sends).any() and not (row_ticks < end).any()):
             return False
@@ -141,12 +141,6 @@ class Windows(WindowPlanner):
         all_ticks, all_owner, all_sends = np.concatenate(ticks), np.concatenate(owner), np.concatenate(sends)
         order = np.argsort(all_ticks, kind="stable")
         return [keys[i] for i in order.tolist()], all_ticks[order], all_owner[order], all_sends[order]
-
-    def _first_clash_rows(self, subs: np.ndarray, ticks: np.ndarray) -> float:
-        """`_first_clash` on what the window names: waiting unsubscribes and hard bounces of its
-        subscribers, and ticks a waiting row happens at."""
-        order = np.argsort(ticks, kind="stable")
-        return self._first_clash(subs[order], ticks[order])
 
     def _run_window(self, load: ReplayStream, last: float, send_ticks: np.ndarray, send_owner: np.ndarray) -> bool:
         """Take the rows up to `last`, step every automation through its ticks, dispatch what they decided."""

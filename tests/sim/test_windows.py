@@ -129,6 +129,6 @@ def test_u1_a_waiting_unsubscribe_of_someone_the_window_names_ends_it(monkeypatc
     rows += [f"{at:.3f},set_field,m{int(rng.integers(30))}@x.kr,pro,"
              for at in np.sort(rng.uniform(100, 6000, 600)).tolist()]
     same_bytes(text, _csv(rows))
-    monkeypatch.setattr(Conductor, "_first_clash_rows", lambda self, subs, ticks: math.inf)
+    monkeypatch.setattr(Conductor, "_first_clash", lambda self, subs, ticks: math.inf)
     with pytest.raises(AssertionError, match="the look-ahead changed the event log"):
         same_bytes(text, _csv(rows))
