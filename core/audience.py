@@ -51,21 +51,21 @@ def _unsubscribe(store: SubscriberStore, c: Unsubscribe, out: Applied) -> None:
     for sid in _known(store, c.subscribers):
         before = store.status_of(sid)
         if before is Status.SUBSCRIBED:  # U1: an unsubscribe never revives a deleted subscriber
-            store.set_status(sid, Status.UNSUBSCRIBED)
+            store.set_status(sid, Status.UNSUBSCRIBED, c.at)
         _logged(store, out, c.at, sid, before)
 
 
 def _hard_bounce(store: SubscriberStore, c: HardBounce, out: Applied) -> None:
     for sid in _known(store, c.subscribers):
         before = store.status_of(sid)
-        store.bounce(sid, hard=True)  # U2: auto-deletes when the list says so
+        store.bounce(sid, hard=True, at=c.at)  # U2: auto-deletes when the list says so
         _logged(store, out, c.at, sid, before)
 
 
 def _delete(store: SubscriberStore, c: DeleteSubscriber, out: Applied) -> None:
     for sid in _known(store, c.subscribers):
         before = store.status_of(sid)
-        store.set_status(sid, Status.DELETED)
+        store.set_status(sid, Status.DELETED, c.at)
         _logged(store, out, c.at, sid, before)
 
 

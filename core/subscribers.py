@@ -8,6 +8,7 @@ newline-joined blob per searched column, found with the `re` engine in C.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from enum import IntEnum
@@ -60,6 +61,7 @@ class SubscriberStore:
         self._hidden: tuple[int, np.ndarray[Any, Any]] | None = None
         self._month_days: dict[str, tuple[int, np.ndarray[Any, Any]]] = {}
         self._field_versions: dict[str, int] = {}  # bumped when a value is overwritten
+        self._left: dict[int, float] = {}  # when a subscriber stopped being subscribed, during the run (U1)
 
     def __len__(self) -> int:
         return len(self.emails)
@@ -118,7 +120,11 @@ class SubscriberStore:
         self.version += 1
         return range(start, start + n)
 
-    def set_status(self, sid: int, status: Status) -> None:
+    def set_status(self, sid: int, status: Status, at: Instant = -math.inf) -> None:
+        """`at`: when it happened. No status leads back to `subscribed`, so the first departure is kept,
+        and a trigger decides by the status at its own instant (`subscribed_at`)."""
+        if self.status[sid] == SUBSCRIBED and status != Status.SUBSCRIBED:
+            self._left[sid] = at
         self.status[sid] = int(status)
         self.version += 1
 
@@ -140,10 +146,10 @@ class SubscriberStore:
         self.version += 1
         return True
 
-    def bounce(self, sid: int, *, hard: bool) -> Status:
+    def bounce(self, sid: int, *, hard: bool, at: Instant = -math.inf) -> Status:
         """U2: a hard bounce auto-deletes when the list says so; soft changes nothing."""
         if hard and self.auto_delete and self.status[sid] == Status.SUBSCRIBED:
-            self.set_status(sid, Status.AUTO_DELETED)
+            self.set_status(sid, Status.AUTO_DELETED, at)
         return Status(int(self.status[sid]))
 
     # -- reading -----------------------------------------------------------
@@ -157,6 +163,17 @@ class SubscriberStore:
 
     def status_of(self, sid: int) -> Status:
         return Status(int(self.status[sid]))
+
+    def subscribed_at(self, sids: np.ndarray[Any, Any], at: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """Per row: was the subscriber subscribed at that instant (T6, T1)? Every change up to it is
+        applied; one after it (an unsubscribe or a bounce a moment later, applied in the same phase) is
+        not seen, so the answer does not depend on which phase applied it."""
+        ok: np.ndarray[Any, Any] = self.status.view[sids] == SUBSCRIBED
+        if self._left and not ok.all():
+            left = self._left
+            for k in np.flatnonzero(~ok).tolist():
+                ok[k] = left.get(int(sids[k]), -math.inf) > at[k]
+        return ok
 
     def field(self, sid: int, name: str) -> Any:
         column = self.fields.get(name)

@@ -56,7 +56,6 @@ from sim.messages import (
 from sim.partitions import Directory
 from sim.phase_state import Change, Metrics, Put
 from sim.planner import watchers_of
-from sim.release import ReleaseGuard
 from sim.replay import ReplayStream
 from sim.replay_window import reached
 from sim.runlog import RunLog
@@ -86,7 +85,6 @@ class Conductor(Windows, Sources, Happenings, Steps):
         self._cursor = 0
         self.loads = loads
         self.future = FutureQueue()
-        self.guard = ReleaseGuard(self._quantize, spec.tick)  # signals in their slack before list changes
         self.log = RunLog(self.ids)
         self.metrics = Metrics()
         self.busy = False  # inside a phase (or the final drain)
@@ -116,14 +114,14 @@ class Conductor(Windows, Sources, Happenings, Steps):
 
     def _derive(self) -> None:
         """What the phases read off the automations' settings, worked out again after every edit: who
-        listens to what (`routes`), how long what sends set off may wait for a phase (`slack`), which of
-        its sends' rows some trigger observes (`listened`), the delays and windows each replay row kind
-        meets (`_reached`), the automations with not-opened deadlines (`watchers`), and the signals that
-        only touch watches (`_tracking`)."""
+        listens to what (`routes`), how long what sends set off may wait for a phase (`slack`), which of its
+        sends' rows a trigger observes (`listened`), the delays and windows each replay row kind meets
+        (`_reached`), the automations with not-opened deadlines (`watchers`), and the signals that only
+        touch watches (`_tracking`)."""
         self.routes = Routes.of(self.configs[n] for n in self.ids)
         self.slack = slack_of(self.configs, self.most)
-        self.listened = listened(self.configs)
         self._reached = reached(self.configs)
+        self.listened = listened(self.configs)
         self.watchers = watchers_of(self.configs)
         self._tracking = {n: tracking(c) for n, c in self.configs.items()}
 
@@ -180,8 +178,6 @@ class Conductor(Windows, Sources, Happenings, Steps):
             times.append(self.last_t + self.spec.tick)
         if self.crash_at:
             times.append(self.crash_at[0][0])
-        if (g := self.guard.next_phase(self.last_t if self.metrics.phases else -math.inf)) is not None:
-            times.append(g)
         if not times:
             return None
         return max(self._quantize(min(times)), self.last_t if self.metrics.phases else self.t0)
@@ -203,6 +199,9 @@ class Conductor(Windows, Sources, Happenings, Steps):
 
         for kind, times, cols in grouped(self.future.pop_until(t)):
             self._release(kind, times, cols, put, mutations)
+        if inputs and self._changes_coming(t):
+            self._flush(mutations, put)
+            self._observe_waited(t, inputs)
         while self._cursor < len(self.actions) and self.actions[self._cursor].at <= t:
             action = self.actions[self._cursor]
             self._cursor += 1

@@ -1,8 +1,10 @@
 """What sends set off, and its return: each dispatched send's outcome, open, click and unsubscribe
-go to the future queue (`sim.future`) at their own instants, with the slack they may wait for a phase;
-the release guard (`sim.release`) learns which of them a trigger observes. A phase releases what is due
-as one input per automation and kind: outcome records, engagement records, the email signals that
-chains and watches observe, the hard bounces and unsubscribes as list changes.
+go to the future queue (`sim.future`) at their own instants, with the slack they may wait for a phase.
+A trigger decides by the subscriber's status at the signal's own instant (`SubscriberStore.subscribed_at`),
+so a list change released in the same phase (an unsubscribe a moment after the open) is not seen early.
+A phase releases what is due as one input per automation and kind: outcome records, engagement
+records, the email signals that chains and watches observe, the hard bounces and unsubscribes as list
+changes.
 """
 
 from __future__ import annotations
@@ -80,20 +82,6 @@ class Happenings(ConductorState):
         self.future.push("unsubscribe", r.unsubscribe_at, self.most,
                          automation=np.full(len(r.unsubscribe_index), a, np.int16),
                          subscriber=s.subscribers[r.unsubscribe_index])
-        self._guard(s, slack)
-
-    def _guard(self, s: Sent, slack: dict[str, float]) -> None:
-        """Tell the release guard of this dispatch's signals that wait in a slack, and its list changes."""
-        r, subs = s.reactions, s.subscribers.astype(np.int64)
-        for kind, idx, at in (("outcome", None, s.done_at), ("opened", r.open_index, r.open_at),
-                              ("clicked", r.click_index, r.click_at)):
-            # Any row a trigger observes, also one whose slack is the whole reach (a delay of REACH or
-            # more): an unsubscribe released with it would be applied first (found by the oracle).
-            if kind in self.listened.get(s.automation, ()):
-                self.guard.signals(subs if idx is None else subs[idx], at, slack.get(kind, self.most))
-        hard = s.code == Outcome.HARD_BOUNCE
-        self.guard.changes(np.concatenate([subs[r.unsubscribe_index], subs[hard]]),
-                           np.concatenate([r.unsubscribe_at, s.done_at[hard]]))
 
 
 def grouped(pieces: list[tuple[str, np.ndarray, dict[str, np.ndarray]]]) -> list[tuple[str, np.ndarray,

@@ -27,7 +27,6 @@ from sim.future import FutureQueue
 from sim.loads import LoadStream
 from sim.messages import AddSubscribers, StepResult
 from sim.partitions import Directory
-from sim.release import ReleaseGuard
 from sim.replay import ReplayRows, ReplayStream
 from sim.runlog import RunLog
 from sim.spec import ActionSpec, RunSpec
@@ -75,7 +74,6 @@ class ConductorState:
     _replays: list[ReplayStream]
     _api_rng: np.random.Generator
     future: FutureQueue
-    guard: ReleaseGuard
     log: RunLog
     metrics: Metrics
     wakeups: dict[str, float | None]
@@ -110,6 +108,9 @@ class ConductorState:
         raise NotImplementedError
 
     def _crashes(self, t: float, active: list[str]) -> set[str]:
+        raise NotImplementedError
+
+    def _absorb(self, t: float, results: list[StepResult]) -> None:
         raise NotImplementedError
 
     def _take(self, t: float, results: list[StepResult]) -> list[Any]:

@@ -11,6 +11,8 @@ per-instant engine (`--no-look-ahead`) would do in between could change a decisi
 - **due sends** (`_ahead`): the sends of the ticks that follow, decided now, when each subscriber is
   decided once, none has an unsubscribe or a hard bounce waiting, the token bucket has a send for each
   at its own tick (`_first_short`), and nothing they set off could come back before the window ends.
+  What they set off waits for the next phase: a trigger reads the status at its own instant
+  (`SubscriberStore.subscribed_at`), so a bounce or an unsubscribe released with it is not seen early.
 
 Every horizon is capped by the reach (`_reach`: `LOOKAHEAD`, then up to `REACH` within the report's
 bucket). `docs/architecture.md` ("Why deciding ahead is exact") gives the argument; the oracle
@@ -96,8 +98,6 @@ class WindowPlanner(ConductorState):
         times += [a for load in self.loads if load is not skip and (a := load.next_time()) is not None]
         if (f := self.future.next_time()) is not None:
             times.append(f)
-        if (g := self.guard.next_phase(t)) is not None:
-            times.append(g)
         times += [x for x in self.scheduled.values() if x is not None]
         limit = min(times + [x for n, x in self.timed.items() if x is not None and n not in self.watchers])
         for name in sorted(self.watchers, key=self.index.__getitem__):  # their deadlines can be decided ahead
@@ -163,7 +163,6 @@ class WindowPlanner(ConductorState):
         limit = min(limit, self._first_clash(subs, ticks))
         limit = min(limit, self._first_short(ticks))
         limit = min(limit, self._first_give_up(ticks))  # inclusive of the instant itself: ticks < limit
-        limit = min(limit, self._first_watched(names, owner, ticks))
         chosen = ticks < limit
         if not chosen.any():
             return
@@ -208,15 +207,18 @@ class WindowPlanner(ConductorState):
                 clash = min(clash, float(ticks[landing].min()))
         return clash
 
-    def _first_watched(self, names: list[str], owner: np.ndarray, ticks: np.ndarray) -> float:
-        """Past the first tick with a send whose outcome, open or click sets off a chain (it waits in its
-        slack): that send's subscriber may unsubscribe or bounce hard before the chain's signal is released,
-        and the release guard (`sim/release.py`) can only ask for a phase later than the window's last."""
-        watched = [k for k, n in enumerate(names) if min(self.slack.get(n, {}).values(), default=self.most) < self.most]
-        if not watched:
-            return math.inf
-        mine = np.isin(owner, watched)
-        return float(ticks[mine].min()) + self.spec.tick / 2 if mine.any() else math.inf
+    def _waiting_signals(self, limit: float) -> np.ndarray:
+        """The subscribers with a row some trigger observes (an outcome, open or click) waiting in the
+        future queue before `limit`: the per-instant engine observes it at its own tick, before any
+        later row naming them is applied (a field the trigger's filter reads, a call of the same
+        automation that T5 would then see first)."""
+        out = []
+        for kind in ("outcome", "opened", "clicked"):
+            sources = [self.index[n] for n, kinds in self.listened.items() if kind in kinds and n in self.index]
+            if sources:
+                out += [c["subscriber"][np.isin(c["automation"], sources)]
+                        for c in self.future.rows_before(kind, limit)]
+        return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
 
     def _first_give_up(self, ticks: np.ndarray) -> float:
         """The first instant a send decided in the window could give up at.

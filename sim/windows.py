@@ -16,7 +16,9 @@ or a due send. A window runs those phases' work at once, as long as nothing insi
   no tick's capacity is short and every automation gets all it has due, as its phase would have;
 - it ends before the next action, time-driven rule, release, other load arrival, repeat period and
   the reach (`WindowPlanner._ahead_limit`), and where the look-ahead's own cuts would stop it (rows
-  waiting in the future queue on a tick, a give-up, a send whose signals wait in a slack).
+  waiting in the future queue on a tick, a give-up);
+- it stops before a row naming a subscriber with an outcome, open or click waiting in its slack that a
+  trigger observes (`_waiting_signals`): the per-instant engine observes that signal first.
 
 Off with watches (their deadlines are decided by `_ahead`), partitions, SMTP, crashes and the real clock.
 """
@@ -38,6 +40,7 @@ from sim.replay import ReplayStream
 from sim.replay_window import RAISES
 from sim.steps import ordered
 
+FIELD_ROWS = ("set_field", "add_to_group")  # the rows that change what a filter reads
 PEEKS = (32, 128, 512)  # rows looked at per window, more while the window reaches past those read
 
 
@@ -45,18 +48,9 @@ class Windows(WindowPlanner):
     """The window planner, extended over a replay's rows and the sends they queue."""
 
     def _windows_on(self, look_ahead: bool, clock: str, smtp: bool, crashes: bool) -> bool:
-        """Can this run use windows? One replay load, the virtual clock, one partition. Off where an
-        automation whose sends set off a chain sends at once on a row (the shop day's order confirmations,
-        with a thank-you on their opens): a window stops after the first tick with such a send
-        (`_first_watched`), so every such row would end one, and working them out would cost each phase."""
-        if not (look_ahead and clock == "virtual" and not smtp and not crashes and self.directory is None
-                and len(self._replays) == 1):
-            return False
-        chained = {n for n, kinds in self.slack.items() if min(kinds.values(), default=self.most) < self.most}
-        at_once = {n for n in chained for tr in self.configs[n].triggers
-                   if tr.kind in RAISES.values() and self.configs[n].delay.at_least() == 0
-                   and self.configs[n].window is None}
-        return not at_once
+        """Can this run use windows? One replay load, the virtual clock, one partition."""
+        return (look_ahead and clock == "virtual" and not smtp and not crashes and self.directory is None
+                and len(self._replays) == 1)
 
     def _window(self, t: float) -> bool:
         """Run the window after the phase at `t`, if one is worth it; True when it decided anything."""
@@ -78,8 +72,7 @@ class Windows(WindowPlanner):
                 return False  # something due yet waiting: the phases decide it
             end = min(limit, unseen, _first_renamed(keys, ticks))
             if sends.any():
-                end = min(end, self._first_short(ticks[sends]), self._first_give_up(ticks[sends]),
-                          self._first_watched(self.ids, owner[sends], ticks[sends]))
+                end = min(end, self._first_short(ticks[sends]), self._first_give_up(ticks[sends]))
             if end < unseen or most == PEEKS[-1]:
                 break
         chosen = ticks < end
@@ -88,12 +81,50 @@ class Windows(WindowPlanner):
         known = np.array([k if isinstance(k, int) else -1 for k in keys], np.int64)
         mine = chosen & (known >= 0)
         if mine.any():  # read last: the rows waiting in the future queue are many, and the window is known short
-            end = min(end, self._first_clash(known[mine], ticks[mine]))  # `ticks` is in tick order
+            end = self._waiting_cuts(end, known, ticks, mine, sends)
             chosen = ticks < end
         if not chosen.any() or (not (chosen & sends).any() and not (row_ticks < end).any()):
             return False
         last = float(ticks[chosen].max())
         return self._run_window(load, last, ticks[chosen & sends], owner[chosen & sends])
+
+    def _waiting_cuts(self, end: float, known: np.ndarray, ticks: np.ndarray, mine: np.ndarray,
+                      sends: np.ndarray) -> float:
+        """`end`, or the first tick naming someone with a change waiting (`_first_clash`), or a row naming
+        someone with a signal waiting (`_waiting_signals`)."""
+        end = min(end, self._first_clash(known[mine], ticks[mine]))  # `ticks` is in tick order
+        rows = mine & ~sends
+        if rows.any() and len(waiting := self._waiting_signals(end)):
+            hit = rows & np.isin(known, waiting)
+            if hit.any():
+                end = min(end, float(ticks[hit].min()))
+        return end
+
+    def _changes_coming(self, t: float) -> bool:
+        """Could this phase change a field or a group, or run an action (which may), before it observes
+        what it released? Rows taken ahead count (up to the reach)."""
+        if self._cursor < len(self.actions) and self.actions[self._cursor].at <= t:
+            return True
+        return any(k in FIELD_ROWS for load in self._replays for k in load.peek(t + self.most, 64)[1])
+
+    def _observe_waited(self, t: float, inputs: Inputs) -> None:
+        """The released signals of ticks before `t` (they waited in their slack: no phase ran at their
+        ticks), observed first, each at its tick, as the phases at those ticks would have: before this
+        phase's rows and actions change a field a trigger's filter reads. (A status needs no care: a
+        trigger reads it at its own instant.)"""
+        messages = []
+        for name in self.ids:
+            signals = [x for x in inputs.get(name, []) if isinstance(x[2], Observe | ObserveMany)]
+            per_tick = _by_tick(signals, self._quantize)
+            early = sorted(q for q in per_tick if q < t)
+            if not early:
+                continue
+            inputs[name] = [x for x in inputs[name] if not isinstance(x[2], Observe | ObserveMany)]
+            inputs[name] += [x for q, items in per_tick.items() if q >= t for x in items]
+            messages.append((name, Window(tuple(early), tuple(ordered(per_tick[q], self._tracking[name])
+                                                              for q in early), self.ended)))
+        if messages:
+            self._absorb(t, self.sup.ask_all(messages))
 
     def _shortest_repeat(self) -> float:
         """A send's next occurrence is due a repeat period after it: a window stays shorter."""

@@ -18,7 +18,7 @@ from core.lifecycle import State
 from core.pending import (
     Why,
 )
-from core.subscribers import SUBSCRIBED, SubscriberStore
+from core.subscribers import SubscriberStore
 from core.triggers import EMAIL_KINDS, FOREIGN, NO_DUPLICATES, WATCH_KINDS, Kind, Signal, Signals
 
 
@@ -45,7 +45,7 @@ class TriggerRules(AutomationBase):
             return "foreign"
         if sid < 0 or sid >= len(store):
             return self._ignore(signal, "unknown_subscriber")
-        if store.status[sid] != SUBSCRIBED:
+        if not store.subscribed_at(np.array([sid]), np.array([now]))[0]:
             return self._ignore(signal, "not_subscribed")
         if not self._combined_complete(sid, matched, now):
             return "partial"
@@ -136,7 +136,7 @@ class TriggerRules(AutomationBase):
         unknown = (reason == 0) & ((sids < 0) | (sids >= len(store)))
         reason[unknown] = REASON["unknown_subscriber"]
         live = np.flatnonzero(reason == 0)
-        reason[live[store.status.view[sids[live]] != SUBSCRIBED]] = REASON["not_subscribed"]
+        reason[live[~store.subscribed_at(sids[live], s.at[live])]] = REASON["not_subscribed"]
 
     def _duplicates_many(self, s: Signals, reason: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], ...]:
         """T5 for every row still in; returns (later rows, the earlier row of the same subscriber).

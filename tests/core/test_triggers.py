@@ -186,6 +186,27 @@ def test_t6_api_for_unknown_or_unsubscribed_is_ignored_with_reason() -> None:
     assert len(a.pending) == 0
 
 
+def test_t6_a_trigger_reads_the_status_at_its_own_instant() -> None:
+    """An unsubscribe a moment after the trigger, already applied (the same phase released both), is not
+    seen; one at or before it is. The answer does not depend on the order a phase applies them in."""
+    import numpy as np
+
+    from core import Signals, Status
+
+    store = store_with(4)
+    store.set_status(1, Status.UNSUBSCRIBED, T0 + 5)
+    store.bounce(2, hard=True, at=T0 + 3)
+    store.set_status(3, Status.UNSUBSCRIBED, T0 + 1)
+    one = running(T0, triggers=(Trigger(Kind.API),))
+    assert one.observe(Signal(Kind.API, 1, T0 + 4), store) == "accepted"  # before it left
+    assert one.observe(Signal(Kind.API, 3, T0 + 1), store) == "ignored:not_subscribed"  # the same instant
+    batch = running(T0, triggers=(Trigger(Kind.API),))
+    at = np.array([T0 + 4, T0 + 3, T0 + 0.5])  # within the API limit of 3/s
+    batch.observe_many(Signals(Kind.API, at, np.array([1, 2, 3])), store)
+    assert dict(batch.stats.ignored) == {"not_subscribed": 1}  # 2 bounced at its instant; 1 and 3 were in
+    assert batch.stats.accepted == 2
+
+
 def test_t6_api_rate_limit_three_per_second() -> None:
     store = store_with(10)
     a = running(T0, triggers=(Trigger(Kind.API),))

@@ -64,15 +64,15 @@ file = "rows.csv"
 '''
 
 
-def _upgrades(seed: int, unsubscribe_after: float | None) -> str:
-    """Sign-ups, then upgrades of random subscribers every few seconds (each unsubscribing a little later)."""
+def _upgrades(seed: int, downgrade_after: float | None) -> str:
+    """Sign-ups, then upgrades of random subscribers every few seconds (each downgraded a little later)."""
     rng = np.random.default_rng(seed)
     rows = _signups(100)
     for at in np.sort(rng.uniform(100, 6000, 400)).tolist():
         who = int(rng.integers(100))
         rows.append(f"{at:.3f},set_field,m{who}@x.kr,pro,")
-        if unsubscribe_after is not None:
-            rows.append(f"{at + unsubscribe_after:.3f},unsubscribe,m{who}@x.kr,,")
+        if downgrade_after is not None:
+            rows.append(f"{at + downgrade_after:.3f},set_field,m{who}@x.kr,free,")
     rows.sort(key=lambda r: float(r.split(",")[0]))
     return _csv(rows)
 
@@ -86,10 +86,13 @@ def test_st2_a_window_decides_rows_and_their_sends_as_one_phase_per_tick() -> No
     assert windows < 0.25 * one  # rows and sends of many ticks in one window
 
 
-def test_u1_a_subscriber_named_again_later_in_the_window_ends_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    # An upgrade queues a send due 2 minutes later; the subscriber unsubscribes 20 s after the upgrade. Applied
-    # with the window's rows before anything is decided, the unsubscribe would be seen by the upgrade itself.
-    text, rows = HEAD % 40 + UPGRADE % "2m", _upgrades(2, 20.0)
+def test_f2_a_subscriber_named_again_later_in_the_window_ends_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An upgrade queues a send due 2 minutes later for pro subscribers; the subscriber is downgraded 20 s
+    # later. Applied with the window's rows before anything is decided, the downgrade would be seen by the
+    # upgrade's own filter. (An unsubscribe would not: a trigger reads the status at its own instant.)
+    pro = 'filter = { field = "plan", op = "equals", value = "pro" }\nstart = "+0s"'
+    pro_only = UPGRADE.replace('start = "+0s"', pro, 1)
+    text, rows = HEAD % 40 + pro_only % "2m", _upgrades(2, 20.0)
     same_bytes(text, rows)
     monkeypatch.setattr(sim.windows, "_first_renamed", lambda keys, ticks: math.inf)
     with pytest.raises(AssertionError, match="the look-ahead changed the event log"):
@@ -130,5 +133,38 @@ def test_u1_a_waiting_unsubscribe_of_someone_the_window_names_ends_it(monkeypatc
              for at in np.sort(rng.uniform(100, 6000, 600)).tolist()]
     same_bytes(text, _csv(rows))
     monkeypatch.setattr(Conductor, "_first_clash", lambda self, subs, ticks: math.inf)
+    with pytest.raises(AssertionError, match="the look-ahead changed the event log"):
+        same_bytes(text, _csv(rows))
+
+
+def test_f2_a_row_naming_someone_whose_open_waits_ends_the_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An upgrade is sent at once and opened a minute or two later; the open sets off a thank-you 40 minutes
+    # on, for pro subscribers only, so it waits in its slack. The subscriber is downgraded 8 minutes after the
+    # upgrade: the per-instant engine observes the open first (still pro); applied first, inside a window
+    # or in the phase that releases the open, the downgrade would be seen by the thank-you's filter.
+    text = (HEAD % 40).replace("open = 0.3", 'open = 0.9\nopen_after = "90s"') + UPGRADE % "0s" + '''
+[[automation]]
+id = "thanks"
+trigger = { kind = "opened", email = "upgrade" }
+filter = { field = "plan", op = "equals", value = "pro" }
+delay = "40m"
+start = "+0s"
+'''
+    rng = np.random.default_rng(5)
+    rows = _signups(100)
+    for at, who in zip(np.sort(rng.uniform(100, 6000, 300)).tolist(), rng.permutation(100).tolist() * 3,
+                       strict=False):
+        rows += [f"{at:.3f},set_field,m{who}@x.kr,pro,", f"{at + 480:.3f},set_field,m{who}@x.kr,free,"]
+    rows.sort(key=lambda r: float(r.split(",")[0]))
+    same_bytes(text, _csv(rows))
+    windows, _ = _phases(text, _csv(rows), True)
+    one, _ = _phases(text, _csv(rows), False)
+    assert windows < 0.5 * one  # windows ran
+    with monkeypatch.context() as m:  # a window applying the downgrade among its rows
+        m.setattr(Conductor, "_waiting_signals", lambda self, limit: np.zeros(0, np.int64))
+        with pytest.raises(AssertionError, match="the look-ahead changed the event log"):
+            same_bytes(text, _csv(rows))
+    # the phase after a window: it releases the open that waited, and applies that tick's downgrade first
+    monkeypatch.setattr(Conductor, "_changes_coming", lambda self, t: False)
     with pytest.raises(AssertionError, match="the look-ahead changed the event log"):
         same_bytes(text, _csv(rows))
