@@ -125,3 +125,10 @@ class ConductorState:
     # The sources', used by the windows.
     def _replay(self, load: ReplayStream, rows: ReplayRows, put: Put, mutations: list[Change]) -> None:
         raise NotImplementedError
+
+    def _arrivals(self, limit: float, inclusive: bool, put: Put, mutations: list[Change],
+                  api_until: float | None = None, replay_until: float | None = None) -> None:
+        raise NotImplementedError
+
+    def _api_picks(self, calls: list[np.ndarray], signups: np.ndarray) -> list[np.ndarray]:
+        raise NotImplementedError

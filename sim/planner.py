@@ -83,7 +83,7 @@ class WindowPlanner(ConductorState):
                                and all(c.repeat is None or c.repeat.at_least() >= self.most
                                        for c in spec.automations))
 
-    def _ahead_limit(self, t: float, skip: object = None) -> float:
+    def _ahead_limit(self, t: float, skip: tuple[object, ...] = ()) -> float:
         """Until when the phases ahead can only decide due sends, changed by nothing else.
 
         Before the next action, load arrival, time-driven rule of any automation
@@ -95,7 +95,7 @@ class WindowPlanner(ConductorState):
         times = [min(self._reach(t), t + slack), math.nextafter(self.end, math.inf)]  # no phase after the end
         if self._cursor < len(self.actions):
             times.append(self.actions[self._cursor].at)
-        times += [a for load in self.loads if load is not skip and (a := load.next_time()) is not None]
+        times += [a for load in self.loads if all(load is not x for x in skip) and (a := load.next_time()) is not None]
         if (f := self.future.next_time()) is not None:
             times.append(f)
         times += [x for x in self.scheduled.values() if x is not None]

@@ -60,7 +60,9 @@ class Sources(ConductorState):
         calls = [(k, np.repeat(times, counts) if len(times) > 1 or counts[0] > 1 else times)
                  for k, times, counts in taken if self.loads[k].kind == "api" and len(times)]
         if calls:
-            for (k, at), picks in zip(calls, self._api_picks([at for _, at in calls]), strict=True):
+            joined = [self._ticks(np.repeat(t, c)) for _, t, c in signups]
+            signup_ticks = np.sort(np.concatenate(joined)) if joined else np.zeros(0)
+            for (k, at), picks in zip(calls, self._api_picks([at for _, at in calls], signup_ticks), strict=True):
                 name = self.loads[k].automation
                 assert name is not None, "an API load names its automation (the loader requires it)"
                 put(name, float(at[0]), ObserveMany(Signals(Kind.API, at, picks)))
@@ -110,12 +112,16 @@ class Sources(ConductorState):
             mutations.extend(SetField(at, name, column[k], (sid,))
                              for name, column in rows.fields.items() if column[k] is not None)
 
-    def _api_picks(self, calls: list[np.ndarray]) -> list[np.ndarray]:
+    def _api_picks(self, calls: list[np.ndarray], signups: np.ndarray) -> list[np.ndarray]:
         """A random subscriber per API call of each load (`calls`: their instants, in time order), drawn
         once per phase and load the calls would have had: tick by tick, the loads in file order within a
-        tick. So taking calls ahead keeps the random stream, whatever the number of loads."""
+        tick, each from the list as that phase had it (`signups`: the ticks of the sign-ups taken with
+        the calls, sorted; a phase draws before it adds its own). So taking calls ahead keeps the random
+        stream, whatever the number of loads."""
+        base = len(self.store)
         if len(calls) == 1 and float(calls[0][-1]) <= self._quantize(float(calls[0][0])):  # one tick, one load
-            return [self._random_subscribers(len(calls[0]))]
+            q = self._quantize(float(calls[0][0]))
+            return [self._random_subscribers(len(calls[0]), base + int(np.searchsorted(signups, q)))]
         draws: list[tuple[float, int, int, int]] = []  # (tick, load, first call, past the last call)
         for k, at in enumerate(calls):
             ticks = self._ticks(at)
@@ -123,12 +129,12 @@ class Sources(ConductorState):
             draws += [(float(ticks[lo]), k, lo, hi)
                       for lo, hi in zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(at)].tolist(), strict=True)]
         picks = [np.empty(len(at), np.int64) for at in calls]
-        for _, k, lo, hi in sorted(draws):
-            picks[k][lo:hi] = self._random_subscribers(hi - lo)
+        for q, k, lo, hi in sorted(draws):
+            picks[k][lo:hi] = self._random_subscribers(hi - lo, base + int(np.searchsorted(signups, q)))
         return picks
 
-    def _random_subscribers(self, count: int) -> np.ndarray:
-        n = len(self.store) if self.directory is None else self.directory.total  # the whole list
+    def _random_subscribers(self, count: int, size: int) -> np.ndarray:
+        n = size if self.directory is None else self.directory.total  # the whole list
         if not n:
             return np.full(count, -1, np.int64)
         if count == 1:  # the same draw as integers(0, n, 1) (tested), without numpy's size handling: 3 us less

@@ -33,6 +33,7 @@ import numpy as np
 from core import AutomationCommand, Observe, ObserveMany, Signals
 from core.columns import distinct
 from core.instants import zone
+from sim.loads import LoadStream
 from sim.messages import DueBefore, StepResult, Window
 from sim.phase_state import Inputs
 from sim.planner import WindowPlanner
@@ -48,26 +49,82 @@ class Windows(WindowPlanner):
     """The window planner, extended over a replay's rows and the sends they queue."""
 
     def _windows_on(self, look_ahead: bool, clock: str, smtp: bool, crashes: bool) -> bool:
-        """Can this run use windows? One replay load, the virtual clock, one partition."""
-        return (look_ahead and clock == "virtual" and not smtp and not crashes and self.directory is None
-                and len(self._replays) == 1)
+        """Can this run use windows? The virtual clock, one partition, and rows from one replay load, or
+        from rate loads one of which makes API calls (sign-ups alone go through `_ahead`)."""
+        if not (look_ahead and clock == "virtual" and not smtp and not crashes and self.directory is None):
+            return False
+        rates = [load for load in self.loads if isinstance(load, LoadStream)]
+        self._window_loads: tuple[LoadStream | ReplayStream, ...] = tuple(self._replays) if not rates else tuple(rates)
+        return (len(self._replays) == 1 and not rates) or (not self._replays and any(x.kind == "api" for x in rates))
+
+    def _peek_rows(self, limit: float, most: int) -> tuple[np.ndarray, list[str], list[int | str], bool]:
+        """The next rows at or before `limit` (at most about `most`), not taken: instants, kinds, whom each
+        names (a subscriber id, or the address of one not in the list yet), and whether that is all."""
+        if self._replays:
+            at, kinds, emails, seen_all = self._replays[0].peek(limit, most)
+            keys: list[int | str] = []
+            for e in emails:
+                sid = self.store.find(e)
+                keys.append(sid if sid is not None else e.lower())
+            return at, kinds, keys, seen_all
+        return self._peek_rates(limit, most)
+
+    def _peek_rates(self, limit: float, most: int) -> tuple[np.ndarray, list[str], list[int | str], bool]:
+        """`_peek_rows` over rate loads: sign-ups name the ids they will get, API calls the subscribers
+        they will pick (drawn from a copy of the random stream, as `_arrivals` will draw them)."""
+        times, which, bound = [], [], math.inf
+        for k, load in enumerate(self.loads):
+            assert isinstance(load, LoadStream)
+            end = int(np.searchsorted(load.times, limit, side="right"))
+            hi = min(end, load.cursor + most)
+            if hi < end:
+                bound = min(bound, float(load.times[hi - 1]))
+            times.append(np.repeat(load.times[load.cursor:hi], load.counts[load.cursor:hi]))
+            which.append(np.full(len(times[-1]), k))
+        at, k_of = np.concatenate(times), np.concatenate(which)
+        order = np.lexsort((k_of, at))  # time order; loads in file order at the same instant (`_arrivals`)
+        at, k_of = at[order], k_of[order]
+        if bound < math.inf:
+            keep = at <= bound
+            at, k_of = at[keep], k_of[keep]
+        kinds: list[str] = [self.loads[k].kind for k in k_of.tolist()]
+        signup = np.array([kind == "subscriber_added" for kind in kinds], bool)
+        keys = np.zeros(len(at), np.int64)
+        keys[signup] = len(self.store) + np.arange(int(signup.sum()))
+        api = ~signup
+        if api.any():
+            calls = [at[api & (k_of == k)] for k in range(len(self.loads)) if (api & (k_of == k)).any()]
+            state = self._api_rng.bit_generator.state
+            picks = self._api_picks(calls, self._ticks(at[signup]))
+            self._api_rng.bit_generator.state = state
+            for k, got in zip([k for k in range(len(self.loads)) if (api & (k_of == k)).any()], picks, strict=True):
+                keys[api & (k_of == k)] = got
+        named: list[int | str] = list(keys.tolist())
+        return at, kinds, named, bound == math.inf
+
+    def _take_rows(self, last: float, put: Any, mutations: list[Any]) -> None:
+        """The rows up to `last` (inclusive), as the phases at their ticks would take them."""
+        if self._replays:
+            load = self._replays[0]
+            self._replay(load, load.take_until(last, inclusive=True), put, mutations)
+        else:
+            self._arrivals(last, True, put, mutations)
 
     def _window(self, t: float) -> bool:
         """Run the window after the phase at `t`, if one is worth it; True when it decided anything."""
         if self.backlog or self.watchers:  # watches: their deadlines go through `_ahead`'s rules
             return False
-        load = self._replays[0]
-        limit = min(self._ahead_limit(t, skip=load), t + self._shortest_repeat())
+        limit = min(self._ahead_limit(t, skip=self._window_loads), t + self._shortest_repeat())
         if limit <= t + self.spec.tick:
             return False
         dues = self._dues(limit)
         for most in PEEKS:  # few rows first: most windows end within them
-            at, kinds, emails, seen_all = load.peek(limit, most)
+            at, kinds, row_keys, seen_all = self._peek_rows(limit, most)
             if not len(at) and not len(dues[1]):
                 return False
             row_ticks = self._ticks(at) if len(at) else np.zeros(0)
             unseen = limit if seen_all or not len(at) else float(row_ticks[-1])  # rows past it not read yet
-            keys, ticks, owner, sends = self._named(*dues, at, row_ticks, kinds, emails)
+            keys, ticks, owner, sends = self._named(*dues, at, row_ticks, kinds, row_keys)
             if (ticks <= t).any():
                 return False  # something due yet waiting: the phases decide it
             end = min(limit, unseen, _first_renamed(keys, ticks))
@@ -86,7 +143,7 @@ class Windows(WindowPlanner):
         if not chosen.any() or (not (chosen & sends).any() and not (row_ticks < end).any()):
             return False
         last = float(ticks[chosen].max())
-        return self._run_window(load, last, ticks[chosen & sends], owner[chosen & sends])
+        return self._run_window(last, ticks[chosen & sends], owner[chosen & sends])
 
     def _waiting_cuts(self, end: float, known: np.ndarray, ticks: np.ndarray, mine: np.ndarray,
                       sends: np.ndarray) -> float:
@@ -142,17 +199,13 @@ class Windows(WindowPlanner):
         return subs, self._ticks(due) if len(due) else due, owner
 
     def _named(self, due_keys: list[int], due_ticks: np.ndarray, due_owner: np.ndarray, at: np.ndarray,
-               row_ticks: np.ndarray, kinds: list[str], emails: list[str]) -> tuple[list[int | str], np.ndarray,
-                                                                                    np.ndarray, np.ndarray]:
+               row_ticks: np.ndarray, kinds: list[str], row_keys: list[int | str]) -> tuple[
+                   list[int | str], np.ndarray, np.ndarray, np.ndarray]:
         """Everything the window would name, in tick order: (subscriber key, tick, automation, is a send).
         A row names its subscriber at its tick, and at the exact due tick of the send each automation
         listening to its kind could queue (whether or not its trigger fires)."""
         keys: list[int | str] = list(due_keys)
         ticks, owner, sends = [due_ticks], [due_owner], [np.ones(len(due_keys), bool)]
-        row_keys: list[int | str] = []
-        for e in emails:
-            sid = self.store.find(e)
-            row_keys.append(sid if sid is not None else e.lower())
         keys += row_keys
         ticks.append(row_ticks)
         owner.append(np.full(len(at), -1))
@@ -173,7 +226,7 @@ class Windows(WindowPlanner):
         order = np.argsort(all_ticks, kind="stable")
         return [keys[i] for i in order.tolist()], all_ticks[order], all_owner[order], all_sends[order]
 
-    def _run_window(self, load: ReplayStream, last: float, send_ticks: np.ndarray, send_owner: np.ndarray) -> bool:
+    def _run_window(self, last: float, send_ticks: np.ndarray, send_owner: np.ndarray) -> bool:
         """Take the rows up to `last`, step every automation through its ticks, dispatch what they decided."""
         inputs: Inputs = {}
         mutations: list[Any] = []
@@ -184,8 +237,7 @@ class Windows(WindowPlanner):
             seq += 1
             inputs.setdefault(name, []).append((at, seq, item))
 
-        rows = load.take_until(last, inclusive=True)
-        self._replay(load, rows, put, mutations)
+        self._take_rows(last, put, mutations)
         self._flush(mutations, put)
         messages = []
         for name in self.ids:
