@@ -69,16 +69,26 @@ def _delete(store: SubscriberStore, c: DeleteSubscriber, out: Applied) -> None:
         _logged(store, out, c.at, sid, before)
 
 
+def _targets(store: SubscriberStore, c: SetField | AddToGroup) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The subscribers a field or group change names that are in the list, and each one's instant."""
+    sids = np.asarray(c.subscribers, np.int64)
+    times = np.full(len(sids), c.at) if c.times is None else np.asarray(c.times, np.float64)
+    known = (sids >= 0) & (sids < len(store))
+    return (sids, times) if known.all() else (sids[known], times[known])
+
+
 def _set_field(store: SubscriberStore, c: SetField, out: Applied) -> None:
-    for sid in _known(store, c.subscribers):
-        store.set_field(sid, c.field, c.value)
-        out.signals.append(Signal(Kind.FIELD_UPDATED, sid, c.at, field=c.field, value=c.value))
+    sids, times = _targets(store, c)
+    if len(sids):
+        store.set_field_many(sids, c.field, c.value)
+        out.signals.append(Signals(Kind.FIELD_UPDATED, times, sids, field=c.field, value=c.value))
 
 
 def _add_to_group(store: SubscriberStore, c: AddToGroup, out: Applied) -> None:
-    for sid in _known(store, c.subscribers):
-        if store.add_to_group(sid, c.group):
-            out.signals.append(Signal(Kind.GROUP_ADDED, sid, c.at, group=c.group))
+    sids, times = _targets(store, c)
+    new = np.fromiter((store.add_to_group(sid, c.group) for sid in sids.tolist()), bool, count=len(sids))
+    if new.any():
+        out.signals.append(Signals(Kind.GROUP_ADDED, times[new], sids[new], group=c.group))
 
 
 def _added(store: SubscriberStore, c: SubscribersAdded, out: Applied) -> None:

@@ -200,6 +200,7 @@ class SetField:
     field: str
     value: Any
     subscribers: tuple[int, ...] = ()
+    times: np.ndarray[Any, Any] | None = None  # each subscriber's instant, when they differ (replayed rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +208,7 @@ class AddToGroup:
     at: Instant
     group: str
     subscribers: tuple[int, ...] = ()
+    times: np.ndarray[Any, Any] | None = None  # each subscriber's instant, when they differ (replayed rows)
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,10 +129,15 @@ class SubscriberStore:
         self.version += 1
 
     def set_field(self, sid: int, name: str, value: Any) -> None:
+        self.set_field_many(np.array([sid], np.int64), name, value)
+
+    def set_field_many(self, sids: np.ndarray[Any, Any], name: str, value: Any) -> None:
+        """The field `name` of each of `sids` set to `value`."""
         column = self.fields.get(name)
         if column is None:  # not `setdefault`: its default would be built, a list as long as the store, every call
             column = self.fields[name] = [None] * len(self.emails)
-        column[sid] = value
+        for sid in sids.tolist():
+            column[sid] = value
         self._blobs.pop("field:" + name, None)
         self._field_versions[name] = self._field_versions.get(name, 0) + 1
         self.version += 1

@@ -6,6 +6,7 @@ actions (lifecycle commands, API calls and list changes to named or selected sub
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -87,6 +88,10 @@ class Sources(ConductorState):
                 sids = [self.store.find(e) if mine is None or mine[k] else FOREIGN
                         for k, e in enumerate(rows.email[i:j])]
                 load.unknown += sum(s is None for s in sids)
+                if kind in ("set_field", "add_to_group"):
+                    mutations.extend(_changes_in_columns(kind, rows, i, sids))
+                    i = j
+                    continue
                 for k in range(i, j):
                     sid = sids[k - i]
                     if sid == FOREIGN and kind != "api":
@@ -106,11 +111,6 @@ class Sources(ConductorState):
                 load.unknown += 1
         elif kind == "unsubscribe":
             mutations.append(Unsubscribe(at, (sid,)))
-        elif kind == "add_to_group" and rows.group[k]:
-            mutations.append(AddToGroup(at, str(rows.group[k]), (sid,)))
-        elif kind == "set_field":
-            mutations.extend(SetField(at, name, column[k], (sid,))
-                             for name, column in rows.fields.items() if column[k] is not None)
 
     def _api_picks(self, calls: list[np.ndarray], signups: np.ndarray) -> list[np.ndarray]:
         """A random subscriber per API call of each load (`calls`: their instants, in time order), drawn
@@ -178,3 +178,30 @@ def _target(action: ActionSpec) -> str:
     """The automation an action's command goes to (the loader requires one for these commands)."""
     assert action.automation is not None, f"action {action.index} names no automation"
     return action.automation
+
+
+def _changes_in_columns(kind: str, rows: ReplayRows, i: int, sids: list[int | None]) -> list[Change]:
+    """A run of `set_field` or `add_to_group` rows (from row `i`) as changes in columns: one per stretch
+    of rows setting the same field to the same value, or adding to the same group, in row order (a row
+    setting two fields is two changes, in the file's column order)."""
+    named: list[tuple[tuple[str, Any], float, int]] = []  # ((field or group, value), instant, subscriber)
+    for k, sid in enumerate(sids, start=i):
+        if sid is None or sid == FOREIGN:
+            continue  # not in the list (counted), or another partition's
+        if kind == "add_to_group":
+            if rows.group[k]:
+                named.append((("", str(rows.group[k])), float(rows.at[k]), sid))
+            continue
+        named += [((name, column[k]), float(rows.at[k]), sid) for name, column in rows.fields.items()
+                  if column[k] is not None]
+    out: list[Change] = []
+    lo = 0
+    for hi in range(1, len(named) + 1):
+        if hi < len(named) and named[hi][0] == named[lo][0]:
+            continue
+        (name, value), times, subs = named[lo][0], [x[1] for x in named[lo:hi]], tuple(x[2] for x in named[lo:hi])
+        at = np.asarray(times, np.float64) if hi - lo > 1 else None
+        out.append(AddToGroup(times[0], value, subs, at) if kind == "add_to_group"
+                   else SetField(times[0], name, value, subs, at))
+        lo = hi
+    return out

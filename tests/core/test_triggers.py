@@ -234,3 +234,23 @@ def test_t2_anniversary_sees_a_birthday_changed_later() -> None:
     store.set_field(1, "birthday", "1991-03-03")
     sent = run_until(a, store, at("2026-03-04 00:00"))
     assert [(local(t), s) for t, s in sent] == [("2026-03-03 09:00", 1)]
+
+
+def test_t2_replayed_field_and_group_rows_as_columns_raise_one_signal_each() -> None:
+    """A stretch of rows setting one field to one value (or adding to one group) is one change in columns:
+    every subscriber set, one signal per row at the row's own instant; a second add to a group is none."""
+    import numpy as np
+
+    from core import AddToGroup, SetField
+    from core.audience import apply_changes
+
+    store = store_with(4)
+    times = np.array([T0 + 1, T0 + 2.5, T0 + 4])
+    out = apply_changes(store, [SetField(T0 + 1, "plan", "pro", (2, 0, 9), times),
+                                AddToGroup(T0 + 5, "vip", (1, 3, 1), times + 4)])
+    assert [store.field(sid, "plan") for sid in range(4)] == ["pro", None, "pro", None]  # 9: not in the list
+    fields, groups = out.signals
+    assert (fields.kind, fields.value) == (Kind.FIELD_UPDATED, "pro")
+    assert (fields.subscriber.tolist(), fields.at.tolist()) == ([2, 0], [T0 + 1, T0 + 2.5])
+    assert (groups.subscriber.tolist(), groups.at.tolist()) == ([1, 3], [T0 + 5, T0 + 6.5])  # 1 again: nothing
+    assert store.groups["vip"] == {1, 3}
