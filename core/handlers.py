@@ -19,6 +19,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from core.automation import Automation, SendBatch
 from core.commands import (
     AutomationCommand,
@@ -45,6 +47,7 @@ from core.instants import Instant
 from core.pending import PendingPage, Selection
 from core.routing import check_sources
 from core.subscribers import SubscriberStore
+from core.triggers import Signals
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,35 @@ def advance(a: Automation, t: Instant, ctx: Context, fx: Effects) -> None:
     a.tick(t, ctx.store)
     _hand_over(a, fx)
     fx.send(a.due(t, ctx.store, limit=fx.limit))
+
+
+def advance_window(a: Automation, ticks: tuple[Instant, ...], inputs: tuple[tuple[Any, ...], ...], ctx: Context,
+                   fx: Effects) -> None:
+    """The phases at `ticks` (sorted), each its inputs then what is due at it, capacity for all.
+
+    As columns when the order of work between the ticks cannot show (`Automation.window_in_columns`):
+    the transport records first (they change nothing a decision reads), every tick's signals as one
+    batch (one kind; `observe_many` decides them in time order, as one at a time), then every tick's
+    sends at once (`advance_many`). The caller names each subscriber at one tick at most."""
+    flat = [c for cs in inputs for c in cs]
+    signals = [c.signals for c in flat if isinstance(c, ObserveMany)]
+    records = [c for c in flat if isinstance(c, RecordOutcomes | RecordEngagements)]
+    only = len(signals) + len(records) == len(flat)
+    batch = Signals.join(signals) if only and signals else None
+    if not only or (signals and batch is None) or not a.window_in_columns(np.asarray(ticks, np.float64)):
+        for t, cs in zip(ticks, inputs, strict=True):
+            for command in cs:
+                handle(a, command, ctx, fx)
+            advance(a, t, ctx, fx)
+        return
+    for command in records:
+        handle(a, command, ctx, fx)
+    if batch is not None:
+        a.observe_many(batch, ctx.store)
+    decided = a.advance_many(np.asarray(ticks, np.float64), (), ctx.store)
+    assert decided is not None, "window_in_columns said yes"
+    for sends in decided:
+        fx.send(sends)
 
 
 def _hand_over(a: Automation, fx: Effects) -> None:

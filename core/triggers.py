@@ -181,6 +181,27 @@ class Signals:
         return Signals(self.kind, self.at[rows], self.subscriber[rows], self.source, self.email,
                        cut(self.entry), cut(self.sent_at), cut(self.link), self.field, self.value, self.group)
 
+    @staticmethod
+    def join(batches: list[Signals]) -> Signals | None:
+        """The batches as one, in their order; None when they differ in kind or in what a row does not
+        carry (email, source, field, value, group) or in the columns they have."""
+        first = batches[0]
+        same = (first.kind, first.email, first.source, first.field, first.value, first.group)
+        shape = (first.entry is None, first.sent_at is None, first.link is None)
+        if any((b.kind, b.email, b.source, b.field, b.value, b.group) != same
+               or (b.entry is None, b.sent_at is None, b.link is None) != shape for b in batches[1:]):
+            return None
+        if len(batches) == 1:
+            return first
+
+        def joined(column: str) -> np.ndarray[Any, Any] | None:
+            parts = [getattr(b, column) for b in batches]
+            return None if parts[0] is None else np.concatenate(parts)
+
+        return Signals(first.kind, np.concatenate([b.at for b in batches]),
+                       np.concatenate([b.subscriber for b in batches]), first.source, first.email,
+                       joined("entry"), joined("sent_at"), joined("link"), first.field, first.value, first.group)
+
     def send_ids(self) -> list[str]:
         return [] if self.entry is None else [f"{self.email}:{e}" for e in self.entry.tolist()]
 

@@ -92,25 +92,35 @@ class Sources(ConductorState):
                     mutations.extend(_changes_in_columns(kind, rows, i, sids))
                     i = j
                     continue
-                for k in range(i, j):
-                    sid = sids[k - i]
-                    if sid == FOREIGN and kind != "api":
-                        continue  # another partition's row (an API call still counts against T6 here)
-                    if sid is not None:
-                        self._replay_row(load, rows, k, sid, put, mutations)
+                if kind == "api":
+                    self._api_rows(load, rows, i, sids, put)
+                    i = j
+                    continue
+                assert kind == "unsubscribe", kind  # the replay's row kinds (`sim.replay.KINDS`)
+                mutations += [Unsubscribe(float(rows.at[k]), (sid,)) for k, sid in enumerate(sids, start=i)
+                              if sid is not None and sid != FOREIGN]  # FOREIGN: another partition's row
             i = j
 
-    def _replay_row(self, load: ReplayStream, rows: ReplayRows, k: int, sid: int, put: Put,
-                    mutations: list[Change]) -> None:
-        at, kind = float(rows.at[k]), rows.kind[k]
-        if kind == "api":
+    def _api_rows(self, load: ReplayStream, rows: ReplayRows, i: int, sids: list[int | None], put: Put) -> None:
+        """A run of replayed API calls (from row `i`) as batches of signals: one per stretch of rows
+        naming the same automation (a call of another partition's subscriber still counts against T6)."""
+        calls: list[tuple[str, float, int]] = []
+        for k, sid in enumerate(sids, start=i):
+            if sid is None:
+                continue
             name = rows.automation[k] or load.automation
             if name in self.index:
-                put(name, at, Observe(Signal(Kind.API, sid, at)))
+                calls.append((name, float(rows.at[k]), sid))
             elif sid != FOREIGN:
                 load.unknown += 1
-        elif kind == "unsubscribe":
-            mutations.append(Unsubscribe(at, (sid,)))
+        lo = 0
+        for hi in range(1, len(calls) + 1):
+            if hi < len(calls) and calls[hi][0] == calls[lo][0]:
+                continue
+            name, at = calls[lo][0], np.asarray([c[1] for c in calls[lo:hi]], np.float64)
+            who = np.asarray([c[2] for c in calls[lo:hi]], np.int64)
+            put(name, float(at[0]), ObserveMany(Signals(Kind.API, at, who)))
+            lo = hi
 
     def _api_picks(self, calls: list[np.ndarray], signups: np.ndarray) -> list[np.ndarray]:
         """A random subscriber per API call of each load (`calls`: their instants, in time order), drawn

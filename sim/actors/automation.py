@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pykka
 
-from core import Automation, Context, Effects, SubscriberStore, advance, handle
+from core import Automation, Context, Effects, SubscriberStore, advance, advance_window, handle
 from sim.messages import Ahead, Crash, DueBefore, Page, Peek, Step, StepResult, Summarise, WatchesBefore, Window
 
 
@@ -57,12 +57,10 @@ def step(a: Automation, store: SubscriberStore, message: Step) -> StepResult:
 
 
 def window(a: Automation, store: SubscriberStore, message: Window) -> StepResult:
-    """The phases at `ticks`, each as `step` with capacity for everything due: its inputs, then what is due."""
+    """The phases at `ticks`, each as `step` with capacity for everything due: its inputs, then what is due
+    (`core.handlers.advance_window`: as columns when the order of work between them cannot show)."""
     ctx, fx = Context(store, message.ended), Effects()
-    for t, inputs in zip(message.ticks, message.inputs, strict=True):
-        for command in inputs:
-            handle(a, command, ctx, fx)
-        advance(a, t, ctx, fx)
+    advance_window(a, message.ticks, message.inputs, ctx, fx)
     return _result(a, message.ticks[-1], fx)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from core import (
@@ -111,3 +111,49 @@ def test_t2_signals_as_columns_decide_as_one_at_a_time(spec: dict[str, Any], row
     one.tick(end, store_one)
     many.tick(end, store_many)
     assert _state(many) == _state(one)
+
+
+REPEATING = {"triggers": "added", "allow": False, "cooldown": 0, "filter": False, "delay": (0, "minutes"),
+             "window": False, "repeat": True, "combine": "any", "api_limit": 100, "end_after": 0, "paused": False,
+             "kind": "added", "statuses": [0] * N}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=spec_strategy, rows=rows_strategy, early=st.sampled_from([0.0, 30.0, 400.0]))
+@example(spec=REPEATING, rows=[(T0 + 1.0, 0, 0, 0), (T0 + 2.0, 1, 0, 0)], early=0.0)  # each send numbers its next
+def test_t2_a_window_in_columns_decides_as_tick_by_tick(spec: dict[str, Any], rows: list[Any], early: float) -> None:
+    """`advance_window` (inputs of every tick, then every tick's sends, as columns when it can) decides
+    what the phases at its ticks, one at a time, decide: each subscriber named at one tick (the caller's
+    rule), some with entries queued before the window (due in it or not)."""
+    from core import Context, Effects, ObserveMany, advance, advance_window, handle
+
+    if spec["repeat"] and spec["triggers"] in ("sent",):
+        spec = {**spec, "repeat": False}
+    seen: set[int] = set()
+    rows = [r for r in rows if r[1] not in seen and not seen.add(r[1])]  # type: ignore[func-returns-value]
+    signals = _signals(spec["kind"], rows)
+    before = _signals(spec["kind"], [(T0 - early, N + k, k, 0) for k in range(3)])
+    ticks = np.ceil(signals.at)
+    instants = tuple(float(q) for q in np.unique(np.r_[ticks, np.ceil(T0 + 120.5)]))
+    inputs = tuple(tuple(ObserveMany(signals.take(np.flatnonzero(ticks == q))) for _ in range(int((ticks == q).any())))
+                   for q in instants)
+    one, many = _automation(spec), _automation(spec)
+    store_one, store_many = _store(spec["statuses"] + [0, 0, 0]), _store(spec["statuses"] + [0, 0, 0])
+    for a, store in ((one, store_one), (many, store_many)):
+        a.observe_many(before, store)
+    fx_one, fx_many = Effects(), Effects()
+    for q, cs in zip(instants, inputs, strict=True):
+        for c in cs:
+            handle(one, c, Context(store_one), fx_one)
+        advance(one, q, Context(store_one), fx_one)
+    advance_window(many, instants, inputs, Context(store_many), fx_many)
+    assert [(b.decided_at, b.subscribers.tolist(), b.entries.tolist()) for b in fx_many.batches] == \
+        [(b.decided_at, b.subscribers.tolist(), b.entries.tolist()) for b in fx_one.batches if len(b)]
+    (rows_many, *rest_many), (rows_one, *rest_one) = _state(many), _state(one)
+    assert _log_order(rows_many) == _log_order(rows_one)
+    assert rest_many == rest_one
+
+
+def _log_order(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Event rows in the log's order (`sim.runlog`): by instant, then subscriber, arrival order kept."""
+    return sorted(rows, key=lambda r: (r[0], r[2]))
