@@ -175,10 +175,17 @@ class SubscriberStore:
         not seen, so the answer does not depend on which phase applied it."""
         ok: np.ndarray[Any, Any] = self.status.view[sids] == SUBSCRIBED
         if self._left and not ok.all():
-            left = self._left
             for k in np.flatnonzero(~ok).tolist():
-                ok[k] = left.get(int(sids[k]), -math.inf) > at[k]
+                ok[k] = self._left_after(int(sids[k]), float(at[k]))
         return ok
+
+    def was_subscribed(self, sid: int, at: Instant) -> bool:
+        """`subscribed_at` of one subscriber (a trigger one at a time: an anniversary's, an action's)."""
+        return bool(self.status[sid] == SUBSCRIBED) or self._left_after(sid, at)
+
+    def _left_after(self, sid: int, at: Instant) -> bool:
+        """Did this subscriber, not subscribed now, leave only after `at`?"""
+        return self._left.get(sid, -math.inf) > at
 
     def field(self, sid: int, name: str) -> Any:
         column = self.fields.get(name)

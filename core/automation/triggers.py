@@ -45,7 +45,7 @@ class TriggerRules(AutomationBase):
             return "foreign"
         if sid < 0 or sid >= len(store):
             return self._ignore(signal, "unknown_subscriber")
-        if not store.subscribed_at(np.array([sid]), np.array([now]))[0]:
+        if not store.was_subscribed(sid, now):
             return self._ignore(signal, "not_subscribed")
         if not self._combined_complete(sid, matched, now):
             return "partial"
