@@ -101,15 +101,15 @@ def advance_window(a: Automation, ticks: tuple[Instant, ...], inputs: tuple[tupl
     """The phases at `ticks` (sorted), each its inputs then what is due at it, capacity for all.
 
     As columns when the order of work between the ticks cannot show (`Automation.window_in_columns`):
-    the transport records first (they change nothing a decision reads), every tick's signals as one
-    batch (one kind; `observe_many` decides them in time order, as one at a time), then every tick's
-    sends at once (`advance_many`). The caller names each subscriber at one tick at most."""
+    the transport records first (they change nothing a decision reads), every tick's signals in time
+    order (one `observe_many` when they join into one batch), then every tick's sends at once
+    (`advance_many`; tick by tick when the send window closes at one of them). The caller names each
+    subscriber at one tick at most, so what a later tick's signal queues is never due at an earlier
+    tick."""
     flat = [c for cs in inputs for c in cs]
-    signals = [c.signals for c in flat if isinstance(c, ObserveMany)]
+    signals = [c for c in flat if isinstance(c, ObserveMany)]
     records = [c for c in flat if isinstance(c, RecordOutcomes | RecordEngagements)]
-    only = len(signals) + len(records) == len(flat)
-    batch = Signals.join(signals) if only and signals else None
-    if not only or (signals and batch is None) or not a.window_in_columns(np.asarray(ticks, np.float64)):
+    if len(signals) + len(records) != len(flat) or not a.window_in_columns(ticks[-1]):
         for t, cs in zip(ticks, inputs, strict=True):
             for command in cs:
                 handle(a, command, ctx, fx)
@@ -117,10 +117,14 @@ def advance_window(a: Automation, ticks: tuple[Instant, ...], inputs: tuple[tupl
         return
     for command in records:
         handle(a, command, ctx, fx)
-    if batch is not None:
-        a.observe_many(batch, ctx.store)
+    joined = Signals.join([c.signals for c in signals]) if signals else None
+    for command in [ObserveMany(joined)] if joined is not None else signals:
+        handle(a, command, ctx, fx)
     decided = a.advance_many(np.asarray(ticks, np.float64), (), ctx.store)
-    assert decided is not None, "window_in_columns said yes"
+    if decided is None:  # the send window closes at one of the ticks: its entries wait for it to open
+        for t in ticks:
+            advance(a, t, ctx, fx)
+        return
     for sends in decided:
         fx.send(sends)
 

@@ -51,20 +51,16 @@ class SendRules(AutomationBase):
         return self._decide(ids, now, store)
 
     # -- several phases in one pass (the look-ahead) -------------------------
-    def window_in_columns(self, instants: np.ndarray[Any, Any]) -> bool:
-        """Can the phases at `instants` (sorted), with their inputs, be decided as columns
-        (`core.handlers.advance_window`): inputs first, then `advance_many`? When the order of work
-        between them cannot show: running, no repeat (a send's next occurrence is numbered at its
-        instant, before what later instants queue), no watch, no time-driven rule up to the last, and
-        the send window open at each."""
+    def window_in_columns(self, last: Instant) -> bool:
+        """Can the phases up to `last`, with their inputs, be decided inputs first
+        (`core.handlers.advance_window`)? When the order of work between them cannot show: running, no
+        repeat (a send's next occurrence is numbered at its instant, before what later instants queue),
+        no watch, and no time-driven rule up to `last`."""
         if self.state is not State.RUNNING or self.deleted or self._decided or self.config.repeat is not None:
             return False
         if any(t.kind in WATCH_KINDS for t in self.config.triggers) or len(self._watches):
             return False
-        if (nxt := self.next_scheduled()) is not None and nxt <= float(instants[-1]):
-            return False
-        window = self.config.window
-        return window is None or bool(window.is_open_many(instants).all())
+        return (nxt := self.next_scheduled()) is None or nxt > last
 
     def advance_many(self, instants: np.ndarray[Any, Any], cancels: tuple[Signals, ...],
                      store: SubscriberStore) -> list[SendBatch] | None:
