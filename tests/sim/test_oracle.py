@@ -175,8 +175,8 @@ rate = "120/h"
 
 # An open whose chain is delayed by the whole reach (1h) waited in its slack and was released with an
 # unsubscribe of the same subscriber two minutes later: the unsubscribe was applied first, so the chain's
-# trigger saw them unsubscribed (found at seed 12 of the CI corpus; the release guard now tracks every
-# row a trigger observes).
+# trigger saw them unsubscribed (found at seed 12 of the CI corpus; a trigger now reads the status at its
+# own instant, architecture.md leak 15).
 FOUND["an open released with a later unsubscribe"] = ("""\
 name = "oracle"
 seed = 55
