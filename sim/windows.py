@@ -1,12 +1,15 @@
-"""Windows over a replay: a phase decides the next ticks' rows and sends together, each at its own tick.
+"""Windows: a phase decides the next ticks' rows and sends together, each at its own tick.
 
-After a phase at `t`, the per-instant engine would run a phase at every later tick with a replayed row
-or a due send. A window runs those phases' work at once, as long as nothing inside it could tell:
+The rows are one replay's, or the rate loads' (sign-ups naming the ids they will get, API calls the
+subscribers they will pick, drawn as their phases would draw them) when one of those makes API calls.
+After a phase at `t`, the per-instant engine would run a phase at every later tick with a row or a
+due send. A window runs those phases' work at once, as long as nothing inside it could tell:
 
 - each automation gets one `Window`: for every tick of the window in order, the inputs of that tick
-  (its rows' signals, each at its own instant), then what is due at that tick (`advance`), as the
-  phase at that tick would have handled them; the sends of every tick go to the dispatcher together,
-  in (tick, automation) order, as the look-ahead hands decided ticks over;
+  (its rows' signals, each at its own instant), then what is due at that tick, as the phase at that
+  tick would have handled them (`core.handlers.advance_window`, as columns when it can); the sends of
+  every tick go to the dispatcher together, in (tick, automation) order, as the look-ahead hands
+  decided ticks over;
 - the rows' list changes are applied before any automation decides (as when rows are taken ahead), so
   the window stops before the tick at which a subscriber it has already named (by a row, a due send,
   or a send a row queues inside the window) is named again: every decision then reads the subscriber
