@@ -202,14 +202,18 @@ class Conductor(Windows, Sources, Happenings, Steps):
         if inputs and self._changes_coming(t):
             self._flush(mutations, put)
             self._observe_waited(t, inputs)
+        acted = False
         while self._cursor < len(self.actions) and self.actions[self._cursor].at <= t:
             action = self.actions[self._cursor]
             self._cursor += 1
             self._arrivals(action.at, False, put, mutations)  # loads first, up to the action's instant
             self._action(action.at, action, put, mutations)
+            acted = True
         limit = self._signup_horizon(t)
+        # An action's command reads the list when its automation steps (a page of pending entries hides
+        # the unsubscribed, P2): no replayed row taken ahead may change it before then.
         self._arrivals(limit, limit == t, put, mutations, api_until=self._api_horizon(t),
-                       replay_until=self._replay_horizon(t))
+                       replay_until=None if acted else self._replay_horizon(t))
         self._flush(mutations, put)
         self._steps(t, inputs)
         if self.can_look_ahead and not self._snapshots:
