@@ -113,14 +113,10 @@ class Sources(ConductorState):
                 calls.append((name, float(rows.at[k]), sid))
             elif sid != FOREIGN:
                 load.unknown += 1
-        lo = 0
-        for hi in range(1, len(calls) + 1):
-            if hi < len(calls) and calls[hi][0] == calls[lo][0]:
-                continue
-            name, at = calls[lo][0], np.asarray([c[1] for c in calls[lo:hi]], np.float64)
+        for lo, hi in _stretches([c[0] for c in calls]):
+            at = np.asarray([c[1] for c in calls[lo:hi]], np.float64)
             who = np.asarray([c[2] for c in calls[lo:hi]], np.int64)
-            put(name, float(at[0]), ObserveMany(Signals(Kind.API, at, who)))
-            lo = hi
+            put(calls[lo][0], float(at[0]), ObserveMany(Signals(Kind.API, at, who)))
 
     def _api_picks(self, calls: list[np.ndarray], signups: np.ndarray) -> list[np.ndarray]:
         """A random subscriber per API call of each load (`calls`: their instants, in time order), drawn
@@ -205,13 +201,15 @@ def _changes_in_columns(kind: str, rows: ReplayRows, i: int, sids: list[int | No
         named += [((name, column[k]), float(rows.at[k]), sid) for name, column in rows.fields.items()
                   if column[k] is not None]
     out: list[Change] = []
-    lo = 0
-    for hi in range(1, len(named) + 1):
-        if hi < len(named) and named[hi][0] == named[lo][0]:
-            continue
+    for lo, hi in _stretches([x[0] for x in named]):
         (name, value), times, subs = named[lo][0], [x[1] for x in named[lo:hi]], tuple(x[2] for x in named[lo:hi])
         at = np.asarray(times, np.float64) if hi - lo > 1 else None
         out.append(AddToGroup(times[0], value, subs, at) if kind == "add_to_group"
                    else SetField(times[0], name, value, subs, at))
-        lo = hi
     return out
+
+
+def _stretches(keys: list[Any]) -> list[tuple[int, int]]:
+    """The (start, end) of each stretch of equal consecutive keys."""
+    cuts = [k for k in range(1, len(keys)) if keys[k] != keys[k - 1]]
+    return list(zip([0, *cuts], [*cuts, len(keys)], strict=True)) if keys else []

@@ -96,12 +96,12 @@ class Windows(WindowPlanner):
         keys[signup] = len(self.store) + np.arange(int(signup.sum()))
         api = ~signup
         if api.any():
-            calls = [at[api & (k_of == k)] for k in range(len(self.loads)) if (api & (k_of == k)).any()]
+            mine = [m for k in range(len(self.loads)) if (m := api & (k_of == k)).any()]  # per API load
             state = self._api_rng.bit_generator.state
-            picks = self._api_picks(calls, self._ticks(at[signup]))
+            picks = self._api_picks([at[m] for m in mine], self._ticks(at[signup]))
             self._api_rng.bit_generator.state = state
-            for k, got in zip([k for k in range(len(self.loads)) if (api & (k_of == k)).any()], picks, strict=True):
-                keys[api & (k_of == k)] = got
+            for m, got in zip(mine, picks, strict=True):
+                keys[m] = got
         named: list[int | str] = list(keys.tolist())
         return at, kinds, named, bound == math.inf
 
