@@ -61,7 +61,8 @@ class SubscriberStore:
         self._hidden: tuple[int, np.ndarray[Any, Any]] | None = None
         self._month_days: dict[str, tuple[int, np.ndarray[Any, Any]]] = {}
         self._field_versions: dict[str, int] = {}  # bumped when a value is overwritten
-        self._left: dict[int, float] = {}  # when a subscriber stopped being subscribed, during the run (U1)
+        # a subscriber's status changes after it first left `subscribed`, during the run: (when, new status) (U1)
+        self._left: dict[int, list[tuple[float, int]]] = {}
 
     def __len__(self) -> int:
         return len(self.emails)
@@ -121,10 +122,12 @@ class SubscriberStore:
         return range(start, start + n)
 
     def set_status(self, sid: int, status: Status, at: Instant = -math.inf) -> None:
-        """`at`: when it happened. No status leads back to `subscribed`, so the first departure is kept,
-        and a trigger decides by the status at its own instant (`subscribed_at`)."""
+        """`at`: when it happened. No status leads back to `subscribed`, so the changes from the first
+        departure on are kept, and a decision reads the status at its own instant (`status_at`)."""
         if self.status[sid] == SUBSCRIBED and status != Status.SUBSCRIBED:
-            self._left[sid] = at
+            self._left[sid] = [(at, int(status))]
+        elif sid in self._left:
+            self._left[sid].append((at, int(status)))
         self.status[sid] = int(status)
         self.version += 1
 
@@ -169,23 +172,37 @@ class SubscriberStore:
     def status_of(self, sid: int) -> Status:
         return Status(int(self.status[sid]))
 
+    def status_at(self, sids: np.ndarray[Any, Any], at: Instant | np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """Per row: the subscriber's status at that instant (`at`: one, or one per row). Every change up
+        to it is applied; one after it (an unsubscribe or a bounce a moment later, applied in the same
+        phase or window) is not seen, so the answer does not depend on which phase applied it (T6, S1)."""
+        out: np.ndarray[Any, Any] = self.status.view[sids].copy()
+        if self._left and not (out == SUBSCRIBED).all():
+            when = np.broadcast_to(np.asarray(at, np.float64), out.shape)
+            for k in np.flatnonzero(out != SUBSCRIBED).tolist():
+                out[k] = self._status_then(int(sids[k]), float(when[k]))
+        return out
+
     def subscribed_at(self, sids: np.ndarray[Any, Any], at: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        """Per row: was the subscriber subscribed at that instant (T6, T1)? Every change up to it is
-        applied; one after it (an unsubscribe or a bounce a moment later, applied in the same phase) is
-        not seen, so the answer does not depend on which phase applied it."""
-        ok: np.ndarray[Any, Any] = self.status.view[sids] == SUBSCRIBED
-        if self._left and not ok.all():
-            for k in np.flatnonzero(~ok).tolist():
-                ok[k] = self._left_after(int(sids[k]), float(at[k]))
+        """Per row: was the subscriber subscribed at that instant (`status_at`)?"""
+        ok: np.ndarray[Any, Any] = self.status_at(sids, at) == SUBSCRIBED
         return ok
 
     def was_subscribed(self, sid: int, at: Instant) -> bool:
         """`subscribed_at` of one subscriber (a trigger one at a time: an anniversary's, an action's)."""
-        return bool(self.status[sid] == SUBSCRIBED) or self._left_after(sid, at)
+        return bool(self.status[sid] == SUBSCRIBED) or self._status_then(sid, at) == SUBSCRIBED
 
-    def _left_after(self, sid: int, at: Instant) -> bool:
-        """Did this subscriber, not subscribed now, leave only after `at`?"""
-        return self._left.get(sid, -math.inf) > at
+    def _status_then(self, sid: int, at: Instant) -> int:
+        """The status of a subscriber at `at` (its changes are applied in time order)."""
+        changes = self._left.get(sid)
+        if changes is None:
+            return int(self.status[sid])
+        status = int(SUBSCRIBED)
+        for when, then in changes:
+            if when > at:
+                break
+            status = then
+        return status
 
     def field(self, sid: int, name: str) -> Any:
         column = self.fields.get(name)

@@ -96,15 +96,15 @@ class SendRules(AutomationBase):
         ids, at = ids[order], at[order]
         cuts = np.flatnonzero(np.diff(at)) + 1
         spans = list(zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(ids)].tolist(), strict=True))
-        if self.config.repeat is not None and not self._all_go(ids, store):
+        if self.config.repeat is not None and not self._all_go(ids, instants[at], store):
             # a drop continues its series before the sends of its instant: numbered per instant, in order
             return [self._decide(ids[lo:hi], float(instants[at[lo]]), store) for lo, hi in spans]
         return self._decide_spans(ids, instants[at], spans, store)
 
-    def _all_go(self, ids: np.ndarray[Any, Any], store: SubscriberStore) -> bool:
-        """Will every one of these entries be sent (subscribed, and passing the filter)?"""
+    def _all_go(self, ids: np.ndarray[Any, Any], nows: np.ndarray[Any, Any], store: SubscriberStore) -> bool:
+        """Will every one of these entries be sent at its instant (subscribed, and passing the filter)?"""
         subs = self.pending.subscriber[ids]
-        if not (store.status.view[subs] == SUBSCRIBED).all():
+        if not (store.status_at(subs, nows) == SUBSCRIBED).all():
             return False
         return self.config.filter is None or bool(self.config.filter.passes_many(store, subs).all())
 
@@ -113,7 +113,7 @@ class SendRules(AutomationBase):
         """`_decide` of each span of `ids` (one instant each, `nows` per row), as columns: the same rows,
         in the same order within an instant."""
         subs = self.pending.subscriber[ids]
-        status = store.status.view[subs]
+        status = store.status_at(subs, nows)
         keep = status == SUBSCRIBED
         for st, reason in _DROP_BY_STATUS.items():
             hit = status == st
@@ -139,7 +139,7 @@ class SendRules(AutomationBase):
 
     def _decide(self, ids: np.ndarray[Any, Any], now: Instant, store: SubscriberStore) -> SendBatch:
         subs = self.pending.subscriber[ids]
-        status = store.status.view[subs]
+        status = store.status_at(subs, now)
         for st, reason in _DROP_BY_STATUS.items():
             hit = status == st
             if hit.any():
