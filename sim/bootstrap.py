@@ -98,7 +98,7 @@ def build(spec: RunSpec, *, transport: Transport | None = None, clock: Clock | N
         keyed_by = directory.global_of if directory is not None else None
         sup.start("dispatcher", lambda: dispatcher_actor.start(tx, behaviour, store, render, keyed_by))
         load = load_streams(spec.loads, t0, t0 + spec.duration, rng["loads"])
-        conductor = Conductor(spec, clock, sup, store, load, rng["api"], directory)
+        conductor = Conductor(spec, clock, sup, store, load, rng["api"], directory, behaviour.draws)
     except BaseException as err:
         sup.stop_all()  # never waits for an actor whose thread did not start
         if sink is not None:

@@ -40,6 +40,7 @@ from core import (
 )
 from sim.actors.supervision import Supervisor
 from sim.clock import Clock
+from sim.draws import Keyed
 from sim.future import FutureQueue
 from sim.happenings import Happenings, grouped, listened, slack_of
 from sim.loads import LoadStream
@@ -70,8 +71,9 @@ __all__ = ["Conductor", "Metrics"]
 class Conductor(Windows, Sources, Happenings, Steps):
     def __init__(self, spec: RunSpec, clock: Clock, supervisor: Supervisor, store: Any,
                  loads: list[LoadStream | ReplayStream], api_rng: np.random.Generator,
-                 directory: Directory | None = None) -> None:
+                 directory: Directory | None = None, draws: Keyed | None = None) -> None:
         self.spec = spec
+        self.draws = draws  # the sends' keyed draws: a window knows which of its sends will leave (`Windows._leaves`)
         self.directory = directory  # a partitioned run: this partition's part of the whole list
         self._api_rng = api_rng
         self.clock = clock

@@ -45,7 +45,8 @@ class StepResult:
 
 @dataclass(frozen=True, slots=True)
 class DueBefore:
-    """Which subscribers have entries due before `before`, and when (a read: nothing changes)."""
+    """Which subscribers have entries due before `before`, when, and which occurrence of their send
+    (a read: nothing changes)."""
 
     before: float
 
@@ -67,6 +68,7 @@ class Window:
     ticks: tuple[float, ...]
     inputs: tuple[tuple[AutomationCommand, ...], ...]
     ended: frozenset[str] = frozenset()
+    segments: tuple[float, ...] = ()  # ticks where a part decided as columns ends and the next starts
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from core.timing import SendWindow
 from sim.actors.supervision import Supervisor
 from sim.chunks import Chunks
 from sim.clock import Clock
+from sim.draws import Keyed
 from sim.future import FutureQueue
 from sim.loads import LoadStream
 from sim.messages import AddSubscribers, StepResult
@@ -61,6 +62,7 @@ class ConductorState:
 
     spec: RunSpec
     directory: Directory | None
+    draws: Keyed | None
     clock: Clock
     sup: Supervisor
     store: Any

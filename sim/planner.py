@@ -180,11 +180,12 @@ class WindowPlanner(ConductorState):
         self.metrics.ahead += len(distinct(ticks[chosen]))
         self._dispatch(last, batches)
 
-    def _first_clash(self, subs: np.ndarray, ticks: np.ndarray) -> float:
-        """The first tick whose decision could depend on one before it in the window."""
+    def _first_clash(self, subs: np.ndarray, ticks: np.ndarray, *, renamed: bool = True) -> float:
+        """The first tick whose decision could depend on one before it in the window (`renamed`: a
+        subscriber decided at two ticks counts; a window cuts those by `sim.windows._first_conflict`)."""
         first_tick: dict[int, float] = {}
         clash = math.inf
-        for sid, q in zip(subs.tolist(), ticks.tolist(), strict=True):
+        for sid, q in zip(subs.tolist(), ticks.tolist(), strict=True) if renamed else ():
             seen = first_tick.setdefault(sid, q)
             if seen != q:  # decided at two instants: the first send's bounce could drop the second
                 clash = min(clash, q)

@@ -10,10 +10,12 @@ due send. A window runs those phases' work at once, as long as nothing inside it
   tick would have handled them (`core.handlers.advance_window`, as columns when it can); the sends of
   every tick go to the dispatcher together, in (tick, automation) order, as the look-ahead hands
   decided ticks over;
-- the rows' list changes are applied before any automation decides (as when rows are taken ahead), so
-  the window stops before the tick at which a subscriber it has already named (by a row, a due send,
-  or a send a row queues inside the window) is named again: every decision then reads the subscriber
-  as it was at its own tick, and no send's outcome (a bounce) can reach a later decision inside it;
+- the rows' list changes are applied before any automation decides, and a decision reads the status
+  at its own instant; so the window stops before the tick at which a subscriber is named again after a
+  send of theirs that will make them leave (an unsubscribe, a hard bounce: drawn here as the dispatcher
+  will draw them, `_leaves`), or named by a row changing what a filter reads after an earlier naming
+  (`_first_conflict`); an automation's window is cut into parts where it names one subscriber at a
+  second tick (`_segments`), each decided as columns when it can (`core.handlers.advance_window`);
 - the token bucket has a send for everything that could be due at each tick (due entries, and every
   row's possible send at its exact due instant: its delay, moved to the send window's opening), so
   no tick's capacity is short and every automation gets all it has due, as its phase would have;
@@ -36,6 +38,7 @@ import numpy as np
 from core import AutomationCommand, Observe, ObserveMany, Signals
 from core.columns import distinct
 from core.instants import zone
+from sim.draws import Purpose
 from sim.loads import LoadStream
 from sim.messages import DueBefore, StepResult, Window
 from sim.phase_state import Inputs
@@ -44,7 +47,8 @@ from sim.replay import ReplayStream
 from sim.replay_window import RAISES
 from sim.steps import ordered
 
-FIELD_ROWS = ("set_field", "add_to_group")  # the rows that change what a filter reads
+FIELD_ROWS = ("set_field", "add_to_group")  # the rows that change a field or a group
+READ_BY_FILTERS = (*FIELD_ROWS, "subscriber_added")  # the rows that set what a filter reads
 PEEKS = (32, 128, 512)  # rows looked at per window, more while the window reaches past those read
 
 
@@ -127,10 +131,10 @@ class Windows(WindowPlanner):
                 return False
             row_ticks = self._ticks(at) if len(at) else np.zeros(0)
             unseen = limit if seen_all or not len(at) else float(row_ticks[-1])  # rows past it not read yet
-            keys, ticks, owner, sends = self._named(*dues, at, row_ticks, kinds, row_keys)
+            keys, ticks, owner, sends, fields, leaves = self._named(*dues, at, row_ticks, kinds, row_keys)
             if (ticks <= t).any():
                 return False  # something due yet waiting: the phases decide it
-            end = min(limit, unseen, _first_renamed(keys, ticks))
+            end = min(limit, unseen, _first_conflict(keys, ticks, leaves, fields))
             if sends.any():
                 end = min(end, self._first_short(ticks[sends]), self._first_give_up(ticks[sends]))
             if end < unseen or most == PEEKS[-1]:
@@ -146,13 +150,16 @@ class Windows(WindowPlanner):
         if not chosen.any() or (not (chosen & sends).any() and not (row_ticks < end).any()):
             return False
         last = float(ticks[chosen].max())
-        return self._run_window(last, ticks[chosen & sends], owner[chosen & sends])
+        segments = {k: _segments([keys[i] for i in np.flatnonzero(chosen & (owner == k)).tolist()],
+                                 ticks[chosen & (owner == k)]) for k in range(len(self.ids))}
+        return self._run_window(last, ticks[chosen & sends & (owner >= 0)], owner[chosen & sends & (owner >= 0)],
+                                segments)
 
     def _waiting_cuts(self, end: float, known: np.ndarray, ticks: np.ndarray, mine: np.ndarray,
                       sends: np.ndarray) -> float:
         """`end`, or the first tick naming someone with a change waiting (`_first_clash`), or a row naming
         someone with a signal waiting (`_waiting_signals`)."""
-        end = min(end, self._first_clash(known[mine], ticks[mine]))  # `ticks` is in tick order
+        end = min(end, self._first_clash(known[mine], ticks[mine], renamed=False))  # in tick order
         rows = mine & ~sends
         if rows.any() and len(waiting := self._waiting_signals(end)):
             hit = rows & np.isin(known, waiting)
@@ -175,7 +182,7 @@ class Windows(WindowPlanner):
         messages = []
         for name in self.ids:
             signals = [x for x in inputs.get(name, []) if isinstance(x[2], Observe | ObserveMany)]
-            per_tick = _by_tick(signals, self._quantize)
+            per_tick = _by_tick(signals, self._ticks)
             early = sorted(q for q in per_tick if q < t)
             if not early:
                 continue
@@ -191,28 +198,37 @@ class Windows(WindowPlanner):
         periods = [c.repeat.at_least() for c in self.configs.values() if c.repeat is not None]
         return min(periods, default=math.inf)
 
-    def _dues(self, limit: float) -> tuple[list[int], np.ndarray, np.ndarray]:
-        """The entries due before `limit`: subscriber, tick, automation index."""
+    def _dues(self, limit: float) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
+        """The entries due before `limit`: subscriber, tick, automation index, and whether the send
+        could make its subscriber leave (`_leaves`)."""
         names = [n for n in self.ids if (w := self.wakeups[n]) is not None and w < limit]
         peeks = self.sup.ask_all([(n, DueBefore(limit)) for n in names]) if names else []
+        if not peeks:
+            return [], np.zeros(0), np.zeros(0, np.int64), np.zeros(0, bool)
         subs = [int(s) for p in peeks for s in p[0].tolist()]
-        due = np.concatenate([p[1] for p in peeks]) if peeks else np.zeros(0)
-        owner = np.concatenate([np.full(len(p[0]), self.index[n]) for n, p in zip(names, peeks, strict=True)]) \
-            if peeks else np.zeros(0, np.int64)
-        return subs, self._ticks(due) if len(due) else due, owner
+        due = np.concatenate([p[1] for p in peeks])
+        owner = np.concatenate([np.full(len(p[0]), self.index[n]) for n, p in zip(names, peeks, strict=True)])
+        leaves = np.concatenate([self._leaves(n, p[0], p[1], p[2]) for n, p in zip(names, peeks, strict=True)])
+        return subs, self._ticks(due) if len(due) else due, owner, leaves
 
-    def _named(self, due_keys: list[int], due_ticks: np.ndarray, due_owner: np.ndarray, at: np.ndarray,
-               row_ticks: np.ndarray, kinds: list[str], row_keys: list[int | str]) -> tuple[
-                   list[int | str], np.ndarray, np.ndarray, np.ndarray]:
-        """Everything the window would name, in tick order: (subscriber key, tick, automation, is a send).
-        A row names its subscriber at its tick, and at the exact due tick of the send each automation
-        listening to its kind could queue (whether or not its trigger fires)."""
+    def _named(self, due_keys: list[int], due_ticks: np.ndarray, due_owner: np.ndarray, due_leaves: np.ndarray,
+               at: np.ndarray, row_ticks: np.ndarray, kinds: list[str], row_keys: list[int | str]) -> tuple[
+                   list[int | str], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Everything the window would name, in tick order: (subscriber key, tick, automation, is a send,
+        is a row changing what a filter reads, is a send that could make its subscriber leave). A row
+        names its subscriber at its tick (automation -1, the list change), for each automation listening
+        to its kind at its tick (the trigger's decision) and at the exact due tick of the send it could
+        queue (whether or not it fires)."""
         keys: list[int | str] = list(due_keys)
         ticks, owner, sends = [due_ticks], [due_owner], [np.ones(len(due_keys), bool)]
         keys += row_keys
         ticks.append(row_ticks)
         owner.append(np.full(len(at), -1))
         sends.append(np.zeros(len(at), bool))
+        leaves = [due_leaves, np.zeros(len(at), bool)]
+        filtered = any(c.filter is not None for c in self.configs.values())
+        fields = [np.zeros(len(due_keys), bool),
+                  np.array([filtered and k in READ_BY_FILTERS for k in kinds], bool)]
         for name, config in self.configs.items():
             listens = {row for row, raised in RAISES.items() if any(tr.kind is raised for tr in config.triggers)}
             mine = np.array([k in listens for k in kinds], bool)
@@ -221,15 +237,45 @@ class Windows(WindowPlanner):
             due = config.delay.after_many(at[mine], zone(config.timezone))
             if config.window is not None:
                 due = config.window.next_open_many(due)
-            keys += [row_keys[i] for i in np.flatnonzero(mine).tolist()]
-            ticks.append(self._ticks(due))
-            owner.append(np.full(int(mine.sum()), self.index[name]))
-            sends.append(np.ones(int(mine.sum()), bool))
+            named = [row_keys[i] for i in np.flatnonzero(mine).tolist()]
+            n = int(mine.sum())
+            keys += named + named
+            ticks += [row_ticks[mine], self._ticks(due)]
+            owner.append(np.full(2 * n, self.index[name]))
+            sends += [np.zeros(n, bool), np.ones(n, bool)]
+            fields.append(np.zeros(2 * n, bool))
+            known = np.array([k if isinstance(k, int) else -1 for k in named], np.int64)
+            leave = np.ones(n, bool)  # one not in the list yet: its id is not known here
+            if (known >= 0).any():  # a trigger's entry is its send's first occurrence
+                leave[known >= 0] = self._leaves(name, known[known >= 0], due[known >= 0],
+                                                 np.zeros(int((known >= 0).sum()), np.int64))
+            leaves += [np.zeros(n, bool), leave]
         all_ticks, all_owner, all_sends = np.concatenate(ticks), np.concatenate(owner), np.concatenate(sends)
         order = np.argsort(all_ticks, kind="stable")
-        return [keys[i] for i in order.tolist()], all_ticks[order], all_owner[order], all_sends[order]
+        return ([keys[i] for i in order.tolist()], all_ticks[order], all_owner[order], all_sends[order],
+                np.concatenate(fields)[order], np.concatenate(leaves)[order])
 
-    def _run_window(self, last: float, send_ticks: np.ndarray, send_owner: np.ndarray) -> bool:
+    def _leaves(self, name: str, subs: np.ndarray, due: np.ndarray, occurrence: np.ndarray) -> np.ndarray:
+        """Could each of these sends make its subscriber leave the list: an unsubscribe of its reader, a
+        hard bounce (U2, with auto-delete)? Their draws are keyed by the send (`sim.draws.Keyed.sends`),
+        as the dispatcher will draw them, so only the sends that would are counted (all of a repeating
+        automation's: its occurrences are numbered as they go)."""
+        tr, unsubscribe = self.spec.transport, self.spec.behaviour.unsubscribe
+        hard = self.store.auto_delete and (tr.hard_bounce > 0 or tr.permanent > 0)
+        if not (unsubscribe > 0 or hard):
+            return np.zeros(len(subs), bool)
+        if self.draws is None or self.configs[name].repeat is not None:
+            return np.ones(len(subs), bool)
+        keys = self.draws.sends(name, np.asarray(subs, np.int64), np.asarray(due, np.float64), occurrence)
+        out: np.ndarray = self.draws.uniform(keys, Purpose.UNSUBSCRIBE) < unsubscribe
+        if hard:
+            out |= self.draws.uniform(keys, Purpose.BOUNCE) < tr.hard_bounce
+            for attempt in range(tr.retries + 1) if tr.permanent > 0 else ():
+                out |= self.draws.uniform(keys, Purpose.SMTP_ATTEMPT + attempt) < tr.permanent
+        return out
+
+    def _run_window(self, last: float, send_ticks: np.ndarray, send_owner: np.ndarray,
+                    segments: dict[int, tuple[float, ...]]) -> bool:
         """Take the rows up to `last`, step every automation through its ticks, dispatch what they decided."""
         inputs: Inputs = {}
         mutations: list[Any] = []
@@ -245,13 +291,14 @@ class Windows(WindowPlanner):
         messages = []
         for name in self.ids:
             k = self.index[name]
-            per_tick = _by_tick(inputs.get(name, []), self._quantize)
+            per_tick = _by_tick(inputs.get(name, []), self._ticks)
             mine = set(send_ticks[send_owner == k].tolist())
             instants = sorted(set(per_tick) | {q for q in mine if q <= last})
             if not instants:
                 continue
             messages.append((name, Window(tuple(instants), tuple(ordered(per_tick.get(q, []), self._tracking[name])
-                                                                 for q in instants), self.ended)))
+                                                                 for q in instants), self.ended,
+                                          segments.get(k, ()))))
         if not messages:
             return False
         results: list[StepResult] = self.sup.ask_all(messages)
@@ -263,30 +310,56 @@ class Windows(WindowPlanner):
         return True
 
 
-def _first_renamed(keys: list[int | str], ticks: np.ndarray) -> float:
-    """The first tick at which a subscriber already named at an earlier tick of the window is named again."""
+def _first_conflict(keys: list[int | str], ticks: np.ndarray, leaves: np.ndarray, fields: np.ndarray) -> float:
+    """The first tick whose decision could read what an earlier tick of the window changes (`keys` in
+    tick order): a subscriber named again after a send that could make them leave (`leaves`: its
+    outcome is known only after the window), or a row changing what a filter reads (`fields`) of a
+    subscriber named at an earlier tick (every row's change is applied before the window decides).
+    A status change by a row needs no cut: a decision reads the status at its own instant."""
+    first: dict[int | str, float] = {}
+    left: dict[int | str, float] = {}
+    for key, q, leave, field in zip(keys, ticks.tolist(), leaves.tolist(), fields.tolist(), strict=True):
+        seen = first.setdefault(key, q)
+        if seen != q and (field or left.get(key, math.inf) < q):
+            return float(q)
+        if leave:
+            left.setdefault(key, q)
+    return math.inf
+
+
+def _segments(keys: list[int | str], ticks: np.ndarray) -> tuple[float, ...]:
+    """Where an automation's part of a window must start again (`core.handlers.advance_window`): the
+    ticks at which a subscriber it already named within the part (a trigger, a send) is named again."""
+    starts: list[float] = []
     first: dict[int | str, float] = {}
     for key, q in zip(keys, ticks.tolist(), strict=True):
         seen = first.setdefault(key, q)
         if seen != q:
-            return float(q)
-    return math.inf
+            starts.append(float(q))
+            first = {key: q}
+    return tuple(starts)
 
 
 def _by_tick(items: list[tuple[float, int, AutomationCommand]],
-             quantize: Any) -> dict[float, list[tuple[float, int, AutomationCommand]]]:
-    """An automation's inputs of the window, per tick of the phase that would have released them: a
-    batch of signals is cut at tick boundaries (each piece keeps its sequence number)."""
+             ticks_of: Any) -> dict[float, list[tuple[float, int, AutomationCommand]]]:
+    """An automation's inputs of the window, per tick of the phase that would have released them
+    (`ticks_of`: the tick of each instant of an array): a batch of signals is cut at tick boundaries
+    (each piece keeps its sequence number and its rows' order)."""
     out: dict[float, list[tuple[float, int, AutomationCommand]]] = {}
     for at, seq, item in items:
         if isinstance(item, ObserveMany):
             s: Signals = item.signals
-            ticks = np.asarray([quantize(x) for x in s.at.tolist()])
-            for q in distinct(ticks).tolist():
-                rows = np.flatnonzero(ticks == q)
-                piece = item if len(rows) == len(ticks) else ObserveMany(s.take(rows))
-                out.setdefault(q, []).append((float(s.at[rows[0]]), seq, piece))
+            ticks = ticks_of(s.at)
+            if len(ticks) == 1 or ticks.min() == ticks.max():
+                out.setdefault(float(ticks[0]), []).append((float(s.at[0]), seq, item))
+                continue
+            order = np.argsort(ticks, kind="stable")
+            starts = np.flatnonzero(np.r_[True, np.diff(ticks[order]) != 0])
+            for lo, hi in zip(starts.tolist(), [*starts[1:].tolist(), len(order)], strict=True):
+                rows = order[lo:hi]
+                out.setdefault(float(ticks[rows[0]]), []).append((float(s.at[rows[0]]), seq,
+                                                                  ObserveMany(s.take(rows))))
         else:
-            q = quantize(item.signal.at if isinstance(item, Observe) else at)
-            out.setdefault(q, []).append((at, seq, item))
+            when = item.signal.at if isinstance(item, Observe) else at
+            out.setdefault(float(ticks_of(np.array([when]))[0]), []).append((at, seq, item))
     return out

@@ -29,7 +29,8 @@ class AutomationActor(pykka.ThreadingActor):
             return step(self.automation, self.store, message)
         if isinstance(message, DueBefore):
             ids = self.automation.pending.due_before(message.before)
-            return self.automation.pending.subscriber[ids], self.automation.pending.due[ids]
+            pending = self.automation.pending
+            return pending.subscriber[ids], pending.due[ids], pending.occurrence[ids]
         if isinstance(message, WatchesBefore):
             return self.automation.watches_before(message.before)
         if isinstance(message, Window):
@@ -60,7 +61,7 @@ def window(a: Automation, store: SubscriberStore, message: Window) -> StepResult
     """The phases at `ticks`, each as `step` with capacity for everything due: its inputs, then what is due
     (`core.handlers.advance_window`: as columns when the order of work between them cannot show)."""
     ctx, fx = Context(store, message.ended), Effects()
-    advance_window(a, message.ticks, message.inputs, ctx, fx)
+    advance_window(a, message.ticks, message.inputs, ctx, fx, message.segments)
     return _result(a, message.ticks[-1], fx)
 
 
