@@ -15,8 +15,6 @@ is sent first, within the step's quota, exactly as if a phase had run then.
 
 from __future__ import annotations
 
-import bisect
-import itertools
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,24 +97,16 @@ def advance(a: Automation, t: Instant, ctx: Context, fx: Effects) -> None:
 
 
 def advance_window(a: Automation, ticks: tuple[Instant, ...], inputs: tuple[tuple[Any, ...], ...], ctx: Context,
-                   fx: Effects, segments: tuple[Instant, ...] = ()) -> None:
+                   fx: Effects) -> None:
     """The phases at `ticks` (sorted), each its inputs then what is due at it, capacity for all.
 
-    A part at a time, each starting at one of `segments`: the caller names each subscriber at one tick
-    at most within a part (a trigger or a send of this automation), so a part can be decided as
-    columns when the order of work between its ticks cannot show (`Automation.window_in_columns`):
+    As columns when the order of work between the ticks cannot show (`Automation.window_in_columns`):
     the transport records first (they change nothing a decision reads), every tick's signals in time
     order (one `observe_many` when they join into one batch), then every tick's sends at once
-    (`advance_many`; tick by tick when the send window closes at one of them). What a later tick's
-    signal queues is then never due at an earlier tick of its part."""
-    cuts = [0, *(bisect.bisect_left(ticks, q) for q in segments), len(ticks)]
-    for lo, hi in itertools.pairwise(cuts):
-        if lo < hi:
-            _advance_part(a, ticks[lo:hi], inputs[lo:hi], ctx, fx)
-
-
-def _advance_part(a: Automation, ticks: tuple[Instant, ...], inputs: tuple[tuple[Any, ...], ...], ctx: Context,
-                  fx: Effects) -> None:
+    (`advance_many`; tick by tick when the send window closes at one of them). A subscriber may be
+    named at several ticks: an automation's own rules read only its history of accepted triggers
+    (T5), which both orders build alike, and what a later tick's signal queues is never due at an
+    earlier tick (tested against the phases one at a time, subscribers named again included)."""
     flat = [c for cs in inputs for c in cs]
     signals = [c for c in flat if isinstance(c, ObserveMany)]
     records = [c for c in flat if isinstance(c, RecordOutcomes | RecordEngagements)]

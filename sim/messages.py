@@ -68,7 +68,6 @@ class Window:
     ticks: tuple[float, ...]
     inputs: tuple[tuple[AutomationCommand, ...], ...]
     ended: frozenset[str] = frozenset()
-    segments: tuple[float, ...] = ()  # ticks where a part decided as columns ends and the next starts
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,7 @@ due send. A window runs those phases' work at once, as long as nothing inside it
   at its own instant; so the window stops before the tick at which a subscriber is named again after a
   send of theirs that will make them leave (an unsubscribe, a hard bounce: drawn here as the dispatcher
   will draw them, `_leaves`), or named by a row changing what a filter reads after an earlier naming
-  (`_first_conflict`); an automation's window is cut into parts where it names one subscriber at a
-  second tick (`_segments`), each decided as columns when it can (`core.handlers.advance_window`);
+  (`_first_conflict`);
 - the token bucket has a send for everything that could be due at each tick (due entries, and every
   row's possible send at its exact due instant: its delay, moved to the send window's opening), so
   no tick's capacity is short and every automation gets all it has due, as its phase would have;
@@ -150,10 +149,7 @@ class Windows(WindowPlanner):
         if not chosen.any() or (not (chosen & sends).any() and not (row_ticks < end).any()):
             return False
         last = float(ticks[chosen].max())
-        segments = {k: _segments([keys[i] for i in np.flatnonzero(chosen & (owner == k)).tolist()],
-                                 ticks[chosen & (owner == k)]) for k in range(len(self.ids))}
-        return self._run_window(last, ticks[chosen & sends & (owner >= 0)], owner[chosen & sends & (owner >= 0)],
-                                segments)
+        return self._run_window(last, ticks[chosen & sends], owner[chosen & sends])
 
     def _waiting_cuts(self, end: float, known: np.ndarray, ticks: np.ndarray, mine: np.ndarray,
                       sends: np.ndarray) -> float:
@@ -274,8 +270,7 @@ class Windows(WindowPlanner):
                 out |= self.draws.uniform(keys, Purpose.SMTP_ATTEMPT + attempt) < tr.permanent
         return out
 
-    def _run_window(self, last: float, send_ticks: np.ndarray, send_owner: np.ndarray,
-                    segments: dict[int, tuple[float, ...]]) -> bool:
+    def _run_window(self, last: float, send_ticks: np.ndarray, send_owner: np.ndarray) -> bool:
         """Take the rows up to `last`, step every automation through its ticks, dispatch what they decided."""
         inputs: Inputs = {}
         mutations: list[Any] = []
@@ -297,8 +292,7 @@ class Windows(WindowPlanner):
             if not instants:
                 continue
             messages.append((name, Window(tuple(instants), tuple(ordered(per_tick.get(q, []), self._tracking[name])
-                                                                 for q in instants), self.ended,
-                                          segments.get(k, ()))))
+                                                                 for q in instants), self.ended)))
         if not messages:
             return False
         results: list[StepResult] = self.sup.ask_all(messages)
@@ -325,19 +319,6 @@ def _first_conflict(keys: list[int | str], ticks: np.ndarray, leaves: np.ndarray
         if leave:
             left.setdefault(key, q)
     return math.inf
-
-
-def _segments(keys: list[int | str], ticks: np.ndarray) -> tuple[float, ...]:
-    """Where an automation's part of a window must start again (`core.handlers.advance_window`): the
-    ticks at which a subscriber it already named within the part (a trigger, a send) is named again."""
-    starts: list[float] = []
-    first: dict[int | str, float] = {}
-    for key, q in zip(keys, ticks.tolist(), strict=True):
-        seen = first.setdefault(key, q)
-        if seen != q:
-            starts.append(float(q))
-            first = {key: q}
-    return tuple(starts)
 
 
 def _by_tick(items: list[tuple[float, int, AutomationCommand]],

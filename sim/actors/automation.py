@@ -61,7 +61,7 @@ def window(a: Automation, store: SubscriberStore, message: Window) -> StepResult
     """The phases at `ticks`, each as `step` with capacity for everything due: its inputs, then what is due
     (`core.handlers.advance_window`: as columns when the order of work between them cannot show)."""
     ctx, fx = Context(store, message.ended), Effects()
-    advance_window(a, message.ticks, message.inputs, ctx, fx, message.segments)
+    advance_window(a, message.ticks, message.inputs, ctx, fx)
     return _result(a, message.ticks[-1], fx)
 
 
