@@ -40,7 +40,7 @@ from core.config import AutomationConfig
 from core.errors import ConfigError, DripError, NotAllowed
 from core.events import KINDS, REASONS, EventLog, EventRows
 from core.filters import Condition, Filter
-from core.handlers import HANDLERS, Context, Effects, SavedPage, advance, advance_window, handle
+from core.handlers import HANDLERS, Context, Effects, OneBatch, SavedPage, advance, advance_window, handle
 from core.lifecycle import TRANSITIONS, Command, State
 from core.pending import PAGE_SIZE, EntryState, PendingList, PendingPage, PendingRow, Selection, Why
 from core.routing import Routes, check_sources
@@ -84,6 +84,7 @@ __all__ = [
     "NotAllowed",
     "Observe",
     "ObserveMany",
+    "OneBatch",
     "Outcome",
     "Pause",
     "PendingList",

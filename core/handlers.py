@@ -15,6 +15,7 @@ is sent first, within the step's quota, exactly as if a phase had run then.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,17 +97,40 @@ def advance(a: Automation, t: Instant, ctx: Context, fx: Effects) -> None:
     fx.send(a.due(t, ctx.store, limit=fx.limit))
 
 
-def advance_window(a: Automation, ticks: tuple[Instant, ...], inputs: tuple[tuple[Any, ...], ...], ctx: Context,
-                   fx: Effects) -> None:
+@dataclass(frozen=True, slots=True)
+class OneBatch:
+    """A window's inputs of one automation when they are one batch of signals: its rows (in the order
+    the phases would handle them within a tick) and each row's tick."""
+
+    signals: Signals
+    ticks: np.ndarray[Any, Any]
+
+    def per_tick(self, ticks: tuple[Instant, ...]) -> tuple[tuple[Any, ...], ...]:
+        """The inputs of each of `ticks`: the batch's rows of that tick, in their order."""
+        at = np.searchsorted(np.asarray(ticks, np.float64), self.ticks)
+        order = np.argsort(at, kind="stable")
+        bounds = np.searchsorted(at[order], np.arange(len(ticks) + 1))
+        return tuple((ObserveMany(self.signals.take(order[lo:hi])),) if hi > lo else ()
+                     for lo, hi in itertools.pairwise(bounds.tolist()))
+
+
+def advance_window(a: Automation, ticks: tuple[Instant, ...], inputs: tuple[tuple[Any, ...], ...] | OneBatch,
+                   ctx: Context, fx: Effects) -> None:
     """The phases at `ticks` (sorted), each its inputs then what is due at it, capacity for all.
 
     As columns when the order of work between the ticks cannot show (`Automation.window_in_columns`):
     the transport records first (they change nothing a decision reads), every tick's signals in time
-    order (one `observe_many` when they join into one batch), then every tick's sends at once
-    (`advance_many`; tick by tick when the send window closes at one of them). A subscriber may be
-    named at several ticks: an automation's own rules read only its history of accepted triggers
-    (T5), which both orders build alike, and what a later tick's signal queues is never due at an
-    earlier tick (tested against the phases one at a time, subscribers named again included)."""
+    order (one `observe_many` when they join into one batch, or come as one: `OneBatch`), then every
+    tick's sends at once (`advance_many`; tick by tick when the send window closes at one of them). A
+    subscriber may be named at several ticks: an automation's own rules read only its history of
+    accepted triggers (T5), which both orders build alike, and what a later tick's signal queues is
+    never due at an earlier tick (tested against the phases one at a time, subscribers named again
+    included)."""
+    if isinstance(inputs, OneBatch):
+        if a.window_in_columns(ticks[-1]):
+            _in_columns(a, ticks, [ObserveMany(inputs.signals)], [], ctx, fx)
+            return
+        inputs = inputs.per_tick(ticks)
     flat = [c for cs in inputs for c in cs]
     signals = [c for c in flat if isinstance(c, ObserveMany)]
     records = [c for c in flat if isinstance(c, RecordOutcomes | RecordEngagements)]
@@ -116,6 +140,11 @@ def advance_window(a: Automation, ticks: tuple[Instant, ...], inputs: tuple[tupl
                 handle(a, command, ctx, fx)
             advance(a, t, ctx, fx)
         return
+    _in_columns(a, ticks, signals, records, ctx, fx)
+
+
+def _in_columns(a: Automation, ticks: tuple[Instant, ...], signals: list[ObserveMany], records: list[Any],
+                ctx: Context, fx: Effects) -> None:
     for command in records:
         handle(a, command, ctx, fx)
     joined = Signals.join([c.signals for c in signals]) if signals else None
@@ -257,4 +286,4 @@ def handle(a: Automation, command: AutomationCommand, ctx: Context, fx: Effects)
     _hand_over(a, fx)  # a signal's own tick may have reached end_at
 
 
-__all__ = ["HANDLERS", "Context", "Effects", "SavedPage", "advance", "handle"]
+__all__ = ["HANDLERS", "Context", "Effects", "OneBatch", "SavedPage", "advance", "handle"]

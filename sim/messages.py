@@ -12,7 +12,17 @@ from typing import Any
 
 import numpy as np
 
-from core import AutomationCommand, AutomationConfig, EventRows, ListChange, SavedPage, SendBatch, Signal, Signals
+from core import (
+    AutomationCommand,
+    AutomationConfig,
+    EventRows,
+    ListChange,
+    OneBatch,
+    SavedPage,
+    SendBatch,
+    Signal,
+    Signals,
+)
 from sim.behaviour import Reactions
 
 
@@ -66,7 +76,7 @@ class Window:
     tick, with capacity for all of it (`sim.windows`)."""
 
     ticks: tuple[float, ...]
-    inputs: tuple[tuple[AutomationCommand, ...], ...]
+    inputs: tuple[tuple[AutomationCommand, ...], ...] | OneBatch
     ended: frozenset[str] = frozenset()
 
 

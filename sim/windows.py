@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from core import AutomationCommand, Observe, ObserveMany, Signals
+from core import AutomationCommand, Kind, Observe, ObserveMany, OneBatch, Signals
 from core.columns import distinct
 from core.instants import zone
 from sim.draws import Purpose
@@ -48,6 +48,7 @@ from sim.steps import ordered
 
 FIELD_ROWS = ("set_field", "add_to_group")  # the rows that change a field or a group
 READ_BY_FILTERS = (*FIELD_ROWS, "subscriber_added")  # the rows that set what a filter reads
+LIST_KINDS = (Kind.FIELD_UPDATED, Kind.GROUP_ADDED, Kind.SUBSCRIBER_ADDED)  # signals of list changes
 PEEKS = (32, 128, 512)  # rows looked at per window, more while the window reaches past those read
 
 
@@ -189,6 +190,15 @@ class Windows(WindowPlanner):
         if messages:
             self._absorb(t, self.sup.ask_all(messages))
 
+    def _unmatched(self, name: str, item: AutomationCommand) -> bool:
+        """Is this a batch of list signals none of the automation's triggers matches (a field set to
+        another value, another group)? It changes nothing there (only email kinds arm or cancel a
+        watch), so a window leaves it out."""
+        if not isinstance(item, ObserveMany) or item.signals.kind not in LIST_KINDS or not len(item.signals):
+            return False
+        first = item.signals.row(0)
+        return not any(t.matches(first) for t in self.configs[name].triggers)
+
     def _shortest_repeat(self) -> float:
         """A send's next occurrence is due a repeat period after it: a window stays shorter."""
         periods = [c.repeat.at_least() for c in self.configs.values() if c.repeat is not None]
@@ -286,9 +296,16 @@ class Windows(WindowPlanner):
         messages = []
         for name in self.ids:
             k = self.index[name]
-            per_tick = _by_tick(inputs.get(name, []), self._ticks)
-            mine = set(send_ticks[send_owner == k].tolist())
-            instants = sorted(set(per_tick) | {q for q in mine if q <= last})
+            mine = {q for q in send_ticks[send_owner == k].tolist() if q <= last}
+            items = [x for x in inputs.get(name, []) if not self._unmatched(name, x[2])]
+            batch = _one_batch(items)
+            if batch is not None:  # the common case: no need to cut it per tick unless the actor must
+                ticks = self._ticks(batch.at)
+                instants = sorted(set(distinct(ticks).tolist()) | mine)
+                messages.append((name, Window(tuple(instants), OneBatch(batch, ticks), self.ended)))
+                continue
+            per_tick = _by_tick(items, self._ticks)
+            instants = sorted(set(per_tick) | mine)
             if not instants:
                 continue
             messages.append((name, Window(tuple(instants), tuple(ordered(per_tick.get(q, []), self._tracking[name])
@@ -319,6 +336,15 @@ def _first_conflict(keys: list[int | str], ticks: np.ndarray, leaves: np.ndarray
         if leave:
             left.setdefault(key, q)
     return math.inf
+
+
+def _one_batch(items: list[tuple[float, int, AutomationCommand]]) -> Signals | None:
+    """An automation's inputs of the window as one batch of signals, in the order they were made (a
+    row's tick, then its time, decides where it is handled), or None when they are not all signals
+    that join (`Signals.join`)."""
+    if not items or not all(isinstance(x[2], ObserveMany) for x in items):
+        return None
+    return Signals.join([x[2].signals for x in sorted(items, key=lambda x: x[1])])  # type: ignore[union-attr]
 
 
 def _by_tick(items: list[tuple[float, int, AutomationCommand]],

@@ -125,7 +125,7 @@ def test_t2_a_window_in_columns_decides_as_tick_by_tick(spec: dict[str, Any], ro
     """`advance_window` (inputs of every tick, then every tick's sends, as columns when it can) decides
     what the phases at its ticks, one at a time, decide: subscribers named at one tick or at several
     (a send, then a trigger again), some with entries queued before the window (due in it or not)."""
-    from core import Context, Effects, ObserveMany, advance, advance_window, handle
+    from core import Context, Effects, ObserveMany, OneBatch, advance, advance_window, handle
 
     if spec["repeat"] and spec["triggers"] in ("sent",):
         spec = {**spec, "repeat": False}
@@ -135,21 +135,24 @@ def test_t2_a_window_in_columns_decides_as_tick_by_tick(spec: dict[str, Any], ro
     instants = tuple(float(q) for q in np.unique(np.r_[ticks, np.ceil(T0 + 120.5)]))
     inputs = tuple(tuple(ObserveMany(signals.take(np.flatnonzero(ticks == q))) for _ in range(int((ticks == q).any())))
                    for q in instants)
-    one, many = _automation(spec), _automation(spec)
-    store_one, store_many = _store(spec["statuses"] + [0, 0, 0]), _store(spec["statuses"] + [0, 0, 0])
-    for a, store in ((one, store_one), (many, store_many)):
+    one, many, batch = _automation(spec), _automation(spec), _automation(spec)
+    stores = [_store(spec["statuses"] + [0, 0, 0]) for _ in range(3)]
+    for a, store in zip((one, many, batch), stores, strict=True):
         a.observe_many(before, store)
-    fx_one, fx_many = Effects(), Effects()
+    fx_one, fx_many, fx_batch = Effects(), Effects(), Effects()
     for q, cs in zip(instants, inputs, strict=True):
         for c in cs:
-            handle(one, c, Context(store_one), fx_one)
-        advance(one, q, Context(store_one), fx_one)
-    advance_window(many, instants, inputs, Context(store_many), fx_many)
-    assert [(b.decided_at, b.subscribers.tolist(), b.entries.tolist()) for b in fx_many.batches] == \
-        [(b.decided_at, b.subscribers.tolist(), b.entries.tolist()) for b in fx_one.batches if len(b)]
-    (rows_many, *rest_many), (rows_one, *rest_one) = _state(many), _state(one)
-    assert _log_order(rows_many) == _log_order(rows_one)
-    assert rest_many == rest_one
+            handle(one, c, Context(stores[0]), fx_one)
+        advance(one, q, Context(stores[0]), fx_one)
+    advance_window(many, instants, inputs, Context(stores[1]), fx_many)
+    advance_window(batch, instants, OneBatch(signals, ticks), Context(stores[2]), fx_batch)  # one batch, cut if need be
+    expected = [(b.decided_at, b.subscribers.tolist(), b.entries.tolist()) for b in fx_one.batches if len(b)]
+    (rows_one, *rest_one) = _state(one)
+    for a, fx in ((many, fx_many), (batch, fx_batch)):
+        assert [(b.decided_at, b.subscribers.tolist(), b.entries.tolist()) for b in fx.batches] == expected
+        (rows, *rest) = _state(a)
+        assert _log_order(rows) == _log_order(rows_one)
+        assert rest == rest_one
 
 
 def _log_order(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
