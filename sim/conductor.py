@@ -118,14 +118,15 @@ class Conductor(Windows, Sources, Happenings, Steps):
         """What the phases read off the automations' settings, worked out again after every edit: who
         listens to what (`routes`), how long what sends set off may wait for a phase (`slack`), which of its
         sends' rows a trigger observes (`listened`), the delays and windows each replay row kind meets
-        (`_reached`), the automations with not-opened deadlines (`watchers`), and the signals that only
-        touch watches (`_tracking`)."""
+        (`_reached`), the automations with not-opened deadlines (`watchers`), the signals that only
+        touch watches (`_tracking`), and which list signals each matches (`_matches`, filled as met)."""
         self.routes = Routes.of(self.configs[n] for n in self.ids)
         self.slack = slack_of(self.configs, self.most)
         self._reached = reached(self.configs)
         self.listened = listened(self.configs)
         self.watchers = watchers_of(self.configs)
         self._tracking = {n: tracking(c) for n, c in self.configs.items()}
+        self._matches = {}
 
     def process(self) -> Any:
         """The phases, one at each instant `_next_phase` names. An operator's action (the console,

@@ -66,9 +66,10 @@ class FutureQueue:
         """When the earliest waiting row happens."""
         return self._heap[0][0] if self._heap else None
 
-    def rows_before(self, kind: str, before: float) -> list[dict[str, np.ndarray]]:
+    def rows_before(self, kind: str, before: float, columns: tuple[str, ...] | None = None) -> list[
+            dict[str, np.ndarray]]:
         """The columns of the rows of `kind` waiting with time < `before` (a read: nothing is released),
-        a piece per chunk in the order the chunks were pushed.
+        a piece per chunk in the order the chunks were pushed: "time" and `columns` (all by default).
 
         The heap holds every chunk not wholly released once, keyed by its earliest waiting row, and a
         node's children are never earlier: only the chunks with something before `before` are visited,
@@ -88,7 +89,8 @@ class FutureQueue:
             rest = slice(chunk.pos, len(chunk.time))
             hit = chunk.time[rest] < before
             if hit.any():
-                out.append({"time": chunk.time[rest][hit], **{k: v[rest][hit] for k, v in chunk.cols.items()}})
+                names = chunk.cols if columns is None else columns
+                out.append({"time": chunk.time[rest][hit], **{k: chunk.cols[k][rest][hit] for k in names}})
         return out
 
     def __len__(self) -> int:

@@ -91,6 +91,7 @@ class ConductorState:
     listened: dict[str, set[str]]
     watchers: set[str]
     _tracking: dict[str, Callable[[Signals], bool]]
+    _matches: dict[tuple[Any, ...], bool]
     _reached: dict[str, tuple[tuple[float, SendWindow | None], ...]]
     _snapshots: list[str]
     ended: frozenset[str]

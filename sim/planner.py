@@ -190,8 +190,8 @@ class WindowPlanner(ConductorState):
             if seen != q:  # decided at two instants: the first send's bounce could drop the second
                 clash = min(clash, q)
         limit = float(ticks.max()) + self.spec.tick
-        unsubscribes = self.future.rows_before("unsubscribe", limit)
-        outcomes = self.future.rows_before("outcome", limit)
+        unsubscribes = self.future.rows_before("unsubscribe", limit, ("subscriber",))
+        outcomes = self.future.rows_before("outcome", limit, ("subscriber", "code"))
         waiting = [c["subscriber"] for c in unsubscribes]
         waiting += [c["subscriber"][c["code"] == Outcome.HARD_BOUNCE] for c in outcomes]
         if waiting:
@@ -201,7 +201,7 @@ class WindowPlanner(ConductorState):
         # A row happening on a tick is logged, in the per-instant engine, before that tick's sends (its
         # phase releases it first); decided ahead it would be logged after them: stop at that tick.
         on_ticks = [c["time"] for c in unsubscribes + outcomes]
-        on_ticks += [c["time"] for kind in ("opened", "clicked") for c in self.future.rows_before(kind, limit)]
+        on_ticks += [c["time"] for kind in ("opened", "clicked") for c in self.future.rows_before(kind, limit, ())]
         if on_ticks:
             landing = np.isin(np.round(ticks, 6), np.round(np.concatenate(on_ticks), 6))
             if landing.any():
@@ -216,9 +216,10 @@ class WindowPlanner(ConductorState):
         out = []
         for kind in ("outcome", "opened", "clicked"):
             sources = [self.index[n] for n, kinds in self.listened.items() if kind in kinds and n in self.index]
-            if sources:
-                out += [c["subscriber"][np.isin(c["automation"], sources)]
-                        for c in self.future.rows_before(kind, limit)]
+            rows = self.future.rows_before(kind, limit, ("subscriber", "automation")) if sources else []
+            if rows:
+                subs = np.concatenate([c["subscriber"] for c in rows])
+                out.append(subs[np.isin(np.concatenate([c["automation"] for c in rows]), sources)])
         return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
 
     def _first_give_up(self, ticks: np.ndarray) -> float:
@@ -291,7 +292,7 @@ class WindowPlanner(ConductorState):
         if not signups:
             return horizon
         rows = [c["time"] for kind in ("outcome", "opened", "clicked", "unsubscribe")
-                for c in self.future.rows_before(kind, horizon)]
+                for c in self.future.rows_before(kind, horizon, ())]
         if not rows:
             return horizon
         at = np.concatenate(signups)

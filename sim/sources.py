@@ -70,7 +70,8 @@ class Sources(ConductorState):
 
     def _replay(self, load: ReplayStream, rows: ReplayRows, put: Put, mutations: list[Change]) -> None:
         """A replay's rows in time order: runs of sign-ups as one named `AddSubscribers`, the other rows
-        after the list changes before them (an API call may name someone who signed up a moment ago)."""
+        after the sign-ups before them are applied (a row may name someone who signed up a moment ago);
+        an API call, which goes to its automation at once, after every list change before it."""
         i, n = 0, len(rows.at)
         while i < n:
             j = i
@@ -83,7 +84,8 @@ class Sources(ConductorState):
                                                 tuple(rows.email[i:j]), fields, self.loads.index(load),
                                                 tuple(rows.copy[i:j].tolist())))
             else:
-                self._flush(mutations, put)
+                if kind == "api" or any(isinstance(m, AddSubscribers) for m in mutations):
+                    self._flush(mutations, put)  # the sign-ups first: a row may name someone who just signed up
                 mine = self.directory.mine(rows.email[i:j]).tolist() if self.directory is not None else None
                 sids = [self.store.find(e) if mine is None or mine[k] else FOREIGN
                         for k, e in enumerate(rows.email[i:j])]

@@ -196,8 +196,13 @@ class Windows(WindowPlanner):
         watch), so a window leaves it out."""
         if not isinstance(item, ObserveMany) or item.signals.kind not in LIST_KINDS or not len(item.signals):
             return False
-        first = item.signals.row(0)
-        return not any(t.matches(first) for t in self.configs[name].triggers)
+        s = item.signals
+        key = (name, s.kind, s.source, s.field, str(s.value), s.group)
+        known = self._matches.get(key)
+        if known is None:
+            first = s.row(0)
+            known = self._matches[key] = any(t.matches(first) for t in self.configs[name].triggers)
+        return not known
 
     def _shortest_repeat(self) -> float:
         """A send's next occurrence is due a repeat period after it: a window stays shorter."""
