@@ -256,9 +256,13 @@ class ReplayStream:
         keep = keep[copies[keep] > 0]
         repeat = copies[keep]
 
+        every = len(keep) == n
+
         def column(name: str) -> list[Any]:
-            values = batch.column(names.index(name)).to_pylist() if name in names else [None] * n
-            return [values[i] for i in keep.tolist()]
+            if name not in names:
+                return [None] * len(keep)
+            values: list[Any] = batch.column(names.index(name)).to_pylist()
+            return values if every else [values[i] for i in keep.tolist()]
 
         extra = [c for c in names if c not in ("time", "kind", "email", "automation", "group")]
         rows = ReplayRows(at[keep], column("kind"), column("email"), column("automation"), column("group"),

@@ -73,6 +73,7 @@ class Sources(ConductorState):
         after the sign-ups before them are applied (a row may name someone who signed up a moment ago);
         an API call, which goes to its automation at once, after every list change before it."""
         i, n = 0, len(rows.at)
+        signups = any(isinstance(m, AddSubscribers) for m in mutations)  # waiting to be applied
         while i < n:
             j = i
             while j < n and rows.kind[j] == rows.kind[i]:
@@ -83,9 +84,11 @@ class Sources(ConductorState):
                 mutations.append(AddSubscribers(float(rows.at[i]), j - i, load.source, rows.at[i:j],
                                                 tuple(rows.email[i:j]), fields, self.loads.index(load),
                                                 tuple(rows.copy[i:j].tolist())))
+                signups = True
             else:
-                if kind == "api" or any(isinstance(m, AddSubscribers) for m in mutations):
+                if kind == "api" or signups:
                     self._flush(mutations, put)  # the sign-ups first: a row may name someone who just signed up
+                    signups = False
                 mine = self.directory.mine(rows.email[i:j]).tolist() if self.directory is not None else None
                 sids = [self.store.find(e) if mine is None or mine[k] else FOREIGN
                         for k, e in enumerate(rows.email[i:j])]
