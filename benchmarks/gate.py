@@ -10,10 +10,10 @@
    costs about 40 s of CI.
 3. The zoo's slowest members, cut, each against the naive design at the same number of sends:
    fields-groups over 12 hours (replayed set_field and add_to_group rows, few sends: the slowest
-   member), >= 0.15x, and the shop day (sign-ups, API order confirmations sent at once, a windowed
+   member), >= 0.25x, and the shop day (sign-ups, API order confirmations sent at once, a windowed
    welcome, a thank-you on opens) from 08:00 to 09:00, >= 0.35x. Floors against regressions, about
-   half the ratios measured here (0.33x and 0.71x, docs/performance.md): the issue's bar for them
-   (3x) is not met, and this gate does not pretend it is.
+   half the ratios measured here (0.54x and 0.76x on 2026-12-05, docs/performance.md): the issue's
+   bar for them (3x) is not met, and this gate does not pretend it is.
 
 A ratio, never an absolute time, so a slow or busy CI machine does not fail it.
 
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
 ZOO = Path(__file__).parent / "zoo"
 SLOWEST = {  # name: (scenario, how it is cut, the floor)
-    "fields-groups 00:00-12:00": (ZOO / "fields-groups.toml", ("--set", 'duration="12h"'), 0.15),
+    "fields-groups 00:00-12:00": (ZOO / "fields-groups.toml", ("--set", 'duration="12h"'), 0.25),
     "shop day 08:00-09:00": (ZOO / "shop-day.toml", ("--set", 'start="2026-03-03T08:00:00+09:00"', "--set",
                                                     'duration="1h"', "--set", "action=[]", "--set", "expect=[]"), 0.35),
 }
