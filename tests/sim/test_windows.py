@@ -193,3 +193,12 @@ start = "+0s"
     monkeypatch.setattr(Conductor, "_changes_coming", lambda self, t: False)
     with pytest.raises(AssertionError, match="the look-ahead changed the event log"):
         same_bytes(text, _csv(rows))
+
+
+@pytest.mark.parametrize("seed", [13, 17, 18])
+def test_st2_windows_naming_subscribers_again_log_the_same_bytes(seed: int) -> None:
+    # The targeted search's scenarios that fail without one of the clash cuts (`benchmarks.window_search`):
+    # subscribers named again and again, sends that leave, filters on the field the rows change.
+    from benchmarks.window_search import scenario
+
+    same_bytes(*scenario(seed))
