@@ -261,8 +261,9 @@ class ReplayStream:
         def column(name: str) -> list[Any]:
             if name not in names:
                 return [None] * len(keep)
-            values: list[Any] = batch.column(names.index(name)).to_pylist()
-            return values if every else [values[i] for i in keep.tolist()]
+            column = batch.column(names.index(name))
+            values: list[Any] = (column if every else column.take(keep)).to_pylist()  # only the rows kept
+            return values
 
         extra = [c for c in names if c not in ("time", "kind", "email", "automation", "group")]
         rows = ReplayRows(at[keep], column("kind"), column("email"), column("automation"), column("group"),
