@@ -124,19 +124,27 @@ def test_r1_a_repeat_shorter_than_the_window_bounds_it(monkeypatch: pytest.Monke
         same_bytes(text, rows)
 
 
+AGAIN = UPGRADE.replace('delay = "%s"', 'delay = "30s"\nduplicates = { allow = true }')  # every upgrade sends
+
+
+def _upgraded_again(seed: int, size: int, count: int) -> str:
+    """Sign-ups, then `count` upgrades of random subscribers of the `size` who signed up, again and again."""
+    rng = np.random.default_rng(seed)
+    rows = _signups(size)
+    rows += [f"{at:.3f},set_field,m{int(rng.integers(size))}@x.kr,pro,"
+             for at in np.sort(rng.uniform(100, 6000, count)).tolist()]
+    return _csv(rows)
+
+
 def test_u1_a_waiting_unsubscribe_of_someone_the_window_names_ends_it(monkeypatch: pytest.MonkeyPatch) -> None:
     # Readers unsubscribe within a minute or so of a send; the same subscribers are upgraded again and
     # again. The per-instant engine applies each unsubscribe at its tick, before the next upgrade is decided.
-    text = (HEAD % 40).replace("unsubscribe = 0.0", 'unsubscribe = 0.5\nopen_after = "40s"') + \
-        UPGRADE.replace('delay = "%s"', 'delay = "30s"\nduplicates = { allow = true }')
-    rng = np.random.default_rng(4)
-    rows = _signups(30)
-    rows += [f"{at:.3f},set_field,m{int(rng.integers(30))}@x.kr,pro,"
-             for at in np.sort(rng.uniform(100, 6000, 600)).tolist()]
-    same_bytes(text, _csv(rows))
+    text = (HEAD % 40).replace("unsubscribe = 0.0", 'unsubscribe = 0.5\nopen_after = "40s"') + AGAIN
+    rows = _upgraded_again(4, 30, 600)
+    same_bytes(text, rows)
     monkeypatch.setattr(Conductor, "_first_clash", lambda self, subs, ticks, **how: math.inf)
     with pytest.raises(AssertionError, match="the look-ahead changed the event log"):
-        same_bytes(text, _csv(rows))
+        same_bytes(text, rows)
 
 
 def test_u2_a_send_that_bounces_hard_ends_the_window_at_its_subscriber_s_next_naming(
@@ -145,21 +153,17 @@ def test_u2_a_send_that_bounces_hard_ends_the_window_at_its_subscriber_s_next_na
     # are upgraded again and again, a minute apart or so. The per-instant engine applies the bounce before
     # the next upgrade of that subscriber is decided (not subscribed); the window knows which sends will
     # bounce (their draws are keyed by the send) and ends before such a subscriber is named again.
-    text = (HEAD % 40).replace("unsubscribe = 0.0", "unsubscribe = 0.0\nhard_bounce = 0.3") + \
-        UPGRADE.replace('delay = "%s"', 'delay = "30s"\nduplicates = { allow = true }')
-    rng = np.random.default_rng(6)
-    rows = _signups(60)
-    rows += [f"{at:.3f},set_field,m{int(rng.integers(60))}@x.kr,pro,"
-             for at in np.sort(rng.uniform(100, 6000, 900)).tolist()]
-    same_bytes(text, _csv(rows))
-    windows, _ = _phases(text, _csv(rows), True)
-    one, _ = _phases(text, _csv(rows), False)
+    text = (HEAD % 40).replace("unsubscribe = 0.0", "unsubscribe = 0.0\nhard_bounce = 0.3") + AGAIN
+    rows = _upgraded_again(6, 60, 900)
+    same_bytes(text, rows)
+    windows, _ = _phases(text, rows, True)
+    one, _ = _phases(text, rows, False)
     assert windows < 0.5 * one  # the sends that do not bounce cut nothing
     real = sim.windows._first_conflict
     monkeypatch.setattr(sim.windows, "_first_conflict",  # blind to sends that bounce
                         lambda keys, ticks, leaves, fields: real(keys, ticks, leaves & False, fields))
     with pytest.raises(AssertionError, match="the look-ahead changed the event log"):
-        same_bytes(text, _csv(rows))
+        same_bytes(text, rows)
 
 
 def test_f2_a_row_naming_someone_whose_open_waits_ends_the_window(monkeypatch: pytest.MonkeyPatch) -> None:
