@@ -18,6 +18,7 @@ from core.commands import (
     End,
     HardBounce,
     ListChange,
+    ListRows,
     Observe,
     ObserveMany,
     Outcome,
@@ -47,7 +48,7 @@ from core.routing import Routes, check_sources
 from core.stats import Stats, conservation_violations
 from core.subscribers import Source, Status, SubscriberStore
 from core.timing import Delay, Repeat, SendWindow
-from core.triggers import Duplicates, Kind, RateLimit, Signal, Signals, Trigger
+from core.triggers import Duplicates, KeyedSignals, Kind, RateLimit, Signal, Signals, Trigger
 
 __all__ = [
     "HANDLERS",
@@ -79,8 +80,10 @@ __all__ = [
     "EventRows",
     "Filter",
     "HardBounce",
+    "KeyedSignals",
     "Kind",
     "ListChange",
+    "ListRows",
     "NotAllowed",
     "Observe",
     "ObserveMany",

@@ -19,20 +19,21 @@ from core.commands import (
     DeleteSubscriber,
     HardBounce,
     ListChange,
+    ListRows,
     SetField,
     SubscribersAdded,
     Unsubscribe,
 )
 from core.instants import Instant
 from core.subscribers import Status, SubscriberStore
-from core.triggers import Kind, Signal, Signals
+from core.triggers import KeyedSignals, Kind, Signal, Signals
 
 
 @dataclass(slots=True)
 class Applied:
     """What a batch of list changes meant: trigger signals and the status history."""
 
-    signals: list[Signal | Signals] = field(default_factory=list)  # in the order they happened
+    signals: list[Signal | Signals | KeyedSignals] = field(default_factory=list)  # in the order they happened
     status_log: list[tuple[Instant, int, int]] = field(default_factory=list)  # (at, subscriber, new status)
 
 
@@ -94,6 +95,23 @@ def _add_to_group(store: SubscriberStore, c: AddToGroup, out: Applied) -> None:
         out.signals.append(Signals(Kind.GROUP_ADDED, times[new], sids[new], group=c.group))
 
 
+def _list_rows(store: SubscriberStore, c: ListRows, out: Applied) -> None:
+    """Replayed field and group rows, in row order (a later row wins a field); their signals in columns:
+    every field row, and each row that put someone in a group they were not in."""
+    sids = np.asarray(c.subscribers, np.int64)
+    n = len(store)
+    known = (sids >= 0) & (sids < n)
+    who, key, times = (sids, c.key, c.times) if known.all() else (sids[known], c.key[known], c.times[known])
+    raised = np.ones(len(who), bool)
+    grouped = np.asarray([kind == "group" for kind, _, _ in c.keys], bool)[key] if len(key) else raised
+    rows = np.flatnonzero(~grouped)
+    store.set_field_rows(who[rows].tolist(), [c.keys[k][1:] for k in key[rows].tolist()])
+    for i, sid, k in zip(np.flatnonzero(grouped).tolist(), who[grouped].tolist(), key[grouped].tolist(), strict=True):
+        raised[i] = store.add_to_group(sid, c.keys[k][1])
+    if raised.any():
+        out.signals.append(KeyedSignals(times[raised], who[raised], key[raised], c.keys))
+
+
 def _added(store: SubscriberStore, c: SubscribersAdded, out: Applied) -> None:
     n = len(c.subscribers)
     if n:
@@ -108,6 +126,7 @@ CHANGE_HANDLERS: dict[type, Callable[[SubscriberStore, Any, Applied], None]] = {
     DeleteSubscriber: _delete,
     SetField: _set_field,
     AddToGroup: _add_to_group,
+    ListRows: _list_rows,
     SubscribersAdded: _added,
 }
 

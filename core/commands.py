@@ -212,6 +212,33 @@ class AddToGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class ListRows:
+    """Replayed `set_field` and `add_to_group` rows as columns, applied in row order: row i gives
+    `subscribers[i]`, at `times[i]`, the key `keys[key[i]]`: ("field", name, value) sets a field,
+    ("group", name, None) adds to a group. One change for a run of rows, where one per stretch of a key
+    (`stretches`) would cost a change, a batch of signals and a message each."""
+
+    at: Instant
+    times: np.ndarray[Any, Any]
+    subscribers: np.ndarray[Any, Any]
+    key: np.ndarray[Any, Any]
+    keys: tuple[tuple[str, str, Any], ...]
+
+    def stretches(self) -> list[SetField | AddToGroup]:
+        """The same rows as one change per stretch of consecutive rows with one key, in order."""
+        if not len(self.key):
+            return []
+        starts = np.flatnonzero(np.r_[True, self.key[1:] != self.key[:-1]]).tolist()
+        out: list[SetField | AddToGroup] = []
+        for lo, hi in zip(starts, [*starts[1:], len(self.key)], strict=True):
+            kind, name, value = self.keys[int(self.key[lo])]
+            subs, times = tuple(self.subscribers[lo:hi].tolist()), self.times[lo:hi] if hi - lo > 1 else None
+            at = float(self.times[lo])
+            out.append(AddToGroup(at, name, subs, times) if kind == "group" else SetField(at, name, value, subs, times))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class SubscribersAdded:
     """New subscribers (already in the store) whose sign-up may trigger automations."""
 
@@ -221,7 +248,7 @@ class SubscribersAdded:
     times: np.ndarray[Any, Any] | None = None  # each one's sign-up instant, when they differ
 
 
-ListChange = Unsubscribe | HardBounce | DeleteSubscriber | SetField | AddToGroup | SubscribersAdded
+ListChange = Unsubscribe | HardBounce | DeleteSubscriber | SetField | AddToGroup | ListRows | SubscribersAdded
 TargetedChange = Unsubscribe | HardBounce | DeleteSubscriber | SetField | AddToGroup
 
 

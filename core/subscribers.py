@@ -145,6 +145,20 @@ class SubscriberStore:
         self._field_versions[name] = self._field_versions.get(name, 0) + 1
         self.version += 1
 
+    def set_field_rows(self, sids: list[int], values: list[tuple[str, Any]]) -> None:
+        """Row by row, subscriber `sids[i]`'s field `values[i][0]` set to `values[i][1]` (a later row wins)."""
+        names = {name for name, _ in values}
+        columns = {name: self.fields.get(name) for name in names}
+        for name, column in columns.items():
+            if column is None:
+                columns[name] = self.fields[name] = [None] * len(self.emails)
+        for sid, (name, value) in zip(sids, values, strict=True):
+            columns[name][sid] = value  # type: ignore[index]
+        for name in names:
+            self._blobs.pop("field:" + name, None)
+            self._field_versions[name] = self._field_versions.get(name, 0) + 1
+        self.version += len(names)
+
     def add_to_group(self, sid: int, group: str) -> bool:
         """True when the subscriber was not in the group before."""
         members = self.groups.setdefault(group, set())
@@ -168,6 +182,10 @@ class SubscriberStore:
 
     def find(self, email: str) -> int | None:
         return self._index().get(email.lower())
+
+    def find_many(self, emails: Iterable[str]) -> list[int | None]:
+        """`find` of each address, in order (one pass in C: a replay's rows are many)."""
+        return list(map(self._index().get, map(str.lower, emails)))
 
     def status_of(self, sid: int) -> Status:
         return Status(int(self.status[sid]))

@@ -215,6 +215,41 @@ class Signals:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyedSignals:
+    """The `field_updated` and `group_added` signals of replayed rows (`ListRows`) as columns: row i
+    happened to `subscriber[i]` at `at[i]`, with the key `keys[key[i]]` (("field", name, value) or
+    ("group", name, None)). Routed as `batches`: one `Signals` per stretch of one key."""
+
+    at: np.ndarray[Any, Any]
+    subscriber: np.ndarray[Any, Any]
+    key: np.ndarray[Any, Any]
+    keys: tuple[tuple[str, str, Any], ...]
+
+    def template(self, k: int) -> Signals:
+        """Key `k` as a batch of no rows: what a trigger matches it against."""
+        return self._batch(k, np.zeros(0, np.int64))
+
+    def batches(self, keep: list[int] | None = None) -> list[Signals]:
+        """The rows whose key is in `keep` (every row: None), one batch per stretch of consecutive kept
+        rows with one key, in row order."""
+        rows = np.arange(len(self.key)) if keep is None else np.flatnonzero(np.isin(self.key, keep))
+        if not len(rows):
+            return []
+        key = self.key[rows]
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]).tolist()
+        return [self._batch(int(key[lo]), rows[lo:hi]) for lo, hi in zip(starts, [*starts[1:], len(rows)], strict=True)]
+
+    def _batch(self, k: int, rows: np.ndarray[Any, Any]) -> Signals:
+        kind, name, value = self.keys[k]
+        if kind == "group":
+            return Signals(Kind.GROUP_ADDED, self.at[rows], self.subscriber[rows], group=name)
+        return Signals(Kind.FIELD_UPDATED, self.at[rows], self.subscriber[rows], field=name, value=value)
+
+
+KEYED_KINDS = {"field": Kind.FIELD_UPDATED, "group": Kind.GROUP_ADDED}  # a `KeyedSignals` key's kind
+
+
+@dataclass(frozen=True, slots=True)
 class Duplicates:
     """T5: by default once per subscriber; optionally again after a cooldown."""
 

@@ -25,7 +25,7 @@ from core.instants import Instant
 from core.lifecycle import State
 from core.routing import Routes, check_sources
 from core.subscribers import SubscriberStore
-from core.triggers import Signal, Signals
+from core.triggers import KeyedSignals, Signal, Signals
 
 
 class Workspace:
@@ -76,7 +76,8 @@ class Workspace:
         """List changes; their signals reach the automations that listen for them."""
         applied = apply_changes(self.store, changes)
         for signal in applied.signals:
-            self.signal(signal)
+            for one in signal.batches() if isinstance(signal, KeyedSignals) else (signal,):
+                self.signal(one)
         return applied
 
     def signal(self, signal: Signal | Signals) -> dict[str, str]:

@@ -31,6 +31,7 @@ import simpy
 
 from core import (
     AutomationCommand,
+    KeyedSignals,
     Observe,
     ObserveMany,
     RecordOutcomes,
@@ -38,14 +39,15 @@ from core import (
     Signals,
     State,
 )
+from core.triggers import KEYED_KINDS
 from sim.actors.supervision import Supervisor
+from sim.changes import in_order
 from sim.clock import Clock
 from sim.draws import Keyed
 from sim.future import FutureQueue
 from sim.happenings import Happenings, grouped, listened, slack_of
 from sim.loads import LoadStream
 from sim.messages import (
-    AddSubscribers,
     Changed,
     Dispatch,
     ListChanges,
@@ -227,12 +229,12 @@ class Conductor(Windows, Sources, Happenings, Steps):
             replies = self.sup.ask_all([(name, Summarise()) for name in self.ids])
             self.metrics.snapshots[label] = dict(zip(self.ids, replies, strict=True))
 
-    def _flush(self, mutations: list[Change], put: Put) -> None:
-        """Apply the list changes gathered so far (audience actor) and route their signals."""
+    def _flush(self, mutations: list[Change], put: Put, unmatched: bool = True) -> None:
+        """Apply the list changes gathered so far (audience actor) and route their signals (a window
+        leaves out the field and group rows no trigger of an automation matches: `unmatched=False`)."""
         if not mutations:
             return
-        ordered = sorted(mutations, key=lambda m: m.at)  # stable: ties keep the order they were made in
-        changed: Changed = self.sup.ask("audience", ListChanges(_coalesced(ordered)))
+        changed: Changed = self.sup.ask("audience", ListChanges(in_order(mutations)))
         mutations.clear()
         self.metrics.status_log.extend(changed.status_log)
         for origin, reason, n in changed.skipped:
@@ -240,11 +242,27 @@ class Conductor(Windows, Sources, Happenings, Steps):
             assert isinstance(load, ReplayStream)
             load.refused[reason] = load.refused.get(reason, 0) + n
         for signal in changed.signals:
+            if isinstance(signal, KeyedSignals):
+                self._route_keyed(signal, put, unmatched)
+                continue
             for name in self.routes.watchers(signal.kind, signal.email):
                 if isinstance(signal, Signals):
                     put(name, float(signal.at.min()), ObserveMany(signal))
                 else:
                     put(name, signal.at, Observe(signal))
+
+    def _route_keyed(self, signal: KeyedSignals, put: Put, unmatched: bool) -> None:
+        """Replayed field and group signals to each automation that listens for their kind: a batch per
+        stretch of one key among the rows it hears (those of its triggers' kinds, and only the ones a
+        trigger matches when `unmatched` is False)."""
+        heard: dict[str, list[int]] = {}
+        for k, (kind, _, _) in enumerate(signal.keys):
+            for name in self.routes.watchers(KEYED_KINDS[kind]):
+                if unmatched or not self._unmatched(name, ObserveMany(signal.template(k))):
+                    heard.setdefault(name, []).append(k)
+        for name in (n for n in self.ids if n in heard):
+            for batch in signal.batches(heard[name]):
+                put(name, float(batch.at.min()), ObserveMany(batch))
 
     def _crashes(self, t: float, active: list[str]) -> set[str]:
         """The actors that crash on this phase's message (fault injection); counts their steps."""
@@ -326,28 +344,3 @@ class Conductor(Windows, Sources, Happenings, Steps):
         messages = [(n, Step(self.end, 0, ordered(v))) for n, v in inputs.items()]
         for r in self.sup.ask_all(sorted(messages, key=lambda m: self.index[m[0]])):
             self.log.add(self.index[r.automation], r.events)
-
-
-def _coalesced(changes: list[Change]) -> tuple[Change, ...]:
-    """Consecutive sign-ups of one source as one `AddSubscribers` (one draw, one batch of signals)."""
-    out: list[Change] = []
-    run: list[AddSubscribers] = []
-
-    def close() -> None:
-        if len(run) == 1:
-            out.append(run[0])
-        elif run:
-            times = np.concatenate([np.full(a.count, a.at) if a.times is None else a.times for a in run])
-            out.append(AddSubscribers(run[0].at, len(times), run[0].source, times))
-        run.clear()
-
-    for change in changes:
-        if not isinstance(change, AddSubscribers) or change.emails is not None:  # named sign-ups stay apart
-            close()
-            out.append(change)
-            continue
-        if run and change.source != run[0].source:
-            close()
-        run.append(change)
-    close()
-    return tuple(out)

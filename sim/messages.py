@@ -16,6 +16,7 @@ from core import (
     AutomationCommand,
     AutomationConfig,
     EventRows,
+    KeyedSignals,
     ListChange,
     OneBatch,
     SavedPage,
@@ -135,7 +136,7 @@ class ListChanges:
 class Changed:
     """What the list changes mean for triggers, and the status history (for invariants)."""
 
-    signals: tuple[Signal | Signals, ...]
+    signals: tuple[Signal | Signals | KeyedSignals, ...]
     status_log: tuple[tuple[float, int, int], ...]  # (at, subscriber, new status)
     skipped: tuple[tuple[int, str, int], ...] = ()  # (origin, reason, count): named sign-ups not added
 

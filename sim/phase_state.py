@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from core import AutomationCommand, AutomationConfig, Routes, SavedPage, Signals
-from core.commands import TargetedChange
+from core.commands import ListRows, TargetedChange
 from core.timing import SendWindow
 from sim.actors.supervision import Supervisor
 from sim.chunks import Chunks
@@ -32,7 +32,7 @@ from sim.replay import ReplayRows, ReplayStream
 from sim.runlog import RunLog
 from sim.spec import ActionSpec, RunSpec
 
-Change = TargetedChange | AddSubscribers
+Change = TargetedChange | ListRows | AddSubscribers
 # An automation's inputs of a phase: (instant, sequence, command), put in (time, sequence) order to step.
 Inputs = dict[str, list[tuple[float, int, AutomationCommand]]]
 Put = Callable[[str, float, AutomationCommand], None]
@@ -107,7 +107,7 @@ class ConductorState:
     def _ticks(self, at: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def _flush(self, mutations: list[Change], put: Put) -> None:
+    def _flush(self, mutations: list[Change], put: Put, unmatched: bool = True) -> None:
         raise NotImplementedError
 
     def _crashes(self, t: float, active: list[str]) -> set[str]:

@@ -11,11 +11,10 @@ from typing import Any
 import numpy as np
 
 from core import (
-    AddToGroup,
     Kind,
+    ListRows,
     Observe,
     ObserveMany,
-    SetField,
     Signal,
     Signals,
     Unsubscribe,
@@ -76,9 +75,10 @@ class Sources(ConductorState):
         signups = any(isinstance(m, AddSubscribers) for m in mutations)  # waiting to be applied
         while i < n:
             j = i
-            while j < n and rows.kind[j] == rows.kind[i]:
-                j += 1
             kind = rows.kind[i]
+            same = LIST_ROWS if kind in LIST_ROWS else (kind,)  # field and group rows: one change together
+            while j < n and rows.kind[j] in same:
+                j += 1
             if kind == "subscriber_added":
                 fields = {k: v[i:j] for k, v in rows.fields.items()}
                 mutations.append(AddSubscribers(float(rows.at[i]), j - i, load.source, rows.at[i:j],
@@ -89,12 +89,12 @@ class Sources(ConductorState):
                 if kind == "api" or signups:
                     self._flush(mutations, put)  # the sign-ups first: a row may name someone who just signed up
                     signups = False
-                mine = self.directory.mine(rows.email[i:j]).tolist() if self.directory is not None else None
-                sids = [self.store.find(e) if mine is None or mine[k] else FOREIGN
-                        for k, e in enumerate(rows.email[i:j])]
+                sids = self._resolved(rows.email[i:j])
                 load.unknown += sum(s is None for s in sids)
-                if kind in ("set_field", "add_to_group"):
-                    mutations.extend(_changes_in_columns(kind, rows, i, sids))
+                if kind in LIST_ROWS:
+                    change = _list_rows(rows, i, sids)
+                    if change is not None:
+                        mutations.append(change)
                     i = j
                     continue
                 if kind == "api":
@@ -105,6 +105,14 @@ class Sources(ConductorState):
                 mutations += [Unsubscribe(float(rows.at[k]), (sid,)) for k, sid in enumerate(sids, start=i)
                               if sid is not None and sid != FOREIGN]  # FOREIGN: another partition's row
             i = j
+
+    def _resolved(self, emails: list[str]) -> list[int | None]:
+        """Each address's subscriber id: None when not in the list, `FOREIGN` when another partition's."""
+        found: list[int | None] = self.store.find_many(emails)
+        if self.directory is None:
+            return found
+        mine = self.directory.mine(emails).tolist()
+        return [s if m else FOREIGN for s, m in zip(found, mine, strict=True)]
 
     def _api_rows(self, load: ReplayStream, rows: ReplayRows, i: int, sids: list[int | None], put: Put) -> None:
         """A run of replayed API calls (from row `i`) as batches of signals: one per stretch of rows
@@ -175,9 +183,7 @@ class Sources(ConductorState):
         if who.pending_of:
             return list(self.sup.ask(who.pending_of, Peek(who.count, who.search)))
         if who.emails:
-            mine = self.directory.mine(list(who.emails)).tolist() if self.directory is not None else None
-            found = [self.store.find(e) if mine is None or mine[k] else FOREIGN for k, e in enumerate(who.emails)]
-            return [-1 if s is None else s for s in found]
+            return [-1 if s is None else s for s in self._resolved(list(who.emails))]
         if who.field:
             column = self.store.fields.get(who.field, [])
             hits = [i for i, v in enumerate(column) if v is not None and str(v) == str(who.value)]
@@ -191,27 +197,39 @@ def _target(action: ActionSpec) -> str:
     return action.automation
 
 
-def _changes_in_columns(kind: str, rows: ReplayRows, i: int, sids: list[int | None]) -> list[Change]:
-    """A run of `set_field` or `add_to_group` rows (from row `i`) as changes in columns: one per stretch
-    of rows setting the same field to the same value, or adding to the same group, in row order (a row
-    setting two fields is two changes, in the file's column order)."""
-    named: list[tuple[tuple[str, Any], float, int]] = []  # ((field or group, value), instant, subscriber)
+LIST_ROWS = ("set_field", "add_to_group")
+
+
+def _list_rows(rows: ReplayRows, i: int, sids: list[int | None]) -> ListRows | None:
+    """A run of `set_field` and `add_to_group` rows (from row `i`) as one change in columns, in row
+    order (a row setting two fields is two rows, in the file's column order). Its keys are told apart
+    by type and text as well (1 and True stay two values)."""
+    times: list[float] = []
+    who: list[int] = []
+    key: list[int] = []
+    keys: list[tuple[str, str, Any]] = []
+    index: dict[tuple[str, str, str, str], int] = {}
+    fields = list(rows.fields.items())
     for k, sid in enumerate(sids, start=i):
         if sid is None or sid == FOREIGN:
             continue  # not in the list (counted), or another partition's
-        if kind == "add_to_group":
-            if rows.group[k]:
-                named.append((("", str(rows.group[k])), float(rows.at[k]), sid))
-            continue
-        named += [((name, column[k]), float(rows.at[k]), sid) for name, column in rows.fields.items()
-                  if column[k] is not None]
-    out: list[Change] = []
-    for lo, hi in _stretches([x[0] for x in named]):
-        (name, value), times, subs = named[lo][0], [x[1] for x in named[lo:hi]], tuple(x[2] for x in named[lo:hi])
-        at = np.asarray(times, np.float64) if hi - lo > 1 else None
-        out.append(AddToGroup(times[0], value, subs, at) if kind == "add_to_group"
-                   else SetField(times[0], name, value, subs, at))
-    return out
+        if rows.kind[k] == "add_to_group":
+            named = [("group", str(rows.group[k]), None)] if rows.group[k] else []
+        else:
+            named = [("field", name, column[k]) for name, column in fields if column[k] is not None]
+        for entry in named:
+            ident = (entry[0], entry[1], type(entry[2]).__name__, repr(entry[2]))
+            got = index.get(ident)
+            if got is None:
+                got = index[ident] = len(keys)
+                keys.append(entry)
+            times.append(float(rows.at[k]))
+            who.append(sid)
+            key.append(got)
+    if not times:
+        return None
+    return ListRows(times[0], np.asarray(times, np.float64), np.asarray(who, np.int64), np.asarray(key, np.int64),
+                    tuple(keys))
 
 
 def _stretches(keys: list[Any]) -> list[tuple[int, int]]:

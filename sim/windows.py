@@ -69,10 +69,8 @@ class Windows(WindowPlanner):
         names (a subscriber id, or the address of one not in the list yet), and whether that is all."""
         if self._replays:
             at, kinds, emails, seen_all = self._replays[0].peek(limit, most)
-            keys: list[int | str] = []
-            for e in emails:
-                sid = self.store.find(e)
-                keys.append(sid if sid is not None else e.lower())
+            keys: list[int | str] = [e.lower() if sid is None else sid
+                                     for sid, e in zip(self.store.find_many(emails), emails, strict=True)]
             return at, kinds, keys, seen_all
         return self._peek_rates(limit, most)
 
@@ -297,7 +295,7 @@ class Windows(WindowPlanner):
             inputs.setdefault(name, []).append((at, seq, item))
 
         self._take_rows(last, put, mutations)
-        self._flush(mutations, put)
+        self._flush(mutations, put, unmatched=False)  # `_unmatched` would leave them out below
         messages = []
         for name in self.ids:
             k = self.index[name]

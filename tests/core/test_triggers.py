@@ -254,3 +254,32 @@ def test_t2_replayed_field_and_group_rows_as_columns_raise_one_signal_each() -> 
     assert (fields.subscriber.tolist(), fields.at.tolist()) == ([2, 0], [T0 + 1, T0 + 2.5])
     assert (groups.subscriber.tolist(), groups.at.tolist()) == ([1, 3], [T0 + 5, T0 + 6.5])  # 1 again: nothing
     assert store.groups["vip"] == {1, 3}
+
+
+def test_t2_a_run_of_replayed_field_and_group_rows_is_its_stretches_applied_one_by_one() -> None:
+    """`ListRows` (a run of mixed field and group rows in one change) leaves the store as its stretches
+    (one change per stretch of a key) do, and its signals, cut per stretch, are theirs row for row:
+    a later row wins a field, a second add to a group raises nothing, a row outside the list is skipped."""
+    import numpy as np
+
+    from core import KeyedSignals, ListRows
+    from core.audience import apply_changes
+
+    keys = (("field", "plan", "pro"), ("group", "vip", None), ("field", "plan", "free"), ("field", "tier", 2))
+    key = np.array([0, 0, 1, 2, 1, 0, 3, 1, 2])
+    who = np.array([1, 2, 1, 1, 3, 9, 0, 1, 2])
+    times = T0 + np.arange(len(key), dtype=np.float64)
+    rows = ListRows(float(times[0]), times, who, key, keys)
+    columns, one_by_one = store_with(4), store_with(4)
+    keyed = apply_changes(columns, [rows]).signals
+    apart = apply_changes(one_by_one, rows.stretches()).signals
+    assert [columns.field(s, "plan") for s in range(4)] == [one_by_one.field(s, "plan") for s in range(4)]
+    assert [columns.field(s, "plan") for s in range(4)] == [None, "free", "free", None]  # 1: pro, free; 2: pro, free
+    assert columns.field(0, "tier") == 2
+    assert columns.groups == one_by_one.groups == {"vip": {1, 3}}
+    assert len(keyed) == 1
+    assert isinstance(keyed[0], KeyedSignals)
+    got = [(s.kind, s.field, s.value, s.group, s.subscriber.tolist(), s.at.tolist()) for s in keyed[0].batches()]
+    want = [(s.kind, s.field, s.value, s.group, s.subscriber.tolist(), s.at.tolist()) for s in apart]
+    assert got == want
+    assert [b.subscriber.tolist() for b in keyed[0].batches([0])] == [[1, 2]]  # 9 is not in the list

@@ -239,3 +239,38 @@ def test_a_column_empty_in_the_first_block_still_takes_its_later_values(tmp_path
     a = automations(scenario(tmp_path, rows=rows[0] + rows[1] + filler + rows[5]))
     assert a["vip"]["triggered"] == 1
     assert a["_replay"]["unknown"] == 30_000
+
+
+def test_t2_a_run_of_replayed_field_rows_keeps_its_place_around_an_action_between_them(tmp_path: Path) -> None:
+    """Replayed field and group rows go to the list as one change per run; an action setting the same
+    field a second after one row and a second before the next is applied between them (the later row
+    wins), and one after both rows wins over them."""
+    rows = ROWS.replace("2026-11-23T09:20:00+09:00,set_field,b@x.kr,pro,\n",
+                        "2026-11-23T09:20:00+09:00,set_field,b@x.kr,pro,\n"
+                        "2026-11-23T09:20:00.500+09:00,add_to_group,b@x.kr,,vip\n"
+                        "2026-11-23T09:20:02+09:00,set_field,b@x.kr,gold,\n")
+    action = ('[[action]]\nat = "+1h20m1s"\ndo = "set_field"\nfield = "plan"\nvalue = "free"\n'
+              'who = { emails = ["b@x.kr"] }\n')
+    for extra, plan in (("", "gold"), (action, "gold"), (action.replace("+1h20m1s", "+1h20m3s"), "free")):
+        a = automations(scenario(tmp_path, extra, rows=rows))
+        store = a["_result"].wiring.store
+        assert store.field(store.find("b@x.kr"), "plan") == plan, extra
+        assert (a["pro"]["triggered"], a["vip"]["triggered"]) == (1, 2), extra
+
+
+def test_t2_a_run_of_field_rows_is_cut_into_its_stretches_when_another_change_falls_inside_it() -> None:
+    """Changes are applied in time order: a run of replayed rows (`ListRows`) stays one change only when
+    no other change of the same flush starts within its span (its first to its last row, ties included)."""
+    import numpy as np
+
+    from core import ListRows, SetField, Unsubscribe
+    from sim.changes import apart
+
+    keys = (("field", "plan", "pro"), ("group", "vip", None))
+    run = ListRows(10.0, np.array([10.0, 12.0, 20.0]), np.array([0, 1, 0]), np.array([0, 0, 1]), keys)
+    assert apart([run, Unsubscribe(25.0, (1,))]) == [run, Unsubscribe(25.0, (1,))]
+    assert apart([Unsubscribe(9.0, (1,)), run]) == [Unsubscribe(9.0, (1,)), run]
+    for inside in (10.0, 15.0, 20.0):
+        cut = apart([run, SetField(inside, "plan", "free", (0,))])
+        assert [type(c).__name__ for c in cut] == ["SetField", "AddToGroup", "SetField"], inside
+        assert [(c.at, c.subscribers) for c in cut[:2]] == [(10.0, (0, 1)), (20.0, (0,))]
