@@ -50,6 +50,7 @@ FIELD_ROWS = ("set_field", "add_to_group")  # the rows that change a field or a 
 READ_BY_FILTERS = (*FIELD_ROWS, "subscriber_added")  # the rows that set what a filter reads
 LIST_KINDS = (Kind.FIELD_UPDATED, Kind.GROUP_ADDED, Kind.SUBSCRIBER_ADDED)  # signals of list changes
 PEEKS = (32, 128, 512)  # rows looked at per window, more while the window reaches past those read
+REPLAY_PEEKS = (*PEEKS, 2048)  # a replay's rows are read in columns: sparse ones are worth reading far
 
 
 class Windows(WindowPlanner):
@@ -123,7 +124,8 @@ class Windows(WindowPlanner):
         if limit <= t + self.spec.tick:
             return False
         dues = self._dues(limit)
-        for most in PEEKS:  # few rows first: most windows end within them
+        peeks = REPLAY_PEEKS if self._replays else PEEKS  # rate loads redraw their API picks per peek
+        for most in peeks:  # few rows first: most windows end within them
             at, kinds, row_keys, seen_all = self._peek_rows(limit, most)
             if not len(at) and not len(dues[1]):
                 return False
@@ -135,7 +137,7 @@ class Windows(WindowPlanner):
             end = min(limit, unseen, _first_conflict(keys, ticks, leaves, fields))
             if sends.any():
                 end = min(end, self._first_short(ticks[sends]), self._first_give_up(ticks[sends]))
-            if end < unseen or most == PEEKS[-1]:
+            if end < unseen or most == peeks[-1]:
                 break
         chosen = ticks < end
         if len(distinct(ticks[chosen])) < 2:
